@@ -1,0 +1,329 @@
+"""The only module that touches httpx: auth, timeouts, retries, Retry-After, redaction, typed errors.
+
+All retry and timeout policy lives here (defaults in `constants`), so every provider behaves the
+same way on a flaky network. A job-creating POST is never blindly retried once it may have reached
+the server: that would risk paying twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from . import constants as C
+from .errors import ProviderError, TransportError, error_for_status
+
+log = logging.getLogger("nbmedia.http")
+
+
+class Secret:
+    """An API key whose repr, str and pickle never show it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        if not isinstance(value, str) or not value:
+            raise TypeError("a Secret needs a non-empty string")
+        self._value = value
+
+    def reveal(self) -> str:
+        """The key itself, for building a request header and nothing else."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return repr(self)
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a Secret cannot be pickled")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+
+@dataclass
+class ParsedError:
+    """What a provider's error body says, in the provider's own words."""
+
+    code: str | None
+    message: str
+    retry_after: float | None = None
+    retryable: bool = True
+    """False for a 429 that waiting will not cure (e.g. a plan limit)."""
+
+
+ErrorParser = Callable[[httpx.Response, Any], ParsedError]
+RetryListener = Callable[[str, float], None]
+
+
+def default_error_parser(response: httpx.Response, body: Any) -> ParsedError:
+    """Reads `{"code","message"}`, `{"error":{...}}` and FastAPI `{"detail":...}` bodies."""
+    if isinstance(body, dict):
+        inner = body.get("error") if isinstance(body.get("error"), dict) else body
+        code = inner.get("code")
+        msg = inner.get("message") or inner.get("detail") or body.get("detail")
+        ra = inner.get("retry_after") or inner.get("retry_after_seconds")
+        return ParsedError(
+            str(code) if code is not None else None,
+            str(msg) if msg is not None else response.reason_phrase,
+            float(ra) if isinstance(ra, (int, float)) else None,
+        )
+    text = response.text.strip() if isinstance(body, str) else ""
+    return ParsedError(None, text[:300] or response.reason_phrase)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds: either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def backoff(attempt: int) -> float:
+    """Exponential backoff with full jitter for retry number `attempt` (0-based)."""
+    return random.uniform(0, min(C.BACKOFF_MAX, C.BACKOFF_BASE * (2**attempt)))
+
+
+class ApiClient:
+    """One provider's HTTP client: a base URL, an auth header builder and an error parser."""
+
+    def __init__(
+        self,
+        provider: str,
+        base_url: str,
+        *,
+        secret: Secret | None,
+        auth_headers: Callable[[str], dict[str, str]],
+        error_parser: ErrorParser = default_error_parser,
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_retries: int = C.MAX_RETRIES,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.provider = provider
+        self.base_url = base_url.rstrip("/")
+        self._secret = secret
+        self._auth_headers = auth_headers
+        self._parse_error = error_parser
+        self._transport = transport
+        self.max_retries = max_retries
+        self._sleep = sleep
+        self._client: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.retry_listeners: list[RetryListener] = []
+
+    def __repr__(self) -> str:
+        return f"<ApiClient {self.provider} {self.base_url}>"
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            self._client = httpx.AsyncClient(
+                transport=self._transport,
+                timeout=httpx.Timeout(C.READ_TIMEOUT, connect=C.CONNECT_TIMEOUT),
+                follow_redirects=True,
+                headers={"User-Agent": "nbmedia/0.1"},
+            )
+            self._loop = loop
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def redact(self, text: str) -> str:
+        """Removes the key from any text that is about to be shown (a server may echo it)."""
+        if self._secret is not None:
+            text = text.replace(self._secret.reveal(), "********")
+        return text
+
+    def _headers(self, extra: dict[str, str] | None) -> dict[str, str]:
+        headers = dict(self._auth_headers(self._secret.reveal())) if self._secret else {}
+        headers.update(extra or {})
+        return headers
+
+    def _notify(self, reason: str, delay: float) -> None:
+        for listener in list(self.retry_listeners):
+            try:
+                listener(reason, delay)
+            except Exception:
+                log.exception("retry listener failed")
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Any = None,
+        data: Any = None,
+        files: Any = None,
+        headers: dict[str, str] | None = None,
+        creates_job: bool = False,
+        idempotent_create: bool = False,
+    ) -> httpx.Response:
+        """Sends one API call with the retry policy; returns a 2xx response or raises.
+
+        `creates_job` marks a POST that may bill: it is retried only when the request provably
+        never reached the server (connection refused, or a 429 rejection), unless the provider
+        deduplicates it (`idempotent_create`, e.g. an Idempotency-Key header).
+        """
+        url = path if path.startswith(("http://", "https://")) else self.base_url + path
+        safe_to_repeat = not creates_job or idempotent_create
+        attempt = 0
+        while True:
+            try:
+                response = await self.client.request(
+                    method,
+                    url,
+                    json=json,
+                    params=params,
+                    data=data,
+                    files=files,
+                    headers=self._headers(headers),
+                )
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                reason = f"cannot connect ({type(exc).__name__})"
+                if attempt >= self.max_retries:
+                    raise TransportError(
+                        self.provider, self.redact(reason), may_have_reached_server=False
+                    ) from None
+                await self._pause(reason, backoff(attempt))
+                attempt += 1
+                continue
+            except httpx.TransportError as exc:
+                reason = f"{type(exc).__name__} during {method} {urlsplit(url).path}"
+                if not safe_to_repeat or attempt >= self.max_retries:
+                    raise TransportError(
+                        self.provider, self.redact(reason), may_have_reached_server=True
+                    ) from None
+                await self._pause(reason, backoff(attempt))
+                attempt += 1
+                continue
+
+            log.debug(
+                "%s %s %s -> %s", self.provider, method, urlsplit(url).path, response.status_code
+            )
+            if response.is_success:
+                return response
+            error = self._error(response)
+            retryable = (response.status_code == 429 and error.retry_after_ok) or (
+                response.status_code >= 500 and safe_to_repeat
+            )
+            if not retryable or attempt >= self.max_retries:
+                raise error.exc
+            delay = error.exc.retry_after if error.exc.retry_after is not None else backoff(attempt)
+            if delay > C.RETRY_AFTER_MAX:
+                raise error.exc
+            label = (
+                "rate-limited" if response.status_code == 429 else f"HTTP {response.status_code}"
+            )
+            await self._pause(f"{label}, retrying in {delay:.0f} s", delay)
+            attempt += 1
+
+    async def _pause(self, reason: str, delay: float) -> None:
+        log.info("%s: %s", self.provider, reason)
+        self._notify(reason, delay)
+        await self._sleep(delay)
+
+    def _error(self, response: httpx.Response) -> _Error:
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = response.text
+        parsed = self._parse_error(response, body)
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if retry_after is None:
+            retry_after = parsed.retry_after
+        cls = error_for_status(response.status_code)
+        exc = cls(
+            self.provider,
+            response.status_code,
+            parsed.code,
+            self.redact(parsed.message),
+            retry_after=retry_after,
+            body=body,
+        )
+        return _Error(exc, parsed.retryable)
+
+    async def download(self, url: str, dest: Path, *, with_auth: bool = False) -> Path:
+        """Streams a file to `dest` (via a temporary name, so a partial file never looks done).
+
+        The key is sent only when asked and only to the API's own host: signed CDN links need
+        none, and a key must not travel to another host.
+        """
+        same_host = urlsplit(url).netloc == urlsplit(self.base_url).netloc
+        headers = self._headers(None) if (with_auth and same_host) else {}
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        part = dest.with_name(dest.name + ".part")
+        timeout = httpx.Timeout(C.DOWNLOAD_READ_TIMEOUT, connect=C.CONNECT_TIMEOUT)
+        attempt = 0
+        while True:
+            try:
+                async with self.client.stream("GET", url, headers=headers, timeout=timeout) as r:
+                    if not r.is_success:
+                        await r.aread()
+                        err = self._error(r)
+                        if r.status_code < 500 or attempt >= self.max_retries:
+                            raise err.exc
+                        await self._pause(f"download HTTP {r.status_code}", backoff(attempt))
+                        attempt += 1
+                        continue
+                    with part.open("wb") as fh:
+                        async for chunk in r.aiter_bytes(C.DOWNLOAD_CHUNK):
+                            fh.write(chunk)
+                part.replace(dest)
+                return dest
+            except httpx.TransportError as exc:
+                if attempt >= self.max_retries:
+                    raise TransportError(
+                        self.provider,
+                        f"download failed ({type(exc).__name__})",
+                        may_have_reached_server=True,
+                    ) from None
+                await self._pause("download interrupted, retrying", backoff(attempt))
+                attempt += 1
+
+
+@dataclass
+class _Error:
+    exc: ProviderError
+    retry_after_ok: bool
+
+
+__all__ = [
+    "ApiClient",
+    "ErrorParser",
+    "ParsedError",
+    "ProviderError",
+    "Secret",
+    "backoff",
+    "default_error_parser",
+    "parse_retry_after",
+]

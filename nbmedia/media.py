@@ -1,0 +1,107 @@
+"""Outputs on disk: streamed to media/<provider>/<job id>.<ext> and shown by relative path.
+
+Provider links expire, so a job's files are fetched the moment it succeeds. Players point at
+the local file by a path relative to the notebook, which the Jupyter server serves (also on
+Binder); large files are never base64-embedded into the notebook.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+from pathlib import Path
+
+from .http import ApiClient
+from .models import Job, Output
+from .providers.base import EXT_BY_MIME
+
+DEFAULT_EXT = {"video": "mp4", "audio": "mp3", "image": "jpg", "captions": "vtt", "text": "json"}
+
+
+class MediaStore:
+    """Where a Studio keeps its outputs."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def __repr__(self) -> str:
+        return f"<MediaStore {self.root}>"
+
+    def path_for(self, job: Job, out: Output, index: int) -> Path:
+        ext = (
+            EXT_BY_MIME.get(out.mime or "")
+            or _ext_from_url(out.url)
+            or DEFAULT_EXT.get(out.kind, "bin")
+        )
+        stem = _safe(job.id or job.local_id)
+        if out.role != "main":
+            stem += f".{out.role}"
+        if index:
+            stem += f".{index}"
+        return self.root / _safe(job.provider) / f"{stem}.{ext}"
+
+    async def download(self, job: Job, api: ApiClient) -> None:
+        """Fetches every output of `job` that is not on disk yet."""
+        counts: dict[str, int] = {}
+        for out in job.outputs:
+            index = counts.get(out.role, 0)
+            counts[out.role] = index + 1
+            if out.url is None or (out.path is not None and Path(out.path).exists()):
+                continue
+            dest = self.path_for(job, out, index)
+            await api.download(out.url, dest)
+            out.path = dest
+
+
+def _ext_from_url(url: str | None) -> str | None:
+    if not url:
+        return None
+    name = url.split("?", 1)[0].rsplit("/", 1)[-1]
+    if "." in name:
+        ext = name.rsplit(".", 1)[-1].lower()
+        if ext.isalnum() and len(ext) <= 5:
+            return ext
+    return None
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def relative_src(path: Path, base: Path | None = None) -> str:
+    """The path of `path` relative to the notebook's folder (the kernel's cwd), URL-style."""
+    rel = os.path.relpath(Path(path).resolve(), (base or Path.cwd()).resolve())
+    return rel.replace(os.sep, "/")
+
+
+def player_html(out: Output, *, embed: bool = False, poster: Output | None = None) -> str:
+    """An HTML5 player (or image/link) for one output; by relative path unless `embed`."""
+    if out.path is None:
+        return f'<a href="{html.escape(out.url or "")}" target="_blank">{html.escape(out.kind)}</a>'
+    if embed:
+        data = base64.b64encode(Path(out.path).read_bytes()).decode()
+        src = f"data:{out.mime};base64,{data}"
+    else:
+        src = html.escape(relative_src(out.path))
+    mime = html.escape(out.mime or "")
+    if out.kind == "video":
+        poster_attr = ""
+        if poster is not None and poster.path is not None:
+            poster_attr = f' poster="{html.escape(relative_src(poster.path))}"'
+        return (
+            f'<video controls preload="metadata" src="{src}" data-mime="{mime}"'
+            f' style="max-width:100%"{poster_attr}></video>'
+        )
+    if out.kind == "audio":
+        return f'<audio controls preload="metadata" src="{src}" data-mime="{mime}"></audio>'
+    if out.kind == "image":
+        return f'<img src="{src}" style="max-width:100%">'
+    return f'<a href="{src}" target="_blank">{html.escape(Path(out.path).name)}</a>'
+
+
+def job_player_html(job: Job, *, embed: bool = False) -> str:
+    """Players for every main output of a job (several videos when a provider made several)."""
+    poster = job.output("image", role="thumbnail")
+    parts = [player_html(o, embed=embed, poster=poster) for o in job.outputs if o.role == "main"]
+    return "".join(f"<div>{p}</div>" for p in parts)

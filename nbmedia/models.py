@@ -1,0 +1,170 @@
+"""What every provider shares: a Job, its status vocabulary and its outputs.
+
+Providers keep their own request shapes; only the job lifecycle is mapped onto this vocabulary.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, Protocol
+
+
+class JobStatus(str, Enum):
+    """The lifecycle every provider's statuses are mapped onto."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL
+
+    def __str__(self) -> str:
+        return self.value
+
+
+TERMINAL = frozenset(
+    {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.EXPIRED}
+)
+
+
+@dataclass
+class Output:
+    """One file a job produced: where the provider serves it and where we saved it."""
+
+    kind: str  # video, audio, image, captions, text
+    url: str | None
+    mime: str | None = None
+    path: Path | None = None
+    role: str = "main"  # main, thumbnail, segment, …
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "url": self.url,
+            "mime": self.mime,
+            "path": str(self.path) if self.path else None,
+            "role": self.role,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Output:
+        return cls(
+            kind=d["kind"],
+            url=d.get("url"),
+            mime=d.get("mime"),
+            path=Path(d["path"]) if d.get("path") else None,
+            role=d.get("role", "main"),
+        )
+
+
+class JobOwner(Protocol):
+    """What a Job delegates to (the Studio): waiting, display, and nothing else."""
+
+    def wait_job(self, job: Job, timeout: float | None) -> Job: ...
+
+    async def await_job(self, job: Job, timeout: float | None) -> Job: ...
+
+    def display_job(self, job: Job) -> None: ...
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclass(eq=False)
+class Job:
+    """One generation job at one provider, kept current by the tracker.
+
+    Display it in a notebook for live progress and then the player; `wait()` or `await job`
+    for the finished job.
+    """
+
+    provider: str
+    kind: str
+    id: str | None = None
+    status: JobStatus = JobStatus.QUEUED
+    progress: float | None = None
+    prompt: str | None = None
+    created_at: dt.datetime = field(default_factory=utcnow)
+    updated_at: dt.datetime = field(default_factory=utcnow)
+    completed_at: dt.datetime | None = None
+    outputs: list[Output] = field(default_factory=list)
+    error: dict[str, Any] | None = None
+    cost: float | None = None
+    raw: dict[str, Any] | None = None
+    request: dict[str, Any] = field(default_factory=dict)
+    local_id: str = ""
+    note: str | None = None
+    """Why the job is waiting right now, e.g. 'rate-limited, retrying in 8 s'."""
+    _owner: JobOwner | None = field(default=None, repr=False)
+    _listeners: list[Callable[[Job], None]] = field(default_factory=list, repr=False)
+
+    @property
+    def done(self) -> bool:
+        return self.status.terminal
+
+    @property
+    def elapsed_s(self) -> float:
+        end = self.completed_at or (self.updated_at if self.done else utcnow())
+        return max(0.0, (end - self.created_at).total_seconds())
+
+    def output(self, kind: str | None = None, role: str = "main") -> Output | None:
+        """The first output of that kind and role (the main file by default)."""
+        for out in self.outputs:
+            if out.role == role and (kind is None or out.kind == kind):
+                return out
+        return None
+
+    @property
+    def path(self) -> Path | None:
+        """The local file of the main output, once downloaded."""
+        out = self.output()
+        return out.path if out else None
+
+    def on_change(self, callback: Callable[[Job], None]) -> Callable[[], None]:
+        """Call `callback(job)` on every change; returns a function that unsubscribes."""
+        self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback) if callback in self._listeners else None
+
+    def _emit(self) -> None:
+        for cb in list(self._listeners):
+            try:
+                cb(self)
+            except Exception:  # a broken listener must not stop tracking
+                import logging
+
+                logging.getLogger("nbmedia").exception("job listener failed")
+
+    def wait(self, timeout: float | None = None) -> Job:
+        """Block until the job ends; raises JobFailed or JobTimeout (both carry the job)."""
+        if self._owner is None:
+            raise RuntimeError("this Job is not attached to a Studio")
+        return self._owner.wait_job(self, timeout)
+
+    def __await__(self) -> Generator[Any, None, Job]:
+        if self._owner is None:
+            raise RuntimeError("this Job is not attached to a Studio")
+        return self._owner.await_job(self, None).__await__()
+
+    def _ipython_display_(self) -> None:
+        if self._owner is None:
+            from IPython.display import display
+
+            display(repr(self))
+            return
+        self._owner.display_job(self)
+
+    def __repr__(self) -> str:
+        prog = "" if self.progress is None else f" {self.progress:.0%}"
+        where = f" -> {self.path}" if self.path else ""
+        err = f" error={self.error.get('code')!r}" if self.error else ""
+        return f"<Job {self.provider}/{self.kind} {self.id} {self.status.value}{prog}{where}{err}>"

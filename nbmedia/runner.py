@@ -1,0 +1,68 @@
+"""The one event loop a Studio's async work runs on, and a way to call it from sync code.
+
+In a Jupyter kernel that is the kernel's own loop, so the tracker keeps running while the
+kernel is idle; a sync call made from a cell re-enters it through nest-asyncio2 (which ipykernel
+itself uses), so nothing raises "cannot be called from a running event loop". In a plain script
+the Studio owns a loop and runs it whenever a call needs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import nest_asyncio2
+
+T = TypeVar("T")
+
+
+class LoopRunner:
+    """Binds to the running loop if there is one (a kernel), else owns a new one (a script)."""
+
+    def __init__(self) -> None:
+        try:
+            self.loop = asyncio.get_running_loop()
+            self.owned = False
+        except RuntimeError:
+            self.loop = asyncio.new_event_loop()
+            self.owned = True
+        self._patched = False
+
+    def __repr__(self) -> str:
+        return f"<LoopRunner owned={self.owned}>"
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Runs `coro` to completion on the bound loop, from sync code, re-entering if needed."""
+        if self.loop.is_closed():
+            coro.close()
+            raise RuntimeError("this Studio has been closed")
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not None and running is not self.loop:
+            coro.close()
+            raise RuntimeError(
+                "this Studio was created on another event loop; create it inside this one"
+            )
+        if running is self.loop or self.loop.is_running():
+            self._patch()
+        return self.loop.run_until_complete(coro)
+
+    def _patch(self) -> None:
+        if not self._patched:
+            nest_asyncio2.apply(self.loop)
+            self._patched = True
+
+    def create_task(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        return self.loop.create_task(coro)
+
+    def close(self) -> None:
+        if self.owned and not self.loop.is_closed() and not self.loop.is_running():
+            pending = [t for t in asyncio.all_tasks(self.loop) if not t.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            self.loop.close()

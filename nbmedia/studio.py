@@ -1,0 +1,372 @@
+"""Studio: the one public entry. Owns the providers, the tracker, the ledger and the media folder."""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import constants as C
+from .errors import AuthError, NbmediaError, ProviderError, TransportError, ValidationError
+from .http import ApiClient, Secret
+from .ledger import Ledger
+from .media import MediaStore
+from .models import Job, JobStatus, utcnow
+from .providers import REGISTRY, Provider
+from .runner import LoopRunner
+from .tracker import Tracker
+
+JOB_COLUMNS = [
+    "provider", "id", "kind", "status", "progress", "prompt", "created_at", "updated_at",
+    "completed_at", "elapsed_s", "output_path", "output_url", "cost", "error_code", "error_message",
+]  # fmt: skip
+
+
+class Studio:
+    """Talks to every provider, follows their jobs live and keeps them all in one table.
+
+    `keys` maps provider name → API key and falls back on the environment
+    (`MERCADREAM_API_KEY`, …). `sandbox=None` sends each provider without a key to the embedded
+    sandbox, `True` sends all of them there, `False` none (a provider without a key is then
+    unavailable). A running `nbmedia.sandbox.Sandbox` may be passed to use that one.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] = ".",
+        keys: Mapping[str, str] | None = None,
+        sandbox: Any = None,
+    ) -> None:
+        self.root = Path(root)
+        self._runner = LoopRunner()
+        self.ledger = Ledger(self.root / C.LEDGER_DIR / C.LEDGER_FILE)
+        self.media = MediaStore(self.root / C.MEDIA_DIR)
+        self._keys = _read_keys(keys)
+        self._providers: dict[str, Provider] = {}
+        self._unavailable: dict[str, str] = {}
+        self._sandbox: Any = None
+        self._setup_providers(sandbox)
+        self.tracker = Tracker(self._runner, self.provider, self.ledger, self.media)
+        self._live: dict[str, Job] = {}
+        self._closed = False
+        self._resume()
+        atexit.register(self.close)
+
+    def __repr__(self) -> str:
+        where = {n: ("sandbox" if self._on_sandbox(n) else "live") for n in self._providers}
+        return f"<Studio root={str(self.root)!r} providers={where}>"
+
+    # ---- providers ---------------------------------------------------------------------------
+    def _setup_providers(self, sandbox: Any) -> None:
+        for name, cls in REGISTRY.items():
+            key = self._keys.get(name)
+            explicit = sandbox not in (None, True, False)  # a Sandbox object takes every provider
+            use_sandbox = sandbox is True or explicit or (sandbox is None and key is None)
+            if not use_sandbox and key is None:
+                env = C.KEY_ENV.get(name, name.upper() + "_API_KEY")
+                self._unavailable[name] = (
+                    f"no API key for {cls.title}: set {env} or pass keys={{'{name}': ...}}, "
+                    "or use the sandbox (Studio(sandbox=True))"
+                )
+                continue
+            if use_sandbox:
+                box = self._ensure_sandbox(sandbox)
+                base_url = box.base_url(name)
+                secret: Secret | None = Secret(cls.sandbox_key)  # a live key never goes there
+                hook = _sandbox_webhook_secret(box, name)
+            else:
+                base_url = os.environ.get(f"NBMEDIA_{name.upper()}_BASE_URL", cls.default_base_url)
+                secret = key
+                hook_env = os.environ.get(f"{name.upper()}_WEBHOOK_SECRET")
+                hook = Secret(hook_env) if hook_env else None
+            api = ApiClient(
+                name,
+                base_url,
+                secret=secret,
+                auth_headers=cls.auth_headers,
+                error_parser=cls.parse_error,
+            )
+            self._providers[name] = cls(api, webhook_secret=hook)
+
+    def _ensure_sandbox(self, sandbox: Any) -> Any:
+        if self._sandbox is None:
+            if sandbox in (None, True):
+                from . import sandbox as sandbox_mod
+
+                self._sandbox = sandbox_mod.shared()
+            else:
+                self._sandbox = sandbox
+        return self._sandbox
+
+    def _on_sandbox(self, name: str) -> bool:
+        return (
+            self._sandbox is not None
+            and name in self._providers
+            and self._providers[name].api.base_url.startswith(self._sandbox.url)
+        )
+
+    @property
+    def sandbox(self) -> Any:
+        """The running sandbox, or None when every provider is live."""
+        return self._sandbox
+
+    @property
+    def providers(self) -> list[str]:
+        return list(self._providers)
+
+    def provider(self, name: str) -> Provider:
+        """The client of one provider (raises a clear error if it has no key and no sandbox)."""
+        if name in self._providers:
+            return self._providers[name]
+        if name in self._unavailable:
+            raise AuthError(name, 401, "no_api_key", self._unavailable[name])
+        known = ", ".join(REGISTRY)
+        raise ValidationError("nbmedia", "provider", name, f"must be one of {known}")
+
+    # ---- making things -----------------------------------------------------------------------
+    def generate(self, prompt: str, provider: str = "mercadream", **fields: Any) -> Job:
+        """A video from a prompt; returns the Job at once (display it for live progress)."""
+        return self.submit(provider, "video", prompt, **fields)
+
+    def speech(self, text: str, provider: str = "mercadream", **fields: Any) -> Job:
+        """Speech from text (a voice-over)."""
+        return self.submit(provider, "speech", text, **fields)
+
+    def music(self, prompt: str, provider: str = "mercadream", **fields: Any) -> Job:
+        """A music track from a description."""
+        return self.submit(provider, "music", prompt, **fields)
+
+    def submit(self, provider: str, kind: str, text: str | None = None, **fields: Any) -> Job:
+        """Validates, writes the job to the ledger, then sends it; the Job comes back at once."""
+        self._check_open()
+        p = self.provider(provider)
+        if text is not None and kind in p.text_field:
+            fields = {p.text_field[kind]: text, **fields}
+        request = p.make_request(kind, fields)
+        wire = request.wire()
+        job = Job(
+            provider=provider,
+            kind=kind,
+            prompt=text if text is not None else wire.get(p.text_field.get(kind, "prompt")),
+            request=wire,
+            local_id=self.ledger.new_local_id(),
+            _owner=self,
+        )
+        self.ledger.record(job, submitted=False)  # before anything leaves the machine
+        try:
+            self._runner.run(p.submit(job, request))
+        except ProviderError as exc:
+            job.status = JobStatus.FAILED
+            job.error = {"code": exc.code or str(exc.http_status), "message": exc.message}
+            job.updated_at = utcnow()
+            self.ledger.record(job, submitted=False)
+            raise
+        except TransportError as exc:
+            if exc.may_have_reached_server and self._reconcile(job):
+                return job
+            if not exc.may_have_reached_server:
+                job.status = JobStatus.FAILED
+                job.error = {"code": "not_sent", "message": str(exc)}
+                self.ledger.record(job, submitted=False)
+            raise
+        job.updated_at = utcnow()
+        self.ledger.record(job, submitted=True)
+        self._live[job.local_id] = job
+        self.tracker.track(job)
+        return job
+
+    def _reconcile(self, job: Job) -> bool:
+        """After a create whose answer was lost: find it at the provider instead of resending."""
+        try:
+            found = self._runner.run(self.provider(job.provider).reconcile(job))
+        except NbmediaError:
+            return False
+        if found is None:
+            return False
+        job.note = "create answer lost; found the job in the provider's list"
+        self.ledger.record(job, submitted=True)
+        self._live[job.local_id] = job
+        self.tracker.track(job)
+        return True
+
+    def _resume(self) -> None:
+        """Re-attaches to jobs a previous kernel left running."""
+        for job, submitted in self.ledger.unfinished():
+            if job.provider not in self._providers:
+                continue
+            job._owner = self
+            self._live[job.local_id] = job
+            if submitted and job.id:
+                self.tracker.track(job)
+            elif not self._reconcile_quietly(job):
+                job.status = JobStatus.FAILED
+                job.error = {
+                    "code": "not_submitted",
+                    "message": "the create did not complete and the provider lists no such job",
+                }
+                self.ledger.record(job)
+
+    def _reconcile_quietly(self, job: Job) -> bool:
+        try:
+            return self._reconcile(job)
+        except Exception:
+            return False
+
+    # ---- reading -----------------------------------------------------------------------------
+    def job(self, id: str) -> Job:
+        """A job by provider id or local id, live if this Studio follows it."""
+        for job in self._live.values():
+            if id in (job.id, job.local_id):
+                return job
+        for row in self.ledger.rows():
+            if id in (row["id"], row["local_id"]):
+                job = self.ledger.to_job(row)
+                job._owner = self
+                self._live[job.local_id] = job
+                return job
+        raise KeyError(id)
+
+    def jobs(self) -> pd.DataFrame:
+        """Every job in the ledger, newest first (a new Studio on the same root sees them too)."""
+        records = []
+        for row in self.ledger.rows():
+            job = self.ledger.to_job(row)
+            main = job.output()
+            records.append(
+                {
+                    "provider": job.provider,
+                    "id": job.id,
+                    "kind": job.kind,
+                    "status": job.status.value,
+                    "progress": job.progress,
+                    "prompt": job.prompt,
+                    "created_at": job.created_at,
+                    "updated_at": job.updated_at,
+                    "completed_at": job.completed_at,
+                    "elapsed_s": job.elapsed_s,
+                    "output_path": str(main.path) if main and main.path else None,
+                    "output_url": main.url if main else None,
+                    "cost": job.cost,
+                    "error_code": (job.error or {}).get("code"),
+                    "error_message": (job.error or {}).get("message"),
+                }
+            )
+        df = pd.DataFrame.from_records(records, columns=JOB_COLUMNS)
+        for col in ("created_at", "updated_at", "completed_at"):
+            df[col] = pd.to_datetime(df[col], utc=True)
+        df["status"] = pd.Categorical(df["status"], categories=[s.value for s in JobStatus])
+        for col in ("progress", "elapsed_s", "cost"):
+            df[col] = pd.to_numeric(df[col])
+        return df
+
+    def vault(self, provider: str = "mercadream") -> pd.DataFrame:
+        """The provider's own store of finished assets, newest first."""
+        p = self.provider(provider)
+        if not hasattr(p, "vault"):
+            raise NbmediaError(f"{provider} has no vault")
+        items = self._runner.run(p.vault())
+        df = pd.DataFrame.from_records(items)
+        if "created_at" in df:
+            df["created_at"] = pd.to_datetime(df["created_at"], utc=True)
+        return df
+
+    def remote_jobs(self, provider: str, **filters: Any) -> pd.DataFrame:
+        """The provider's own job list (not the ledger), with its filters."""
+        items = self._runner.run(self.provider(provider).list_jobs(**filters))
+        return pd.DataFrame.from_records(items)
+
+    def voices(self, provider: str = "mercadream") -> pd.DataFrame:
+        return pd.DataFrame.from_records(self.provider(provider).voices())
+
+    # ---- webhooks ----------------------------------------------------------------------------
+    def handle_webhook(self, provider: str, headers: Mapping[str, str], body: bytes) -> Job | None:
+        """Verifies a webhook and settles the job it names at once (re-read from the API)."""
+        event = self.provider(provider).parse_webhook(headers, body)
+        for job in self._live.values():
+            if job.provider == provider and job.id == event["id"]:
+                self.tracker.poll_soon(job)
+                return job
+        return None
+
+    # ---- JobOwner ----------------------------------------------------------------------------
+    def wait_job(self, job: Job, timeout: float | None) -> Job:
+        self._adopt(job)
+        return self._runner.run(self.tracker.wait(job, timeout))
+
+    async def await_job(self, job: Job, timeout: float | None) -> Job:
+        self._adopt(job)
+        return await self.tracker.wait(job, timeout)
+
+    def display_job(self, job: Job) -> None:
+        from IPython.display import display
+
+        if _in_kernel():
+            from .widgets import JobProgress
+
+            display(JobProgress(job))
+        else:
+            display(job.__repr__())
+
+    def _adopt(self, job: Job) -> None:
+        self._live.setdefault(job.local_id, job)
+
+    # ---- lifetime ----------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise NbmediaError("this Studio is closed")
+
+    def close(self) -> None:
+        """Stops tracking (jobs keep running at the provider; a new Studio resumes them)."""
+        if self._closed:
+            return
+        self._closed = True
+        loop = self._runner.loop
+        if not loop.is_closed():
+            if loop.is_running():
+                loop.create_task(self._aclose())
+            else:
+                with contextlib.suppress(RuntimeError):
+                    loop.run_until_complete(self._aclose())
+        self._runner.close()
+        self.ledger.close()
+
+    async def _aclose(self) -> None:
+        await self.tracker.stop()
+        await asyncio.gather(*(p.api.aclose() for p in self._providers.values()))
+
+    def __enter__(self) -> Studio:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _read_keys(keys: Mapping[str, str] | None) -> dict[str, Secret]:
+    out: dict[str, Secret] = {}
+    for name in REGISTRY:
+        value = (keys or {}).get(name) or os.environ.get(C.KEY_ENV.get(name, ""), "")
+        if value:
+            out[name] = value if isinstance(value, Secret) else Secret(value)
+    return out
+
+
+def _sandbox_webhook_secret(box: Any, name: str) -> Secret | None:
+    try:
+        return Secret(box.webhook_secret(name))
+    except Exception:
+        return None
+
+
+def _in_kernel() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    ip = get_ipython()
+    return ip is not None and getattr(ip, "kernel", None) is not None

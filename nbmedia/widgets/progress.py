@@ -1,0 +1,76 @@
+"""JobProgress: status, progress bar, elapsed time and why it waits; then the player or the error.
+
+It listens to the job (fed by the Studio's tracker); it never polls.
+"""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as W
+from IPython.display import HTML
+
+from ..media import job_player_html
+from ..models import Job, JobStatus
+
+BAR_STYLE = {
+    JobStatus.QUEUED: "info",
+    JobStatus.RUNNING: "info",
+    JobStatus.SUCCEEDED: "success",
+    JobStatus.FAILED: "danger",
+    JobStatus.CANCELLED: "warning",
+    JobStatus.EXPIRED: "warning",
+}
+
+
+class JobProgress(W.VBox):
+    """Live view of one job; ends in the inline player or in the provider's code and message."""
+
+    def __init__(self, job: Job, *, show_prompt: bool = True, **kwargs: object) -> None:
+        self.job = job
+        title = f"<b>{html.escape(job.provider)}</b> · {html.escape(job.kind)}"
+        if show_prompt and job.prompt:
+            prompt = job.prompt if len(job.prompt) <= 90 else job.prompt[:87] + "…"
+            title += f" · <i>{html.escape(prompt)}</i>"
+        self.header = W.HTML(title)
+        self.bar = W.FloatProgress(value=0.0, min=0.0, max=1.0, layout=W.Layout(width="100%"))
+        self.label = W.HTML()
+        self.player = W.Output()
+        self._shown_player = False
+        super().__init__([self.header, self.bar, self.label, self.player], **kwargs)
+        self.add_class("nbmedia-job")
+        self._unsubscribe = job.on_change(self._render)
+        self._render(job)
+
+    def _render(self, job: Job) -> None:
+        status = job.status
+        self.bar.bar_style = BAR_STYLE[status]
+        if status is JobStatus.SUCCEEDED:
+            self.bar.value = 1.0
+        elif job.progress is not None:
+            self.bar.value = float(job.progress)
+        parts = [f"<span class='nbmedia-status'>{status.value}</span>"]
+        if job.progress is not None and not job.done:
+            parts.append(f"{job.progress:.0%}")
+        parts.append(f"<span class='nbmedia-elapsed'>{job.elapsed_s:.0f} s</span>")
+        if job.cost is not None:
+            parts.append(f"cost {job.cost:g}")
+        if job.id:
+            parts.append(f"<code>{html.escape(job.id)}</code>")
+        if job.note:
+            parts.append(f"<span class='nbmedia-note'>{html.escape(job.note)}</span>")
+        text = " · ".join(parts)
+        if job.error and status is not JobStatus.SUCCEEDED:
+            code = html.escape(str(job.error.get("code") or status.value))
+            msg = html.escape(str(job.error.get("message") or ""))
+            text += f"<div class='nbmedia-error' style='color:#c62828'><b>{code}</b> {msg}</div>"
+        self.label.value = text
+        if status is JobStatus.SUCCEEDED and not self._shown_player and job.path is not None:
+            self._shown_player = True
+            self.player.append_display_data(HTML(job_player_html(job)))
+        if job.done and (self._shown_player or status is not JobStatus.SUCCEEDED):
+            self._unsubscribe()
+
+    def close(self) -> None:
+        self._unsubscribe()
+        super().close()
