@@ -1,0 +1,393 @@
+"""The MercaDream client and the Studio core, over real HTTP against the sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import nbmedia as nm
+from nbmedia.http import Secret
+from tests import mediacheck
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture
+def studio(tmp_path: Path, sandbox):
+    s = nm.Studio(root=tmp_path, sandbox=sandbox)
+    yield s
+    s.close()
+
+
+def live_studio(tmp_path: Path, sandbox, key: str, monkeypatch) -> nm.Studio:
+    """A Studio configured as for the real service (a key, no sandbox), aimed at the sandbox URL."""
+    monkeypatch.setenv("NBMEDIA_MERCADREAM_BASE_URL", sandbox.base_url("mercadream"))
+    return nm.Studio(root=tmp_path, keys={"mercadream": key}, sandbox=False)
+
+
+def api_posts(sandbox, path: str) -> int:
+    return sum(1 for r in list(sandbox.request_log) if r.method == "POST" and r.path.endswith(path))
+
+
+# ---- making things ---------------------------------------------------------------------------
+def test_video_end_to_end(studio: nm.Studio) -> None:
+    job = studio.generate("Neon rain on Tokyo streets", duration=15, resolution="720p", fps=30)
+    assert job.id and job.id.startswith("job_")
+    assert job.status in (nm.JobStatus.QUEUED, nm.JobStatus.RUNNING)
+    done = job.wait(timeout=120)
+    assert done is job and job.status is nm.JobStatus.SUCCEEDED
+    assert job.progress == 1.0 and job.completed_at is not None and job.cost
+    video = job.output("video")
+    assert video.path == studio.root / "media" / "mercadream" / f"{job.id}.mp4"
+    info = mediacheck.probe(video.path)
+    assert info["video"]["codec"] == "h264"
+    assert info["video"]["fps"] == pytest.approx(30, abs=0.01)
+    assert info["duration"] == pytest.approx(15, abs=0.2)
+    assert info["video"]["width"] <= 640
+    thumb = job.output("image", role="thumbnail")
+    assert thumb.path.read_bytes()[:3] == b"\xff\xd8\xff"  # a JPEG
+
+
+def test_speech_is_audible_and_speed_changes_length(studio: nm.Studio) -> None:
+    text = "The quick brown fox jumps over the lazy dog, twice, for good measure."
+    slow = studio.speech(text, format="wav", speed=0.75)
+    fast = studio.speech(text, format="mp3", speed=1.5)
+    for job in (slow, fast):
+        job.wait(timeout=60)
+    assert slow.path.suffix == ".wav" and fast.path.suffix == ".mp3"
+    assert mediacheck.probe(fast.path)["audio"]["codec"] == "mp3"
+    assert mediacheck.audio_rms(slow.path) > 0.02
+    assert mediacheck.probe(slow.path)["duration"] > 1.5 * mediacheck.probe(fast.path)["duration"]
+
+
+def test_music_length(studio: nm.Studio) -> None:
+    job = studio.music("Lo-fi beat, rain ambience", duration=15, bpm=90, format="flac")
+    job.wait(timeout=60)
+    info = mediacheck.probe(job.path)
+    assert info["audio"]["codec"] == "flac"
+    assert info["duration"] == pytest.approx(15, abs=0.1)
+    assert mediacheck.audio_rms(job.path) > 0.01
+
+
+def test_await_job_in_asyncio_run(tmp_path: Path, sandbox) -> None:
+    async def main() -> nm.Job:
+        with nm.Studio(root=tmp_path, sandbox=sandbox) as s:
+            job = s.speech("Awaited in a plain script.", format="wav")
+            return await job
+
+    job = asyncio.run(main())
+    assert job.status is nm.JobStatus.SUCCEEDED and job.path.exists()
+
+
+# ---- validation: clear errors, nothing sent ----------------------------------------------------
+@pytest.mark.parametrize(
+    ("call", "field", "value", "rule"),
+    [
+        (lambda s: s.generate("x" * 1001), "prompt", "x" * 1001, "at most 1000"),
+        (lambda s: s.generate(""), "prompt", "", "at least 1"),
+        (lambda s: s.generate("a", duration=45), "duration", 45, "15, 30, 60 or 120"),
+        (
+            lambda s: s.generate("a", resolution="2k"),
+            "resolution",
+            "2k",
+            "'720p', '1080p', '4k' or '8k'",
+        ),
+        (lambda s: s.generate("a", fps=25), "fps", 25, "24, 30 or 60"),
+        (lambda s: s.generate("a", webhook_url="ftp://x"), "webhook_url", "ftp://x", "http"),
+        (lambda s: s.generate("a", durration=15), "durration", 15, "not a field"),
+        (lambda s: s.speech("t" * 5001), "text", "t" * 5001, "at most 5000"),
+        (lambda s: s.speech("hi", speed=2.5), "speed", 2.5, "less than or equal to 2"),
+        (lambda s: s.speech("hi", speed=0.4), "speed", 0.4, "greater than or equal to 0.5"),
+        (lambda s: s.speech("hi", format="ogg"), "format", "ogg", "'mp3', 'wav' or 'flac'"),
+        (lambda s: s.music("m", duration=14), "duration", 14, "greater than or equal to 15"),
+        (lambda s: s.music("m", duration=301), "duration", 301, "less than or equal to 300"),
+        (lambda s: s.music("m", bpm=59), "bpm", 59, "greater than or equal to 60"),
+        (lambda s: s.music("m", bpm=201), "bpm", 201, "less than or equal to 200"),
+        (lambda s: s.music("m", format="aac"), "format", "aac", "'mp3', 'wav' or 'flac'"),
+        (lambda s: s.submit("mercadream", "image", "a cat"), "kind", "image", "makes only"),
+        (lambda s: s.generate("a", provider="nope"), "provider", "nope", "must be one of"),
+        (
+            lambda s: s.remote_jobs("mercadream", limit=101),
+            "limit",
+            101,
+            "less than or equal to 100",
+        ),
+        (lambda s: s.remote_jobs("mercadream", status="done"), "status", "done", "'queued'"),
+        (
+            lambda s: s.remote_jobs("mercadream", before="yesterday"),
+            "before",
+            "yesterday",
+            "datetime",
+        ),
+    ],
+)
+def test_validation_before_any_request(studio, sandbox, call, field, value, rule) -> None:
+    sent = len(sandbox.request_log)
+    with pytest.raises(nm.ValidationError) as info:
+        call(studio)
+    err = info.value
+    assert err.field == field and err.value == value and rule in err.rule
+    assert field in str(err) and rule in str(err)
+    assert len(sandbox.request_log) == sent, "a request left the machine"
+
+
+# ---- provider errors ---------------------------------------------------------------------------
+def test_401_bad_key_is_auth_error_without_the_key(tmp_path, sandbox, monkeypatch) -> None:
+    key = "mk_live_Sup3rSecretValue000"
+    s = live_studio(tmp_path, sandbox, key, monkeypatch)
+    with pytest.raises(nm.AuthError) as info:
+        s.generate("a", resolution="720p", duration=15)
+    assert info.value.http_status == 401 and info.value.code
+    assert key not in str(info.value) and key not in repr(info.value.body)
+    assert s.jobs().iloc[0]["error_code"] == info.value.code  # the ledger kept the attempt
+    s.close()
+
+
+def test_403_free_plan_and_resolution_above_plan(tmp_path, sandbox, monkeypatch) -> None:
+    s = live_studio(tmp_path / "free", sandbox, "mk_test_free_abc", monkeypatch)
+    with pytest.raises(nm.PermissionDenied) as info:
+        s.generate("a", duration=15)
+    assert info.value.http_status == 403
+    s.close()
+    s = live_studio(tmp_path / "regular", sandbox, "mk_test_regular_abc", monkeypatch)
+    with pytest.raises(nm.PermissionDenied) as info:
+        s.generate("a", duration=15, resolution="1080p")
+    assert info.value.code == "plan_resolution_exceeded"
+    s.close()
+
+
+def test_404_unknown_job(studio) -> None:
+    provider = studio.provider("mercadream")
+    ghost = nm.Job(provider="mercadream", kind="video", id="job_doesnotexist00")
+    with pytest.raises(nm.NotFound) as info:
+        studio._runner.run(provider.refresh(ghost))
+    assert info.value.http_status == 404 and info.value.code
+
+
+def test_429_is_retried_after_retry_after(studio, sandbox) -> None:
+    sandbox.faults.rate_limit_next(2, retry_after=1)
+    job = studio.speech("Rate limited, then fine.", format="wav")
+    assert job.id
+    assert [r.status for r in list(sandbox.request_log)[-3:]] == [429, 429, 201]
+
+
+def test_429_gives_up_with_retry_after(studio, sandbox) -> None:
+    sandbox.faults.rate_limit_next(20, retry_after=1)
+    try:
+        with pytest.raises(nm.RateLimited) as info:
+            studio.speech("Always limited.")
+        assert info.value.retry_after == 1
+    finally:
+        sandbox.faults.reset()
+
+
+def test_concurrency_limit_is_a_429(tmp_path, sandbox, monkeypatch) -> None:
+    s = live_studio(tmp_path, sandbox, "mk_test_regular_conc", monkeypatch)
+    s.provider("mercadream").api.max_retries = 0
+    first = [s.music("loop", duration=15) for _ in range(2)]
+    with pytest.raises(nm.RateLimited) as info:
+        s.music("one too many", duration=15)
+    assert info.value.retry_after and info.value.retry_after > 0
+    for job in first:
+        job.wait(timeout=60)
+    s.close()
+
+
+def test_5xx_on_get_is_retried_but_not_on_create(studio, sandbox) -> None:
+    sandbox.faults.fail_next_requests(2, status=503)
+    assert isinstance(studio.remote_jobs("mercadream", limit=5), pd.DataFrame)
+    before = api_posts(sandbox, "/v2/speech")
+    sandbox.faults.fail_next_requests(1, status=503)
+    with pytest.raises(nm.ProviderError) as info:
+        studio.speech("Not retried: it may have been billed.")
+    assert info.value.http_status == 503
+    assert api_posts(sandbox, "/v2/speech") == before + 1
+
+
+def test_lost_create_answer_is_reconciled_not_resent(studio, sandbox) -> None:
+    before = api_posts(sandbox, "/v2/speech")
+    sandbox.faults.drop_after_receive_next(1)
+    job = studio.speech("The answer to this create is lost on the way back.", format="wav")
+    assert api_posts(sandbox, "/v2/speech") == before + 1
+    assert job.id and "found the job" in (job.note or "")
+    job.wait(timeout=60)
+    assert job.path.exists()
+
+
+def test_failed_job_raises_job_failed_with_provider_code(studio, sandbox) -> None:
+    sandbox.faults.fail_next_jobs(1, code="content_policy_violation", message="nope")
+    job = studio.speech("This one fails.")
+    with pytest.raises(nm.JobFailed) as info:
+        job.wait(timeout=60)
+    assert info.value.job is job and job.status is nm.JobStatus.FAILED
+    assert job.error["code"] == "content_policy_violation"
+    row = studio.jobs().set_index("id").loc[job.id]
+    assert row["error_code"] == "content_policy_violation" and row["status"] == "failed"
+
+
+def test_job_timeout_carries_the_job(studio) -> None:
+    job = studio.generate("Slow", duration=15, resolution="720p")
+    with pytest.raises(nm.JobTimeout) as info:
+        job.wait(timeout=0.05)
+    assert info.value.job is job
+    job.wait(timeout=120)
+
+
+# ---- the ledger --------------------------------------------------------------------------------
+def test_jobs_table_shape(studio) -> None:
+    a = studio.speech("first", format="wav")
+    b = studio.music("second", duration=15)
+    a.wait(timeout=60)
+    b.wait(timeout=60)
+    df = studio.jobs()
+    assert list(df.columns) == [
+        "provider", "id", "kind", "status", "progress", "prompt", "created_at", "updated_at",
+        "completed_at", "elapsed_s", "output_path", "output_url", "cost", "error_code",
+        "error_message",
+    ]  # fmt: skip
+    assert list(df["id"][:2]) == [b.id, a.id]  # newest first
+    assert isinstance(df["status"].dtype, pd.CategoricalDtype)
+    assert str(df["created_at"].dt.tz) == "UTC"
+    assert (df["elapsed_s"] > 0).all() and Path(df["output_path"].iloc[0]).exists()
+
+
+def test_ledger_survives_a_new_studio_and_resumes(tmp_path, sandbox) -> None:
+    first = nm.Studio(root=tmp_path, sandbox=sandbox)
+    job = first.generate("Resumed after a restart", duration=15, resolution="720p")
+    job_id = job.id
+    first.close()  # the kernel dies; the job keeps running at the provider
+    second = nm.Studio(root=tmp_path, sandbox=sandbox)
+    assert job_id in set(second.jobs()["id"])
+    resumed = second.job(job_id)
+    assert resumed is not job
+    resumed.wait(timeout=120)
+    assert resumed.path.exists()
+    assert second.jobs().set_index("id").loc[job_id, "status"] == "succeeded"
+    second.close()
+
+
+def test_ledger_row_exists_before_the_request(tmp_path, sandbox, monkeypatch) -> None:
+    s = nm.Studio(root=tmp_path, sandbox=sandbox)
+    seen = []
+    provider = s.provider("mercadream")
+    original = provider.submit
+
+    async def spy(job, request):
+        seen.append(len(s.jobs()))
+        return await original(job, request)
+
+    monkeypatch.setattr(provider, "submit", spy)
+    s.speech("written first")
+    assert seen == [1]
+    s.close()
+
+
+# ---- lists, vault, webhooks --------------------------------------------------------------------
+def test_remote_jobs_and_vault(studio) -> None:
+    jobs = [studio.speech(f"vault item {i}", format="wav") for i in range(3)]
+    for job in jobs:
+        job.wait(timeout=60)
+    listed = studio.remote_jobs("mercadream", status="completed", limit=100)
+    assert {j.id for j in jobs} <= set(listed["id"])
+    vault = studio.vault("mercadream")
+    assert {j.id for j in jobs} <= set(vault["job_id"])
+    assert vault["created_at"].is_monotonic_decreasing
+
+
+def test_refresh_many_uses_one_list_call(studio, sandbox) -> None:
+    jobs = [studio.speech(f"batch {i}", format="wav") for i in range(4)]
+    provider = studio.provider("mercadream")
+    sandbox.request_log.clear()
+    studio._runner.run(provider.refresh_many(jobs))
+    gets = [r for r in list(sandbox.request_log) if r.method == "GET"]
+    assert len(gets) == 1 and gets[0].path.endswith("/v2/jobs")
+    for job in jobs:
+        job.wait(timeout=60)
+
+
+def test_webhook_signature_verified(studio, sandbox) -> None:
+    provider = studio.provider("mercadream")
+    body = json.dumps({"event": "job.completed", "job_id": "job_x", "status": "completed"}).encode()
+    secret = sandbox.webhook_secret("mercadream").encode()
+    good = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+    assert provider.parse_webhook({"MercaDream-Signature": good}, body)["id"] == "job_x"
+    with pytest.raises(nm.WebhookError):
+        provider.parse_webhook({"MercaDream-Signature": good}, body.replace(b"job_x", b"job_y"))
+    with pytest.raises(nm.WebhookError):
+        provider.parse_webhook({}, body)
+
+
+def test_webhooks_from_the_sandbox_settle_the_job(studio, sandbox) -> None:
+    received: list[tuple[dict, bytes]] = []
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((dict(self.headers), body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/hook"
+        job = studio.speech("Tell me when you are done.", webhook_url=url)
+        job.wait(timeout=60)
+        for _ in range(50):
+            if any(b'"completed"' in body for _, body in received):
+                break
+            asyncio.run(asyncio.sleep(0.1))
+        events = [studio.provider("mercadream").parse_webhook(h, b) for h, b in received]
+        assert [e["status"] for e in events][-1] == "completed"
+        assert all(e["id"] == job.id for e in events)
+        assert studio.handle_webhook("mercadream", *received[-1]) is job
+    finally:
+        server.shutdown()
+
+
+# ---- keys never leak -----------------------------------------------------------------------------
+def test_key_never_in_repr_logs_exceptions_or_ledger(
+    tmp_path, sandbox, monkeypatch, caplog
+) -> None:
+    key = "mk_test_regular_T0pS3cretKeyValue"
+    caplog.set_level(logging.DEBUG)
+    s = live_studio(tmp_path, sandbox, key, monkeypatch)
+    job = s.speech("Secrets stay secret.", format="wav")
+    job.wait(timeout=60)
+    with pytest.raises(nm.PermissionDenied) as info:
+        s.generate("too big for the plan", resolution="8k", duration=15)
+    texts = [
+        repr(s), repr(s.provider("mercadream")), repr(s.provider("mercadream").api), repr(job),
+        str(info.value), repr(info.value.body), caplog.text, s.jobs().to_csv(),
+    ]  # fmt: skip
+    for text in texts:
+        assert key not in text
+    s.close()
+    for f in (tmp_path / ".nbmedia").iterdir():
+        assert key.encode() not in f.read_bytes()
+    assert repr(Secret(key)) == "Secret('********')" and key not in f"{Secret(key)}"
+    with pytest.raises(TypeError):
+        import pickle
+
+        pickle.dumps(Secret(key))
+
+
+def test_no_key_and_no_sandbox_is_a_clear_error(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("MERCADREAM_API_KEY", raising=False)
+    s = nm.Studio(root=tmp_path, sandbox=False)
+    assert s.sandbox is None
+    with pytest.raises(nm.AuthError, match="MERCADREAM_API_KEY"):
+        s.generate("a")
+    s.close()
