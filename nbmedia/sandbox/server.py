@@ -1,0 +1,367 @@
+"""Assembles the sandbox: one Starlette app with each provider mounted at ``/<name>``, a request
+log, and uvicorn serving it from a daemon thread with its own event loop (so it keeps answering
+while a notebook cell blocks).
+
+A provider is one module in this package exposing ``NAME``, ``WEBHOOK_SECRET``,
+``build(env) -> list[routes]`` and ``error(status, message, *, code=None, retry_after=None)``;
+adding one is a line in ``PROVIDERS``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from types import ModuleType
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route, Router
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from . import mercadream
+from .clock import Clock
+from .faults import DropConnection, FaultMiddleware, Faults
+from .store import Files, Store
+from .webhooks import DeliveryRecord, WebhookSender
+
+PROVIDERS: tuple[ModuleType, ...] = (mercadream,)
+"""Every provider module the sandbox serves, each at ``/<module.NAME>``."""
+
+RENDER_WORKERS = 2
+STARTUP_TIMEOUT = 15.0
+
+log = logging.getLogger("nbmedia.sandbox")
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    timestamp: float
+    """Wall time (epoch seconds) the request arrived."""
+    provider: str | None
+    method: str
+    path: str
+    query: str
+    status: int | None
+    """``None`` when the connection was closed without a response (the drop fault)."""
+    duration: float
+    """Seconds until the response started (or the connection was dropped)."""
+
+
+class RequestLog:
+    """Thread-safe, list-like record of every request the sandbox answered."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: list[RequestRecord] = []
+
+    def append(self, record: RequestRecord) -> None:
+        with self._lock:
+            self._items.append(record)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def snapshot(self) -> list[RequestRecord]:
+        with self._lock:
+            return list(self._items)
+
+    def where(self, **fields: object) -> list[RequestRecord]:
+        """Records whose attributes equal every given value, e.g. ``where(method="POST")``."""
+        return [r for r in self.snapshot() if all(getattr(r, k) == v for k, v in fields.items())]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+    def __iter__(self) -> Iterator[RequestRecord]:
+        return iter(self.snapshot())
+
+    def __getitem__(self, index: int) -> RequestRecord:
+        with self._lock:
+            return self._items[index]
+
+    def __repr__(self) -> str:
+        return f"<RequestLog {len(self)} requests>"
+
+
+@dataclass(frozen=True)
+class Env:
+    """What the sandbox gives one provider module: shared services, nothing provider-specific."""
+
+    name: str
+    base_url: str
+    """The provider's drop-in base URL, ``{sandbox url}/{name}``."""
+    clock: Clock
+    faults: Faults
+    files: Files
+    webhooks: WebhookSender
+    render: ThreadPoolExecutor
+    webhook_secret: str
+
+
+class _Edge:
+    """Outermost layer: logs each request and carries out the drop-connection fault."""
+
+    def __init__(self, app: ASGIApp, request_log: RequestLog, providers: set[str]) -> None:
+        self.app = app
+        self.request_log = request_log
+        self.providers = providers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.time()
+        recorded = False
+
+        def record(status: int | None) -> None:
+            nonlocal recorded
+            recorded = True
+            path: str = scope["path"]
+            first = path.strip("/").split("/", 1)[0]
+            self.request_log.append(
+                RequestRecord(
+                    timestamp=started,
+                    provider=first if first in self.providers else None,
+                    method=scope["method"],
+                    path=path,
+                    query=scope.get("query_string", b"").decode("latin-1"),
+                    status=status,
+                    duration=time.time() - started,
+                )
+            )
+
+        async def logged_send(message: Message) -> None:
+            # Logged before the response leaves: a client that has its answer sees it logged.
+            if message["type"] == "http.response.start":
+                record(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, logged_send)
+        except DropConnection:
+            record(None)  # before closing, for the same reason
+            await _close_connection(send)
+        except Exception:
+            if not recorded:
+                record(500)
+                raise
+            log.exception("sandbox error after the response started")
+
+
+async def _close_connection(send: Send) -> None:
+    """Close the client's TCP connection without writing a response.
+
+    uvicorn's ``send`` is a bound method of its per-request cycle, which holds the transport.
+    """
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is None:  # another server: the best we can do is an unfinished response
+        raise RuntimeError("cannot drop the connection on this server")
+    transport.close()
+    for _ in range(3):  # let connection_lost run, so uvicorn does not try to answer 500
+        await asyncio.sleep(0)
+
+
+def build_app(envs: dict[str, Env], store: Store, request_log: RequestLog) -> ASGIApp:
+    routes: list[Route | Mount] = [Route("/", _index_route(envs))]
+    for module in PROVIDERS:
+        env = envs[module.NAME]
+        api = Starlette(
+            routes=module.build(env),
+            exception_handlers=_error_handlers(module),
+        )
+        guarded = FaultMiddleware(api, faults=env.faults, error=module.error)
+        routes.append(Mount(f"/{module.NAME}/files", routes=store.routes(module.NAME)))
+        routes.append(Mount(f"/{module.NAME}", app=guarded))
+    # A bare Router, not a Starlette app: its error middleware would answer a DropConnection
+    # with a 500 before _Edge could close the connection.
+    return _Edge(Router(routes=routes), request_log, set(envs))
+
+
+def _error_handlers(module: ModuleType) -> dict:
+    """Unknown routes, wrong methods and crashes answered in the provider's own error body."""
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        message = str(exc.detail)
+        if exc.status_code in (404, 405):
+            message = f"{message}: {request.method} {request.url.path}"
+        return module.error(exc.status_code, message, headers=exc.headers)
+
+    async def crash(request: Request, exc: Exception) -> Response:
+        log.exception("sandbox %s crashed on %s", module.NAME, request.url.path, exc_info=exc)
+        return module.error(500, "Internal error in the sandbox.")
+
+    return {HTTPException: http_error, Exception: crash}
+
+
+def _index_route(envs: dict[str, Env]):
+    async def index(request: Request) -> Response:
+        return JSONResponse(
+            {"sandbox": "nbmedia", "providers": {n: e.base_url for n, e in envs.items()}}
+        )
+
+    return index
+
+
+class Sandbox:
+    """A running sandbox. Use ``start()`` or ``shared()`` rather than making one directly."""
+
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        speed: float = 1.0,
+        host: str = "127.0.0.1",
+        webhook_secrets: dict[str, str] | None = None,
+    ) -> None:
+        self.host = host
+        # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say so; without it
+        # every response waits ~40 ms for a delayed ACK (Nagle).
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((host, port))
+        self.port: int = self._sock.getsockname()[1]
+        shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        self.url = f"http://{shown}:{self.port}"
+
+        self.faults = Faults()
+        self.clock = Clock(speed)
+        self.request_log = RequestLog()
+        self._store = Store(self.faults)
+        self._webhooks = WebhookSender(self.faults)
+        self._render = ThreadPoolExecutor(RENDER_WORKERS, thread_name_prefix="sandbox-render")
+        secrets = webhook_secrets or {}
+        self._envs = {
+            m.NAME: Env(
+                name=m.NAME,
+                base_url=self.base_url(m.NAME),
+                clock=self.clock,
+                faults=self.faults,
+                files=self._store.files(m.NAME, self.url),
+                webhooks=self._webhooks,
+                render=self._render,
+                webhook_secret=secrets.get(m.NAME, m.WEBHOOK_SECRET),
+            )
+            for m in PROVIDERS
+        }
+        app = build_app(self._envs, self._store, self.request_log)
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            http="h11",
+            timeout_graceful_shutdown=2,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._serve, name=f"nbmedia-sandbox:{self.port}", daemon=True
+        )
+        self._stopped = False
+
+    @property
+    def speed(self) -> float:
+        return self.clock.speed
+
+    @speed.setter
+    def speed(self, value: float) -> None:
+        self.clock.speed = value
+
+    @property
+    def providers(self) -> list[str]:
+        return list(self._envs)
+
+    @property
+    def webhook_log(self) -> list[DeliveryRecord]:
+        """Every webhook delivery attempted so far, in order."""
+        return list(self._webhooks.log)
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive() and not self._stopped
+
+    def base_url(self, provider: str) -> str:
+        """Drop-in replacement for the provider's real base URL."""
+        return f"{self.url}/{provider}"
+
+    def webhook_secret(self, provider: str) -> str:
+        return self._envs[provider].webhook_secret
+
+    def _serve(self) -> None:
+        asyncio.run(self._server.serve(sockets=[self._sock]))
+
+    def _start(self) -> Sandbox:
+        self._thread.start()
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the sandbox did not start on {self.url}")
+            time.sleep(0.01)
+        with httpx.Client(trust_env=False, timeout=5) as client:
+            client.get(f"{self.url}/").raise_for_status()
+        self.request_log.clear()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and delete the output files. Safe to call twice."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        with contextlib.suppress(OSError):
+            self._sock.close()
+        self.clock.close()
+        self._webhooks.close()
+        self._render.shutdown(wait=False, cancel_futures=True)
+        self._store.close()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<Sandbox {self.url} {state} speed={self.speed:g} providers={self.providers}>"
+
+
+def start(
+    *,
+    port: int = 0,
+    speed: float = 1.0,
+    host: str = "127.0.0.1",
+    webhook_secrets: dict[str, str] | None = None,
+) -> Sandbox:
+    """Serve every provider on ``host:port`` (a free port when 0) from a background thread.
+
+    Returns once the server accepts connections.
+    """
+    return Sandbox(port=port, speed=speed, host=host, webhook_secrets=webhook_secrets)._start()
+
+
+_shared: Sandbox | None = None
+_shared_lock = threading.Lock()
+
+
+def shared() -> Sandbox:
+    """The process-wide sandbox, started on first use (what ``Studio`` uses by default)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None or not _shared.running:
+            _shared = start()
+        return _shared
