@@ -97,6 +97,22 @@ def test_text_is_drawn(clip: Path, blank_clip: Path) -> None:
     assert (with_text[H // 3 : 2 * H // 3].min(axis=2) > 200).sum() > 150
 
 
+def test_long_text_is_wrapped_and_cut_inside_the_frame() -> None:
+    from nbmedia.sandbox.media import layers
+
+    long = "word " * 400 + "Supercalifragilisticexpialidociouslylongtoken" * 3
+    img = layers.caption(long, W, H)
+    assert img is not None and img.width <= W and img.height <= H
+    assert layers.caption("   ", W, H) is None
+    fnt = layers.font(14)
+    lines = layers.wrap(long, fnt, 100)
+    assert all(fnt.getlength(line) <= 100 for line in lines)
+    # The embedded font lacks accents and dashes: they are drawn as their plain forms.
+    fancy, plain = layers.caption("Café — Straße", W, H), layers.caption("Cafe - Strasse", W, H)
+    assert fancy is not None and plain is not None
+    assert fancy.tobytes() == plain.tobytes()
+
+
 def test_thumbnail_matches_first_frame(out: Path, clip: Path) -> None:
     thumb = media.render_thumbnail(
         out / "thumb.jpg", text="Neon rain on Tokyo streets", width=W, height=H, seed=5
@@ -183,6 +199,10 @@ def test_voice_names_map_to_distinct_voices() -> None:
     assert female == media.voice_for("Rachel")  # deterministic
     assert female.startswith("en-us+") and female != male
     assert media.voice_for("neural-narrator-m", "de-DE").startswith("de+")
+    assert media.voice_for("Kore", "fr").startswith("fr-fr+")
+    assert media.voice_for("Kore", "pt-BR").startswith("pt-br+")
+    assert media.voice_for("Kore", "zh-CN").startswith("cmn+")
+    assert media.voice_for("Kore", "xx-unknown").startswith("en-us+")
     text = "Good morning, this is a voice test."
     a, rate = media.synthesize(text, voice=female)
     b, _ = media.synthesize(text, voice=male)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import colorsys
 import functools
 import random
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 # Pillow's built-in scalable font (Aileron); needs no system fonts.
 FontT = ImageFont.FreeTypeFont
+# Cached FreeType faces are shared; the sandbox renders from several threads.
+_draw_lock = threading.Lock()
 
 
 @functools.lru_cache(maxsize=32)
@@ -67,6 +70,14 @@ def caption(
     The font shrinks (down to a legible minimum) before lines are dropped, and a cut is marked
     with an ellipsis so nobody mistakes a truncated prompt for the whole one.
     """
+    with _draw_lock:
+        return _caption(text, width, height, max_lines, scale)
+
+
+def _caption(
+    text: str, width: int, height: int, max_lines: int, scale: float
+) -> Image.Image | None:
+    text = drawable(text)
     text = " ".join(text.split()) if "\n" not in text else text.strip()
     if not text:
         return None
@@ -149,3 +160,49 @@ def cover(image: Path, width: int, height: int) -> Image.Image:
     with Image.open(image) as src:
         img = ImageOps.exif_transpose(src).convert("RGB")
     return ImageOps.fit(img, (width, height), Image.Resampling.BILINEAR)
+
+
+# Pillow's embedded font is a subset (no accented letters, no dashes): map what it lacks to
+# the nearest it has, so "Café — Paris" is drawn as "Cafe - Paris" and not as boxes.
+_FALLBACK = {
+    "\u2014": "-", "\u2013": "-", "\u2012": "-", "\u2010": "-", "\u2011": "-", "\u2212": "-",
+    "\u00df": "ss", "\u00e6": "ae", "\u00c6": "AE", "\u0153": "oe", "\u0152": "OE",
+    "\u00f8": "o", "\u00d8": "O", "\u0142": "l", "\u0141": "L", "\u0111": "d", "\u0110": "D",
+    "\u00fe": "th", "\u00de": "Th", "\u00f0": "d", "\u00d0": "D", "\u0131": "i",
+    "\u20ac": "EUR", "\u00a3": "GBP", "\u00a5": "JPY", "\u00d7": "x", "\u00f7": "/",
+    "\u2022": "\u00b7", "\u00bf": "", "\u00a1": "", "\u2032": "'", "\u2033": '"',
+    "\u00a0": " ", "\u2009": " ", "\u200a": " ", "\u202f": " ", "\u2002": " ", "\u2003": " ",
+}  # fmt: skip
+
+
+@functools.cache
+def _supported() -> frozenset[str]:
+    """Characters the embedded font really draws (others come out as the same empty box)."""
+    fnt = font(12)
+
+    def shape(ch: str) -> bytes:
+        img = Image.new("L", (24, 20))
+        ImageDraw.Draw(img).text((2, 0), ch, font=fnt, fill=255)
+        return img.tobytes()
+
+    tofu = shape("\U0010fffd")
+    candidates = [chr(c) for c in range(0x20, 0x250)] + [chr(c) for c in range(0x2000, 0x2070)]
+    return frozenset(ch for ch in candidates if ch == " " or shape(ch) != tofu)
+
+
+def drawable(text: str) -> str:
+    """`text` with every character the font lacks replaced by its nearest drawable form."""
+    import unicodedata
+
+    ok = _supported()
+    out = []
+    for ch in text:
+        if ch in ok or ch == "\n":
+            out.append(ch)
+        elif ch in _FALLBACK:
+            out.append(_FALLBACK[ch])
+        elif ch.isspace():
+            out.append(" ")
+        else:  # accents: 'é' -> 'e'; anything else (CJK, emoji) is left out
+            out.append("".join(c for c in unicodedata.normalize("NFKD", ch) if c in ok))
+    return "".join(out)

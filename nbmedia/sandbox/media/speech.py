@@ -177,10 +177,10 @@ def language_voice(language: str) -> str:
     primary = aliases.get(primary, primary)
     if primary in available:
         return primary
-    for name in available:
-        if name.split("-")[0] == primary:
-            return name
-    return "en-us"
+    same = [name for name in available if name.split("-")[0] == primary]
+    if f"{primary}-{primary}" in same:  # 'fr' -> 'fr-fr' rather than 'fr-be'
+        return f"{primary}-{primary}"
+    return min(same, key=len) if same else "en-us"
 
 
 def voice_for(name: str, language: str = "en-us") -> str:
