@@ -79,6 +79,9 @@ def default_error_parser(response: httpx.Response, body: Any) -> ParsedError:
         inner = body.get("error") if isinstance(body.get("error"), dict) else body
         code = inner.get("code")
         msg = inner.get("message") or inner.get("detail") or body.get("detail")
+        if isinstance(msg, list):  # FastAPI 422: [{"loc": [...], "msg": ...}, ...]
+            code = code or "validation_error"
+            msg = "; ".join(_detail_line(d) for d in msg)
         ra = inner.get("retry_after") or inner.get("retry_after_seconds")
         return ParsedError(
             str(code) if code is not None else None,
@@ -87,6 +90,13 @@ def default_error_parser(response: httpx.Response, body: Any) -> ParsedError:
         )
     text = response.text.strip() if isinstance(body, str) else ""
     return ParsedError(None, text[:300] or response.reason_phrase)
+
+
+def _detail_line(detail: Any) -> str:
+    if isinstance(detail, dict):
+        loc = ".".join(str(p) for p in detail.get("loc", []) if p != "body")
+        return f"{loc}: {detail.get('msg', '')}" if loc else str(detail.get("msg", detail))
+    return str(detail)
 
 
 def parse_retry_after(value: str | None) -> float | None:
