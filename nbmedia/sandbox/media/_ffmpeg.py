@@ -6,9 +6,12 @@ importing the sandbox costs nothing.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import subprocess
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 
@@ -50,3 +53,19 @@ def run(
 
 def stderr_text(proc: subprocess.CompletedProcess[bytes]) -> str:
     return proc.stderr.decode(errors="replace")
+
+
+@contextlib.contextmanager
+def atomic(path: Path) -> Iterator[Path]:
+    """A temporary sibling of `path` to write to, renamed onto `path` only on success.
+
+    The sandbox serves files while other jobs render; a reader must never see half a file.
+    """
+    path = Path(path).absolute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

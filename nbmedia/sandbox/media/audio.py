@@ -39,23 +39,25 @@ def write_audio(path: Path, samples: np.ndarray, rate: int, fmt: str) -> Path:
     channels = 1 if pcm.ndim == 1 else pcm.shape[1]
     if pcm.ndim > 2 or channels < 1:
         raise ValueError(f"samples must be (n,) or (n, channels), got shape {pcm.shape}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if len(pcm) == 0 and fmt == "mp3":  # an MP3 with no frames is not a readable file
+        n = max(1, round(0.01 * rate))
+        pcm = np.zeros((n, channels) if pcm.ndim == 2 else n, dtype=np.int16)
     raw = np.ascontiguousarray(pcm).astype("<i2", copy=False).tobytes()
-    if fmt == "wav":
-        with wave.open(str(path), "wb") as w:
-            w.setnchannels(channels)
-            w.setsampwidth(2)
-            w.setframerate(int(rate))
-            w.writeframes(raw)
-        return path
-    codec = MP3 if fmt == "mp3" else ["-c:a", "flac"]
-    _ffmpeg.run(
-        ["-f", "s16le", "-ar", str(int(rate)), "-ac", str(channels), "-i", "pipe:0"]
-        + [*codec, "-f", fmt, path.absolute()],
-        stdin=raw,
-    )
-    return path
+    with _ffmpeg.atomic(path) as part:
+        if fmt == "wav":
+            with wave.open(str(part), "wb") as w:
+                w.setnchannels(channels)
+                w.setsampwidth(2)
+                w.setframerate(int(rate))
+                w.writeframes(raw)
+        else:
+            codec = MP3 if fmt == "mp3" else ["-c:a", "flac"]
+            _ffmpeg.run(
+                ["-f", "s16le", "-ar", str(int(rate)), "-ac", str(channels), "-i", "pipe:0"]
+                + [*codec, "-f", fmt, part],
+                stdin=raw,
+            )
+    return Path(path)
 
 
 def resample(samples: np.ndarray, rate: int, new_rate: int) -> np.ndarray:
@@ -92,11 +94,11 @@ def concat_speech(
 
 
 _CODECS = {
-    ".wav": ["-c:a", "pcm_s16le"],
-    ".m4a": [*AAC, "-movflags", "+faststart"],
-    ".aac": AAC,
-    ".mp3": MP3,
-    ".flac": ["-c:a", "flac"],
+    ".wav": ["-c:a", "pcm_s16le", "-f", "wav"],
+    ".m4a": [*AAC, "-movflags", "+faststart", "-f", "mp4"],
+    ".aac": [*AAC, "-f", "adts"],
+    ".mp3": [*MP3, "-f", "mp3"],
+    ".flac": ["-c:a", "flac", "-f", "flac"],
 }
 
 
@@ -113,8 +115,6 @@ def mix_tracks(
     suffix (.wav, .m4a, .aac, .mp3, .flac; anything else is WAV)."""
     if not duration > 0:
         raise ValueError(f"duration must be > 0 seconds, got {duration!r}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fmt = "aformat=sample_fmts=fltp:sample_rates=44100:channel_layouts=stereo"
     args: list[str | Path] = []
     chains: list[str] = []
@@ -135,12 +135,13 @@ def mix_tracks(
         f"amix=inputs={len(streams)}:duration=longest:normalize=0" if len(streams) > 1 else "anull"
     )
     chains.append(f"{''.join(streams)}{mix},atrim=end={duration:.6f}[out]")
-    codec = _CODECS.get(path.suffix.lower(), ["-c:a", "pcm_s16le", "-f", "wav"])
-    _ffmpeg.run(
-        [*args, "-filter_complex", ";".join(chains)]
-        + ["-map", "[out]", "-t", f"{duration:.6f}", *codec, path.absolute()]
-    )
-    return path
+    codec = _CODECS.get(Path(path).suffix.lower(), _CODECS[".wav"])
+    with _ffmpeg.atomic(path) as part:
+        _ffmpeg.run(
+            [*args, "-filter_complex", ";".join(chains)]
+            + ["-map", "[out]", "-t", f"{duration:.6f}", *codec, part]
+        )
+    return Path(path)
 
 
 def mux(video: Path, audio: Path, out: Path) -> Path:
@@ -150,13 +151,11 @@ def mux(video: Path, audio: Path, out: Path) -> Path:
     if info["video"] is None:
         raise ValueError(f"{video} has no video stream")
     duration = info["duration"]
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    _ffmpeg.run(
-        ["-i", Path(video).absolute(), "-i", Path(audio).absolute()]
-        + ["-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy"]
-        + ["-af", f"aresample=44100,apad=whole_dur={duration:.6f}"]
-        + [*AAC, "-t", f"{duration:.6f}"]
-        + ["-movflags", "+faststart", out.absolute()]
-    )
-    return out
+    with _ffmpeg.atomic(out) as part:
+        _ffmpeg.run(
+            ["-i", Path(video).absolute(), "-i", Path(audio).absolute()]
+            + ["-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy"]
+            + ["-af", f"aresample=44100,apad=whole_dur={duration:.6f}"]
+            + [*AAC, "-t", f"{duration:.6f}", "-movflags", "+faststart", "-f", "mp4", part]
+        )
+    return Path(out)

@@ -2,8 +2,8 @@
 
 All per-frame work happens inside ffmpeg (a low-resolution `gradients` source scaled up, soft
 shapes overlaid on moving paths, a caption drawn once by Pillow, a running timecode by
-drawtext); Python only draws the still layers. That keeps a 15 s preview well under a second or
-two on a small machine.
+drawtext); Python only draws the still layers. That keeps a 15 s 640x360 preview at about a
+second on two cores.
 """
 
 from __future__ import annotations
@@ -60,66 +60,44 @@ def render_video(
     caption. `audio` (anything ffmpeg reads) becomes an AAC track padded/trimmed to the video.
     """
     duration, fps, width, height = _check(duration, fps, width, height)
-    path = Path(path).absolute()
     n_frames = max(1, round(duration * fps))
     duration = n_frames / fps
     work = n_frames * width * height / (640 * 360)
     preset = "superfast" if work <= _SUPERFAST_UP_TO else "ultrafast"
-    with tempfile.TemporaryDirectory(prefix="nbmedia-video-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="nbmedia-video-") as tmp, _ffmpeg.atomic(path) as part:
         args, graph = _scene(
             Path(tmp), text, duration, fps, width, height, [Path(p) for p in images], seed
         )
         maps = ["-map", "[v]"]
         if audio is not None:
+            a_idx = args.count("-i")
             args += ["-i", Path(audio).absolute()]
-            a_idx = sum(1 for a in args if a == "-i") - 1
-            graph += f";[{a_idx}:a:0]aresample=44100,apad=whole_dur={duration:.6f},atrim=end={duration:.6f}[a]"
+            graph += (
+                f";[{a_idx}:a:0]aresample=44100,apad=whole_dur={duration:.6f},"
+                f"atrim=end={duration:.6f}[a]"
+            )
             maps += ["-map", "[a]", *AAC]
-        path.parent.mkdir(parents=True, exist_ok=True)
         _ffmpeg.run(
-            [
-                *args,
-                "-filter_complex",
-                graph,
-                *maps,
-                "-frames:v",
-                str(n_frames),
-                "-r",
-                str(fps),
-                "-c:v",
-                "libx264",
-                "-preset",
-                preset,
-                "-crf",
-                "28",
-                "-g",
-                str(2 * fps),
-                "-pix_fmt",
-                "yuv420p",
-                "-movflags",
-                "+faststart",
-                "-t",
-                f"{duration:.6f}",
-                path,
-            ],
+            [*args, "-filter_complex", graph, *maps, "-frames:v", str(n_frames), "-r", str(fps)]
+            + ["-c:v", "libx264", "-preset", preset, "-crf", "28", "-g", str(2 * fps)]
+            + ["-pix_fmt", "yuv420p", "-movflags", "+faststart", "-t", f"{duration:.6f}"]
+            + ["-f", "mp4", part],
             cwd=Path(tmp),
         )
-    return path
+    return Path(path)
 
 
 def render_thumbnail(path: Path, *, text: str, width: int, height: int, seed: int = 0) -> Path:
     """JPEG of what the first frame of render_video(text=..., seed=...) shows."""
     _, _, width, height = _check(1.0, 24, width, height)
-    path = Path(path).absolute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="nbmedia-thumb-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="nbmedia-thumb-") as tmp, _ffmpeg.atomic(path) as part:
         args, graph = _scene(Path(tmp), text, 1.0, 24, width, height, [], seed)
         _ffmpeg.run(
             [*args, "-filter_complex", graph, "-map", "[v]", "-frames:v", "1", "-q:v", "3"]
-            + ["-update", "1", "-f", "image2", "-c:v", "mjpeg", path],
+            + ["-update", "1", "-f", "image2", "-c:v", "mjpeg", part],
             cwd=Path(tmp),
         )
-    return path
+    return Path(path)
 
 
 def _check(duration: float, fps: int, width: int, height: int) -> tuple[float, int, int, int]:
@@ -191,7 +169,7 @@ def _scene(
         cap_y = "(H-h)/2"
     if cap is not None:
         cap.save(tmp / "caption.png", compress_level=1)
-        idx = sum(1 for a in args if a == "-i")
+        idx = args.count("-i")
         args += ["-i", "caption.png"]
         chains.append(f"[{last}][{idx}:v]overlay=x=(W-w)/2:y={cap_y}:eof_action=repeat[cap]")
         last = "cap"
