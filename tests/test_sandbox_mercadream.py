@@ -22,6 +22,7 @@ import pytest
 
 import nbmedia.sandbox as nbs
 from nbmedia.sandbox import Sandbox
+from tests.mediacheck import audio_rms, count_frames, frame, probe
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -60,39 +61,6 @@ def wait_for(api: httpx.Client, job_id: str, timeout: float = 60) -> dict[str, A
     raise AssertionError(f"{job_id} did not finish in {timeout} s")
 
 
-def ffprobe(path: Path) -> dict[str, Any]:
-    """Codec, size, fps and duration from ``ffmpeg -i`` (the wheel's binary; no ffprobe)."""
-    import imageio_ffmpeg
-
-    err = subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)],
-        capture_output=True,
-        text=True,
-    ).stderr
-    h, m, s = re.search(r"Duration: (\d+):(\d+):([\d.]+)", err).groups()
-    info: dict[str, Any] = {"duration": int(h) * 3600 + int(m) * 60 + float(s)}
-    if v := re.search(r"Video: (\w+).*?, (\d+)x(\d+).*?, ([\d.]+) fps", err):
-        info["video"] = {"codec": v[1], "width": int(v[2]), "height": int(v[3]), "fps": float(v[4])}
-    if a := re.search(r"Audio: (\w+)", err):
-        info["audio"] = {"codec": a[1]}
-    return info
-
-
-def audio_rms(path: Path) -> float:
-    """RMS of the decoded samples (0..1): speech and music are not silence."""
-    import imageio_ffmpeg
-    import numpy as np
-
-    raw = subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(path)]
-        + ["-f", "s16le", "-ac", "1", "-ar", "16000", "-"],
-        capture_output=True,
-        check=True,
-    ).stdout
-    samples = np.frombuffer(raw, dtype=np.int16).astype(np.float64) / 32768
-    return float(np.sqrt(np.mean(samples**2)))
-
-
 def download(url: str, tmp_path: Path, name: str) -> tuple[httpx.Response, Path]:
     r = httpx.get(url, trust_env=False, timeout=30)  # no Authorization: like a signed CDN link
     path = tmp_path / name
@@ -100,7 +68,10 @@ def download(url: str, tmp_path: Path, name: str) -> tuple[httpx.Response, Path]
     return r, path
 
 
-# ---- finished jobs, made once: one video, two speech, one music, one failure -------------------
+FOX = "The quick brown fox jumps over the lazy dog."
+
+
+# ---- finished jobs, made once: two videos, three speech, one music, one failure -------------------
 @pytest.fixture(scope="module")
 def finished(sandbox: Sandbox) -> Iterator[dict[str, Any]]:
     key = new_key()
@@ -113,16 +84,21 @@ def finished(sandbox: Sandbox) -> Iterator[dict[str, Any]]:
             ),
             "speech_wav": c.post(
                 "/v2/speech",
-                json={"text": "The quick brown fox jumps over the lazy dog.", "format": "wav"},
+                json={"text": FOX, "format": "wav"},
             ),
-            "speech_mp3": c.post(
+            "speech_fast": c.post("/v2/speech", json={"text": FOX, "speed": 2.0}),
+            "speech_f": c.post(
                 "/v2/speech",
-                json={"text": "The quick brown fox jumps over the lazy dog.", "speed": 2.0,
-                      "voice_id": "neural-narrator-f"},
+                json={"text": FOX, "format": "wav", "voice_id": "neural-narrator-f"},
             ),
             "music": c.post(
                 "/v2/music", json={"prompt": "Lo-fi beat", "duration": 15, "bpm": 90,
                                    "format": "flac"},
+            ),
+            "narrated": c.post(
+                "/v2/generate",
+                json={"prompt": "A calm voice over the sea", "duration": 15,
+                      "voice_id": "neural-narrator-m"},
             ),
         }  # fmt: skip
         sandbox.faults.fail_next_jobs(1, code="content_policy_violation", message="Not allowed.")
@@ -441,26 +417,37 @@ def test_video_output_is_h264_at_the_requested_fps_and_duration(finished, tmp_pa
     r, path = download(job["download_url"], tmp_path, "v.mp4")
     assert r.status_code == 200 and r.headers["content-type"] == "video/mp4"
     assert int(r.headers["content-length"]) == job["file_size_bytes"] == path.stat().st_size
-    info = ffprobe(path)
+    info = probe(path)
     assert info["video"]["codec"] == "h264"
     assert (info["video"]["width"], info["video"]["height"]) == (640, 360)
     assert info["video"]["fps"] == pytest.approx(30, abs=0.01)
     assert info["duration"] == pytest.approx(15, abs=0.2)
+    assert count_frames(path) == 15 * 30
+    assert (frame(path, 1.0) != frame(path, 10.0)).any()  # the frames move
     r, thumb = download(job["thumbnail_url"], tmp_path, "t.jpg")
     assert r.headers["content-type"] == "image/jpeg" and thumb.read_bytes()[:3] == b"\xff\xd8\xff"
 
 
 def test_speech_outputs_are_audible_in_the_requested_format(finished, tmp_path) -> None:
-    wav, mp3 = finished["jobs"]["speech_wav"], finished["jobs"]["speech_mp3"]
-    r, wav_path = download(wav["download_url"], tmp_path, "s.wav")
-    assert r.headers["content-type"] == "audio/wav" and wav_path.read_bytes()[:4] == b"RIFF"
-    r, mp3_path = download(mp3["download_url"], tmp_path, "s.mp3")
-    assert r.headers["content-type"] == "audio/mpeg"
-    assert ffprobe(mp3_path)["audio"]["codec"] == "mp3"
-    assert audio_rms(wav_path) > 0.02 and audio_rms(mp3_path) > 0.02
-    # the same text at speed 2.0 is clearly shorter than at 1.0
-    assert ffprobe(mp3_path)["duration"] < 0.75 * ffprobe(wav_path)["duration"]
-    assert "thumbnail_url" not in wav
+    jobs = finished["jobs"]
+    r, wav = download(jobs["speech_wav"]["download_url"], tmp_path, "s.wav")
+    assert r.headers["content-type"] == "audio/wav" and wav.read_bytes()[:4] == b"RIFF"
+    r, fast = download(jobs["speech_fast"]["download_url"], tmp_path, "s.mp3")
+    assert r.headers["content-type"] == "audio/mpeg" and probe(fast)["audio"]["codec"] == "mp3"
+    assert audio_rms(wav) > 0.02 and audio_rms(fast) > 0.02
+    assert probe(fast)["duration"] < 0.75 * probe(wav)["duration"]  # speed 2.0 vs 1.0
+    _, other_voice = download(jobs["speech_f"]["download_url"], tmp_path, "f.wav")
+    assert audio_rms(other_voice) > 0.02
+    assert other_voice.read_bytes() != wav.read_bytes()  # another voice_id, another voice
+    assert "thumbnail_url" not in jobs["speech_wav"]
+
+
+def test_video_with_voice_id_carries_a_narration(finished, tmp_path) -> None:
+    _, path = download(finished["jobs"]["narrated"]["download_url"], tmp_path, "n.mp4")
+    info = probe(path)
+    assert info["video"]["codec"] == "h264" and info["video"]["fps"] == pytest.approx(24)
+    assert info["audio"] is not None and audio_rms(path) > 0.01
+    assert info["duration"] == pytest.approx(15, abs=0.2)
 
 
 def test_music_output_has_the_requested_length_and_bpm(finished, tmp_path) -> None:
@@ -468,7 +455,7 @@ def test_music_output_has_the_requested_length_and_bpm(finished, tmp_path) -> No
     assert job["bpm"] == 90
     r, path = download(job["download_url"], tmp_path, "m.flac")
     assert r.headers["content-type"] == "audio/flac"
-    info = ffprobe(path)
+    info = probe(path)
     assert info["audio"]["codec"] == "flac" and info["duration"] == pytest.approx(15, abs=0.1)
     assert audio_rms(path) > 0.01
 
@@ -492,7 +479,7 @@ def test_list_filters_by_status_newest_first(sandbox: Sandbox, finished) -> None
         failed = c.get("/v2/jobs", params={"status": "failed"}).json()["data"]
         assert [j["id"] for j in failed] == [finished["jobs"]["failed"]["id"]]
         completed = c.get("/v2/jobs", params={"status": "completed"}).json()["data"]
-        assert len(completed) == 4 and all(j["status"] == "completed" for j in completed)
+        assert len(completed) == 6 and all(j["status"] == "completed" for j in completed)
         assert c.get("/v2/jobs", params={"status": "queued"}).json() == {
             "data": [],
             "has_more": False,

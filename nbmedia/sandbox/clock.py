@@ -179,10 +179,11 @@ class Lifecycle:
 
     def _snap(self, stage: Stage, progress: float, now: float) -> Snapshot:
         remaining = self.created + self.timing.total - now
+        # Never in the past while running: a job the clock says is done may still be rendering.
         eta = (
             self._stamps.get(stage, time.time())
             if stage.terminal
-            else time.time() + self.clock.wall_in(remaining)
+            else time.time() + self.clock.wall_in(max(remaining, 0.0))
         )
         return Snapshot(stage, progress, dict(self._stamps), self._error, eta)
 

@@ -5,6 +5,28 @@ client in ``nbmedia/providers/``.
 Mounted at ``/mercadream``: ``{sandbox}/mercadream`` replaces ``https://api.mercadream.com``.
 Plans, statuses, timings, limits and error codes are the module-level tables below, so that a
 correction to our reading is one line.
+
+Our readings where the documentation is silent (beyond those in providers.md):
+
+- Errors are ``{"code", "message"}``; a 400 for a field adds ``"param"``, and every 400 for a
+  field or query value has code ``invalid_request`` with a message naming the field, the value
+  and the rule; unparseable JSON is ``invalid_json``; 429s add ``"retry_after"`` (seconds) to
+  the body as well as the ``Retry-After`` header. Every 401 is ``invalid_api_key``.
+- Checks run in this order: auth (401), plan access (403), per-minute rate (429), body (400),
+  plan resolution (403), concurrency (429). Only authenticated requests count towards the rate.
+- ``null`` for an optional field means its default; unknown fields are ignored; types are
+  strict (``"30"``, ``30.0`` and ``true`` are not a duration; ``speed`` may be an int).
+- Timestamps are ISO-8601 UTC with milliseconds and ``Z``; ``created_at`` is strictly
+  increasing per sandbox so that ``before`` paging never skips a job. A naive ``before`` is UTC.
+- Job objects carry ``kind`` and echo the request fields (``voice_id`` may be ``null``); a
+  failed job has ``error: {code, message}``; ``completed_at`` is set for both terminal states;
+  a music job reports the ``bpm`` it was composed at once completed.
+- ``compute_units``: video ``ceil(duration / 15 * RESOLUTION_UNITS)`` (30 s at 4k = 12, the
+  doc's example), speech one per 500 characters, music one per 30 s.
+- Webhooks: events ``job.processing``, ``job.completed``, ``job.failed`` (the last with an
+  ``error`` member); see ``webhook_body`` for what the body's ``signature`` field covers.
+- Vault assets have ids ``asset_…``; their ``created_at`` is the job's ``completed_at``.
+- Every output is a preview: 16:9 at 640x360 whatever the resolution.
 """
 
 from __future__ import annotations
@@ -123,19 +145,25 @@ COMPUTE_UNITS: dict[str, Callable[[dict[str, Any]], int]] = {
 
 # ------------------------------------------------------------------------------ errors
 
-ERROR_CODES = {
-    400: "invalid_request",
-    401: "invalid_api_key",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    429: "rate_limit_exceeded",
-    500: "internal_error",
-    502: "bad_gateway",
-    503: "service_unavailable",
-    504: "gateway_timeout",
+ERRORS = {
+    "invalid_request": 400,
+    "invalid_json": 400,
+    "invalid_api_key": 401,
+    "plan_no_api_access": 403,
+    "plan_resolution_exceeded": 403,
+    "not_found": 404,
+    "job_not_found": 404,
+    "method_not_allowed": 405,
+    "rate_limit_exceeded": 429,
+    "concurrency_limit_exceeded": 429,
+    "internal_error": 500,
+    "bad_gateway": 502,
+    "service_unavailable": 503,
+    "gateway_timeout": 504,
 }
-"""Default ``code`` per HTTP status; specific codes are given where the error is raised."""
+"""Every error ``code`` the sandbox answers with, and its HTTP status."""
+DEFAULT_CODES = {status: code for code, status in reversed(ERRORS.items())}
+"""The first code per status: for errors that only know a status (faults, unknown routes)."""
 
 
 def error(
@@ -148,7 +176,7 @@ def error(
     **extra: Any,
 ) -> Response:
     """The error body: ``{"code", "message"}`` (+ ``retry_after`` on 429, ``param`` on 400)."""
-    body: dict[str, Any] = {"code": code or ERROR_CODES.get(status, "error"), "message": message}
+    body: dict[str, Any] = {"code": code or DEFAULT_CODES.get(status, "error"), "message": message}
     body.update({k: v for k, v in extra.items() if v is not None})
     out_headers = dict(headers or {})
     if retry_after is not None:
@@ -160,9 +188,10 @@ def error(
 
 
 class ApiError(Exception):
+    """An error answer: its HTTP status comes from ``ERRORS``."""
+
     def __init__(
         self,
-        status: int,
         code: str,
         message: str,
         *,
@@ -170,7 +199,7 @@ class ApiError(Exception):
         param: str | None = None,
     ) -> None:
         super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        self.status, self.code, self.message = ERRORS[code], code, message
         self.retry_after, self.param = retry_after, param
 
     def response(self) -> Response:
@@ -184,7 +213,7 @@ class ApiError(Exception):
 
 
 def invalid(param: str, message: str) -> ApiError:
-    return ApiError(400, "invalid_request", message, param=param)
+    return ApiError("invalid_request", message, param=param)
 
 
 # ---------------------------------------------------------------------- field validation
@@ -382,24 +411,22 @@ class MercaDream:
         token = token.strip()
         if not header:
             raise ApiError(
-                401, "invalid_api_key", "Missing API key: send 'Authorization: Bearer <key>'."
+                "invalid_api_key", "Missing API key: send 'Authorization: Bearer <key>'."
             )
         if scheme.lower() != "bearer" or not token:
             raise ApiError(
-                401, "invalid_api_key", "Malformed Authorization header: expected 'Bearer <key>'."
+                "invalid_api_key", "Malformed Authorization header: expected 'Bearer <key>'."
             )
         if token.startswith(LIVE_KEY_PREFIX):
             raise ApiError(
-                401,
                 "invalid_api_key",
                 "Live keys (mk_live_...) are never valid on the sandbox: use a test key (mk_test_...).",
             )
         if not TEST_KEY.match(token):
-            raise ApiError(401, "invalid_api_key", "Invalid API key.")
+            raise ApiError("invalid_api_key", "Invalid API key.")
         plan = self._plan_for(token)
         if plan.max_resolution is None:
             raise ApiError(
-                403,
                 "plan_no_api_access",
                 f"The {plan.name.title()} plan does not include API access: "
                 "upgrade to Regular, Advanced or Professional.",
@@ -412,7 +439,6 @@ class MercaDream:
             if len(window) >= plan.rpm:
                 wait = max(1, math.ceil(window[0] + RATE_WINDOW - now))
                 raise ApiError(
-                    429,
                     "rate_limit_exceeded",
                     f"Rate limit of {plan.rpm} requests per minute exceeded "
                     f"for the {plan.name.title()} plan.",
@@ -464,7 +490,6 @@ class MercaDream:
         assert plan.max_resolution is not None
         if RESOLUTIONS.index(resolution) > RESOLUTIONS.index(plan.max_resolution):
             raise ApiError(
-                403,
                 "plan_resolution_exceeded",
                 f"resolution {resolution} is above the {plan.name.title()} plan's maximum "
                 f"of {plan.max_resolution}.",
@@ -477,7 +502,6 @@ class MercaDream:
         if len(active) >= plan.concurrent:
             wait = max(1, math.ceil(min(s.eta for s in active) - time.time()))
             raise ApiError(
-                429,
                 "concurrency_limit_exceeded",
                 f"{len(active)} jobs are already running: the {plan.name.title()} plan allows "
                 f"{plan.concurrent} concurrent jobs.",
@@ -528,7 +552,7 @@ class MercaDream:
         with self._lock:
             job = self._jobs.get(job_id)
         if job is None or job.key != key:
-            raise ApiError(404, "job_not_found", f"No job with id {json.dumps(job_id)}.")
+            raise ApiError("job_not_found", f"No job with id {json.dumps(job_id)}.")
         return job
 
     def job_json(self, job: Job, snap: Snapshot | None = None) -> dict[str, Any]:
@@ -690,9 +714,9 @@ async def _json_body(request: Request) -> dict[str, Any]:
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "invalid_json", f"Malformed JSON body: {exc}") from None
+        raise ApiError("invalid_json", f"Malformed JSON body: {exc}") from None
     if not isinstance(body, dict):
-        raise ApiError(400, "invalid_request", "The request body must be a JSON object.")
+        raise ApiError("invalid_request", "The request body must be a JSON object.")
     return body
 
 
