@@ -1,9 +1,9 @@
 """nbmedia: AI media generation that feels native in Jupyter.
 
-    import nbmedia as nm
-    studio = nm.Studio()            # keys from the environment; no key → the embedded sandbox
-    job = studio.generate("Neon rain on Tokyo streets", duration=15)
-    job                             # live progress, then the video inline
+import nbmedia as nm
+studio = nm.Studio()            # keys from the environment; no key → the embedded sandbox
+job = studio.generate("Neon rain on Tokyo streets", duration=15)
+job                             # live progress, then the video inline
 """
 
 from __future__ import annotations
@@ -47,4 +47,3 @@ __all__ = [
     "ValidationError",
     "WebhookError",
 ]
-

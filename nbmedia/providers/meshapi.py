@@ -1,0 +1,349 @@
+"""Mesh API video generations: text, image, video and audio items → video (section 4).
+
+The documented input limits (Seedance) are checked before anything is sent; a local file goes
+as a base64 data URI with its MIME prefix. A task that fails answers HTTP 200 with
+`status: failed`: that is a JobFailed carrying the provider's code. Callbacks are unsigned, so a
+callback only makes the Studio re-read the task.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import mimetypes
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import pydantic
+from pydantic import Field
+
+from .. import mediainfo
+from ..errors import ValidationError, WebhookError
+from ..models import Job, JobStatus, Output
+from ..validation import RequestModel, build
+from .base import Provider, guess_mime, parse_time
+from .inputs import data_uri, data_uri_mime, data_uri_size, input_url
+
+MB = 1024 * 1024
+LIMITS = {
+    "video_bytes": 50 * MB,
+    "audio_bytes": 15 * MB,
+    "audio_clip_s": (2.0, 15.0),
+    "audio_clips": 3,
+    "audio_total_s": 15.0,
+    "body_bytes": 64 * MB,
+}
+"""Seedance input limits from the Mesh API page."""
+AUDIO_FORMATS = {
+    "audio/wav": "wav",
+    "audio/x-wav": "wav",
+    "audio/wave": "wav",
+    "audio/mpeg": "mp3",
+    "audio/mp3": "mp3",
+}
+DEFAULT_MODEL = "byteplus/dreamina-seedance-2-0"
+
+
+def _is_seedance_1(model: str) -> bool:
+    """Video and audio inputs need Seedance 2.0; other Seedance models take text and images."""
+    m = model.lower()
+    return "seedance" in m and "2-0" not in m and "2.0" not in m and "seedance-2" not in m
+
+
+class VideoRequest(RequestModel):
+    """POST /v1/video/generations, with the content array built from prompt and media."""
+
+    prompt: str | None = Field(None, min_length=1, description="Text prompt")
+    model: str = Field(DEFAULT_MODEL, min_length=1, description="Model id")
+    images: list[str] = Field(default_factory=list, description="Reference / first-frame images")
+    videos: list[str] = Field(default_factory=list, description="Reference videos (Seedance 2.0)")
+    audios: list[str] = Field(
+        default_factory=list, description="Audio clips, wav/mp3 (Seedance 2.0)"
+    )
+    resolution: Literal["480p", "720p", "1080p"] | None = None
+    ratio: Literal["16:9", "4:3", "1:1", "3:4", "9:16", "21:9", "adaptive"] | None = None
+    duration: int | None = Field(None, ge=1, description="Seconds (or give frames)")
+    frames: int | None = Field(None, ge=1, description="Frames (or give duration)")
+    generate_audio: bool | None = None
+    return_last_frame: bool | None = None
+    seed: int | None = None
+    camera_fixed: bool | None = None
+    watermark: bool | None = None
+    draft: bool | None = None
+    service_tier: str | None = None
+    execution_expires_after: int | None = Field(None, ge=1)
+    priority: int | None = Field(None, ge=0, le=9)
+    safety_identifier: str | None = None
+    callback_url: str | None = None
+
+    @pydantic.field_validator("callback_url")
+    @classmethod
+    def _http(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return v
+
+    @pydantic.model_validator(mode="after")
+    def _rules(self) -> VideoRequest:
+        if self.duration is not None and self.frames is not None:
+            raise ValueError("give duration or frames, not both")
+        if not (self.prompt or self.images or self.videos or self.audios):
+            raise ValueError("content is empty: give a prompt, images or videos")
+        if self.audios and not (self.images or self.videos):
+            raise ValueError("audio cannot be the only input: add an image or a video")
+        if (self.videos or self.audios) and _is_seedance_1(self.model):
+            raise ValueError(f"video and audio inputs need a Seedance 2.0 model, not {self.model}")
+        return self
+
+    def wire(self) -> dict[str, Any]:
+        body = self.model_dump(
+            mode="json", exclude_none=True, exclude={"prompt", "images", "videos", "audios"}
+        )
+        content: list[dict[str, Any]] = []
+        if self.prompt:
+            content.append({"type": "text", "text": self.prompt})
+        content += [{"type": "image_url", "image_url": {"url": u}} for u in self.images]
+        content += [{"type": "video_url", "video_url": {"url": u}} for u in self.videos]
+        content += [{"type": "audio_url", "audio_url": {"url": u}} for u in self.audios]
+        body["content"] = content
+        return body
+
+
+class ListQuery(RequestModel):
+    status: (
+        list[Literal["queued", "running", "succeeded", "failed", "expired", "cancelled"]] | None
+    ) = None
+    model: list[str] | None = None
+    created_after: dt.datetime | None = None
+    created_before: dt.datetime | None = None
+    limit: int = Field(50, ge=1, le=200)
+    offset: int = Field(0, ge=0)
+
+    @pydantic.field_validator("status", "model", mode="before")
+    @classmethod
+    def _listify(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    def params(self) -> list[tuple[str, Any]]:
+        out: list[tuple[str, Any]] = [("limit", self.limit), ("offset", self.offset)]
+        out += [("status", s) for s in self.status or []]
+        out += [("model", m) for m in self.model or []]
+        for key in ("created_after", "created_before"):
+            value = getattr(self, key)
+            if value is not None:
+                value = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+                out.append(
+                    (key, value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z"))
+                )
+        return out
+
+
+class MeshAPI(Provider):
+    name = "meshapi"
+    title = "Mesh API"
+    default_base_url = "https://api.meshapi.ai"
+    sandbox_key = "rsk_nbmedia_sandbox"
+    requests: ClassVar[dict[str, type[RequestModel]]] = {"video": VideoRequest}
+    text_field: ClassVar[dict[str, str]] = {"video": "prompt"}
+    statuses: ClassVar[dict[str, JobStatus]] = {
+        "queued": JobStatus.QUEUED,
+        "running": JobStatus.RUNNING,
+        "succeeded": JobStatus.SUCCEEDED,
+        "failed": JobStatus.FAILED,
+        "expired": JobStatus.EXPIRED,
+        "cancelled": JobStatus.CANCELLED,
+    }
+    capabilities: ClassVar[dict[str, str]] = {
+        "video": "text/image/video/audio items → video (Seedance and other models)",
+    }
+
+    @staticmethod
+    def auth_headers(key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"}
+
+    def make_request(self, kind: str, fields: Mapping[str, Any]) -> RequestModel:
+        fields = dict(fields)
+        if "content" in fields:
+            fields.update(_split_content(fields.pop("content")))
+        for key, kind_ in (("images", "image"), ("videos", "video"), ("audios", "audio")):
+            value = fields.get(key)
+            if value is None:
+                continue
+            if isinstance(value, (str, os.PathLike, Job)) or not isinstance(value, Sequence):
+                value = [value]
+            fields[key] = [self._source(f"{key}.{i}", v, kind_) for i, v in enumerate(value)]
+        request = super().make_request(kind, fields)
+        assert isinstance(request, VideoRequest)
+        self._check_limits(request)
+        return request
+
+    def _source(self, field: str, value: Any, kind: str) -> str:
+        """A URL or a data URI; local files are checked against the limits first."""
+        if isinstance(value, (str, os.PathLike)) and not str(value).startswith(
+            ("http://", "https://", "data:")
+        ):
+            path = Path(value)
+            if path.is_file():
+                self._check_file(field, path, kind)
+                return data_uri(path)
+        return input_url(self.name, field, value, kind)
+
+    def _check_file(self, field: str, path: Path, kind: str) -> None:
+        size = path.stat().st_size
+        if kind == "video" and size > LIMITS["video_bytes"]:
+            raise ValidationError(
+                self.name,
+                field,
+                str(path),
+                f"a video may be at most 50 MB (this is {size / MB:.1f} MB)",
+            )
+        if kind == "audio":
+            mime = mimetypes.guess_type(path.name)[0] or ""
+            if mime not in AUDIO_FORMATS:
+                raise ValidationError(self.name, field, str(path), "audio must be wav or mp3")
+            if size > LIMITS["audio_bytes"]:
+                raise ValidationError(
+                    self.name,
+                    field,
+                    str(path),
+                    f"an audio clip may be at most 15 MB (this is {size / MB:.1f} MB)",
+                )
+
+    def _check_limits(self, request: VideoRequest) -> None:
+        if len(request.audios) > LIMITS["audio_clips"]:
+            raise ValidationError(
+                self.name, "audios", f"{len(request.audios)} clips", "at most 3 audio clips"
+            )
+        total = 0.0
+        lo, hi = LIMITS["audio_clip_s"]
+        for i, uri in enumerate(request.audios):
+            field = f"audios.{i}"
+            mime = data_uri_mime(uri)
+            if mime is not None and mime not in AUDIO_FORMATS:
+                raise ValidationError(self.name, field, mime, "audio must be wav or mp3")
+            if mime is None and uri.split("?")[0].rsplit(".", 1)[-1].lower() not in ("wav", "mp3"):
+                continue  # a URL without an extension: the provider checks it
+            if mime is not None and data_uri_size(uri) > LIMITS["audio_bytes"]:
+                raise ValidationError(
+                    self.name,
+                    field,
+                    f"{data_uri_size(uri) / MB:.1f} MB",
+                    "an audio clip may be at most 15 MB",
+                )
+            seconds = _data_uri_seconds(uri) if mime is not None else None
+            if seconds is None:
+                continue
+            if not lo <= seconds <= hi:
+                raise ValidationError(
+                    self.name, field, f"{seconds:.1f} s", "each audio clip must last 2–15 seconds"
+                )
+            total += seconds
+        if total > LIMITS["audio_total_s"]:
+            raise ValidationError(
+                self.name,
+                "audios",
+                f"{total:.1f} s in total",
+                "audio clips may last at most 15 seconds together",
+            )
+        for i, uri in enumerate(request.videos):
+            if data_uri_mime(uri) is not None and data_uri_size(uri) > LIMITS["video_bytes"]:
+                raise ValidationError(
+                    self.name,
+                    f"videos.{i}",
+                    f"{data_uri_size(uri) / MB:.1f} MB",
+                    "a video may be at most 50 MB",
+                )
+        size = len(json.dumps(request.wire()))
+        if size > LIMITS["body_bytes"]:
+            raise ValidationError(
+                self.name,
+                "request",
+                f"{size / MB:.1f} MB",
+                "the request body may be at most 64 MB: pass large files by public URL instead of base64",
+            )
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    async def submit(self, job: Job, request: RequestModel) -> Job:
+        r = await self.api.request(
+            "POST", "/v1/video/generations", json=request.wire(), creates_job=True
+        )
+        job.id = r.json()["id"]
+        job.status = JobStatus.QUEUED
+        job.progress = 0.0
+        return job
+
+    async def refresh(self, job: Job) -> Job:
+        r = await self.api.request("GET", f"/v1/video/generations/{job.id}")
+        return self.apply(job, r.json())
+
+    async def list_jobs(self, **filters: Any) -> list[dict[str, Any]]:
+        query = build(self.name, ListQuery, filters)
+        r = await self.api.request("GET", "/v1/video/generations", params=query.params())
+        return list(r.json().get("data", []))
+
+    def apply(self, job: Job, payload: dict[str, Any]) -> Job:
+        job.raw = payload
+        job.id = payload.get("id", job.id)
+        if "status" in payload:
+            job.status = self.status_of(payload["status"])
+        job.progress = (
+            1.0
+            if job.status is JobStatus.SUCCEEDED
+            else (0.0 if job.status is JobStatus.QUEUED else None)
+        )
+        job.created_at = parse_time(payload.get("created_at")) or job.created_at
+        if job.done:
+            job.completed_at = parse_time(payload.get("updated_at")) or job.completed_at
+        err = payload.get("error")
+        if isinstance(err, dict) and (err.get("code") or err.get("message")):
+            job.error = {"code": err.get("code"), "message": err.get("message")}
+        usage = payload.get("usage") or {}
+        if usage.get("total_tokens") is not None:
+            job.cost = float(usage["total_tokens"])
+        content = payload.get("content") or {}
+        if job.status is JobStatus.SUCCEEDED and content.get("video_url"):
+            known = {o.url: o for o in job.outputs}
+            url = content["video_url"]
+            outs = [known.get(url) or Output("video", url, guess_mime(url, "video"))]
+            if content.get("last_frame_url"):
+                lf = content["last_frame_url"]
+                outs.append(
+                    known.get(lf) or Output("image", lf, guess_mime(lf, "image"), role="last_frame")
+                )
+            job.outputs = outs
+        return job
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+        """Callbacks are unsigned: the id is taken, the state is re-read with GET."""
+        try:
+            event = json.loads(body)
+        except ValueError:
+            raise WebhookError("meshapi: callback body is not JSON") from None
+        if not isinstance(event, dict) or "id" not in event:
+            raise WebhookError("meshapi: callback body has no task id")
+        return {"id": event["id"], "status": event.get("status"), "verified": False}
+
+
+def _split_content(items: Any) -> dict[str, Any]:
+    """A raw `content` array → prompt, images, videos, audios."""
+    out: dict[str, Any] = {"images": [], "videos": [], "audios": []}
+    for item in items or []:
+        kind = item.get("type")
+        if kind == "text":
+            out["prompt"] = item.get("text")
+        elif kind in ("image_url", "video_url", "audio_url"):
+            out[kind.replace("_url", "s")].append(item[kind]["url"])
+    return {k: v for k, v in out.items() if v}
+
+
+def _data_uri_seconds(uri: str) -> float | None:
+    import base64
+    import tempfile
+
+    ext = AUDIO_FORMATS.get(data_uri_mime(uri) or "", "bin")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"clip.{ext}"
+        path.write_bytes(base64.b64decode(uri.split(",", 1)[1]))
+        return mediainfo.duration(path)
