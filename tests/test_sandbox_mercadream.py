@@ -169,6 +169,26 @@ def test_module_runs_standalone() -> None:
         proc.wait(timeout=10)
 
 
+def test_attach_controls_a_sandbox_over_http(sandbox: Sandbox, api: httpx.Client) -> None:
+    """What a kernel in another process uses to drive the test's sandbox."""
+    box = Sandbox.attach(sandbox.url)
+    assert box.base_url("mercadream") == sandbox.base_url("mercadream")
+    assert box.webhook_secret("mercadream") == sandbox.webhook_secret("mercadream")
+    box.speed = 7
+    assert sandbox.speed == 7 == box.speed
+    box.faults.latency = 0.01
+    assert sandbox.faults.latency == 0.01 == box.faults.latency
+    box.faults.rate_limit_next(1, retry_after=3)
+    assert api.get("/v2/jobs").headers["Retry-After"] == "3"
+    assert box.request_log[-1].status == 429 and len(box.request_log) == len(sandbox.request_log)
+    box.faults.reset()
+    assert sandbox.faults.latency == 0
+    box.request_log.clear()
+    assert len(sandbox.request_log) == 0  # and the control calls themselves are not logged
+    box.stop()
+    assert sandbox.running
+
+
 def test_speed_is_settable_at_runtime(sandbox: Sandbox) -> None:
     sandbox.speed = 3.5
     assert sandbox.speed == 3.5

@@ -29,7 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import mercadream
+from . import control, mercadream
 from .clock import Clock
 from .faults import DropConnection, FaultMiddleware, Faults
 from .store import Files, Store
@@ -120,8 +120,8 @@ class _Edge:
         self.providers = providers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
+        if scope["type"] != "http" or scope["path"].startswith(control.PREFIX + "/"):
+            await self.app(scope, receive, send)  # control traffic is not API traffic
             return
         started = time.time()
         recorded = False
@@ -174,8 +174,13 @@ async def _close_connection(send: Send) -> None:
         await asyncio.sleep(0)
 
 
-def build_app(envs: dict[str, Env], store: Store, request_log: RequestLog) -> ASGIApp:
-    routes: list[Route | Mount] = [Route("/", _index_route(envs))]
+def build_app(
+    envs: dict[str, Env], store: Store, request_log: RequestLog, control_routes: list[Route]
+) -> ASGIApp:
+    routes: list[Route | Mount] = [
+        Route("/", _index_route(envs)),
+        Mount(control.PREFIX, routes=control_routes),
+    ]
     for module in PROVIDERS:
         env = envs[module.NAME]
         api = Starlette(
@@ -257,7 +262,7 @@ class Sandbox:
             )
             for m in PROVIDERS
         }
-        app = build_app(self._envs, self._store, self.request_log)
+        app = build_app(self._envs, self._store, self.request_log, control.routes(self))
         config = uvicorn.Config(
             app,
             log_level="warning",
@@ -292,6 +297,11 @@ class Sandbox:
     @property
     def running(self) -> bool:
         return self._thread.is_alive() and not self._stopped
+
+    @staticmethod
+    def attach(url: str) -> control.AttachedSandbox:
+        """A handle on a sandbox served by another process (say, a test's, from a kernel)."""
+        return control.AttachedSandbox(url)
 
     def base_url(self, provider: str) -> str:
         """Drop-in replacement for the provider's real base URL."""

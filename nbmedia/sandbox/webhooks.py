@@ -30,6 +30,9 @@ class Delivery:
     event: str
     body: bytes
     headers: dict[str, str]
+    timeout: float = TIMEOUT
+    retries: bool = True
+    """``False``: one attempt only (for APIs whose callbacks are fire-and-forget)."""
 
 
 @dataclass
@@ -100,12 +103,13 @@ class WebhookSender:
             self._post(d, record)
 
     def _post(self, d: Delivery, record: DeliveryRecord) -> None:
-        for attempt, pause in enumerate((0.0, *RETRY_DELAYS)):
+        delays = RETRY_DELAYS if d.retries else ()
+        for attempt, pause in enumerate((0.0, *delays)):
             if pause:
                 time.sleep(pause)
             record.attempts += 1
             try:
-                r = self._client.post(d.url, content=d.body, headers=d.headers)
+                r = self._client.post(d.url, content=d.body, headers=d.headers, timeout=d.timeout)
             except httpx.HTTPError:
                 record.status = None
             else:
@@ -113,5 +117,5 @@ class WebhookSender:
                 if r.is_success:
                     record.outcome = "delivered"
                     return
-            if attempt == len(RETRY_DELAYS):
+            if attempt == len(delays):
                 record.outcome = "failed"
