@@ -47,3 +47,10 @@ __all__ = [
     "ValidationError",
     "WebhookError",
 ]
+
+
+def load_ipython_extension(ipython: object) -> None:
+    """`%load_ext nbmedia` registers the `%%nbmedia` cell magic and `%nbmedia jobs`."""
+    from .magic import load
+
+    load(ipython)

@@ -50,6 +50,8 @@ class MediaStore:
             if out.url is None or (out.path is not None and Path(out.path).exists()):
                 continue
             dest = self.path_for(job, out, index)
+            if dest.exists():  # another generation of the same provider id (e.g. a PATCH)
+                dest = dest.with_name(f"{dest.stem}.{job.local_id}{dest.suffix}")
             await api.download(out.url, dest)
             out.path = dest
 

@@ -69,7 +69,7 @@ class Output:
 class JobOwner(Protocol):
     """What a Job delegates to (the Studio): waiting, display, and nothing else."""
 
-    def wait_job(self, job: Job, timeout: float | None) -> Job: ...
+    def wait_job(self, job: Job, timeout: float | None, progress: bool | None = None) -> Job: ...
 
     async def await_job(self, job: Job, timeout: float | None) -> Job: ...
 
@@ -144,11 +144,15 @@ class Job:
 
                 logging.getLogger("nbmedia").exception("job listener failed")
 
-    def wait(self, timeout: float | None = None) -> Job:
-        """Block until the job ends; raises JobFailed or JobTimeout (both carry the job)."""
+    def wait(self, timeout: float | None = None, *, progress: bool | None = None) -> Job:
+        """Block until the job ends; raises JobFailed or JobTimeout (both carry the job).
+
+        In a terminal a text progress bar is drawn on stderr (`progress=None` means: when stderr
+        is a terminal and this is not a notebook); in a notebook the widget shows progress.
+        """
         if self._owner is None:
             raise RuntimeError("this Job is not attached to a Studio")
-        return self._owner.wait_job(self, timeout)
+        return self._owner.wait_job(self, timeout, progress)
 
     def __await__(self) -> Generator[Any, None, Job]:
         if self._owner is None:

@@ -6,13 +6,15 @@ import asyncio
 import atexit
 import contextlib
 import os
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from . import constants as C
+from .comparison import Comparison
 from .errors import AuthError, NbmediaError, ProviderError, TransportError, ValidationError
 from .http import ApiClient, Secret
 from .ledger import Ledger
@@ -20,6 +22,7 @@ from .media import MediaStore
 from .models import Job, JobStatus, utcnow
 from .providers import REGISTRY, Provider
 from .runner import LoopRunner
+from .textprogress import TextProgress
 from .tracker import Tracker
 
 JOB_COLUMNS = [
@@ -57,6 +60,16 @@ class Studio:
         self._closed = False
         self._resume()
         atexit.register(self.close)
+        Studio._current = self
+
+    _current: Studio | None = None
+
+    @classmethod
+    def current(cls) -> Studio:
+        """The Studio made last in this process (the magic uses it), made on first use."""
+        if cls._current is None or cls._current._closed:
+            cls._current = cls()
+        return cls._current
 
     def __repr__(self) -> str:
         where = {n: ("sandbox" if self._on_sandbox(n) else "live") for n in self._providers}
@@ -142,6 +155,77 @@ class Studio:
         """A music track from a description."""
         return self.submit(provider, "music", prompt, **fields)
 
+    def compare(
+        self,
+        prompt: str,
+        providers: list[str] | tuple[str, ...] = ("mercadream", "vimmerse", "meshapi"),
+        *,
+        kind: str = "video",
+        per_provider: Mapping[str, Mapping[str, Any]] | None = None,
+        **common: Any,
+    ) -> Comparison:
+        """The same prompt at several providers; display the result for a side-by-side grid.
+
+        `common` fields go to every provider, `per_provider={"mercadream": {...}}` to one. Every
+        request is validated before the first is sent, so a typo costs nothing anywhere.
+        """
+        per_provider = dict(per_provider or {})
+        unknown = set(per_provider) - set(providers)
+        if unknown:
+            raise ValidationError(
+                "nbmedia", "per_provider", sorted(unknown), "names providers not in providers="
+            )
+        plans = []
+        for name in providers:
+            fields = {**common, **per_provider.get(name, {})}
+            p = self.provider(name)
+            p.make_request(kind, {p.text_field.get(kind, "prompt"): prompt, **fields})
+            plans.append((name, fields))
+        jobs = {name: self.submit(name, kind, prompt, **fields) for name, fields in plans}
+        return Comparison(self, prompt, jobs)
+
+    def update(self, job: Job, **fields: Any) -> Job:
+        """Changes a job's media at the provider (Vimmerse PATCH).
+
+        Metadata fields update in place and return the same job; generation fields start a new
+        generation of the same media, returned as a new Job (the old one keeps its outputs).
+        """
+        self._check_open()
+        p = self.provider(job.provider)
+        if not hasattr(p, "patch") or job.id is None:
+            raise NbmediaError(f"{p.title} jobs cannot be updated")
+        update = p.check_update(fields)
+        if not p.regenerates(update):
+            job.raw = self._runner.run(p.patch(job.id, update))
+            job.updated_at = utcnow()
+            self.ledger.record(job)
+            return job
+        wire = update.wire()
+        new = Job(
+            provider=job.provider,
+            kind=job.kind,
+            id=job.id,
+            prompt=wire.get("prompt", job.prompt),
+            request={**job.request, **wire},
+            local_id=self.ledger.new_local_id(),
+            _owner=self,
+        )
+        self.ledger.record(new, submitted=False)
+        self.ledger.set_extra(new.local_id, parent=job.local_id)
+        try:
+            p.apply(new, self._runner.run(p.patch(job.id, update)))
+        except ProviderError as exc:
+            new.status = JobStatus.FAILED
+            new.error = {"code": exc.code or str(exc.http_status), "message": exc.message}
+            self.ledger.record(new)
+            raise
+        new.updated_at = utcnow()
+        self.ledger.record(new, submitted=True)
+        self._live[new.local_id] = new
+        self.tracker.track(new)
+        self.tracker.changed(new)
+        return new
+
     def submit(self, provider: str, kind: str, text: str | None = None, **fields: Any) -> Job:
         """Validates, writes the job to the ledger, then sends it; the Job comes back at once."""
         self._check_open()
@@ -179,6 +263,7 @@ class Studio:
         self.ledger.record(job, submitted=True)
         self._live[job.local_id] = job
         self.tracker.track(job)
+        self.tracker.changed(job)
         return job
 
     def _reconcile(self, job: Job) -> bool:
@@ -234,10 +319,14 @@ class Studio:
 
     def jobs(self) -> pd.DataFrame:
         """Every job in the ledger, newest first (a new Studio on the same root sees them too)."""
+        return self._frame(self.ledger.rows())
+
+    def _frame(self, rows: list[Any]) -> pd.DataFrame:
         records = []
-        for row in self.ledger.rows():
+        for row in rows:
             job = self.ledger.to_job(row)
             main = job.output()
+            err = job.error or {}
             records.append(
                 {
                     "provider": job.provider,
@@ -253,8 +342,8 @@ class Studio:
                     "output_path": str(main.path) if main and main.path else None,
                     "output_url": main.url if main else None,
                     "cost": job.cost,
-                    "error_code": (job.error or {}).get("code"),
-                    "error_message": (job.error or {}).get("message"),
+                    "error_code": err.get("code"),
+                    "error_message": err.get("message"),
                 }
             )
         df = pd.DataFrame.from_records(records, columns=JOB_COLUMNS)
@@ -264,6 +353,11 @@ class Studio:
         for col in ("progress", "elapsed_s", "cost"):
             df[col] = pd.to_numeric(df[col])
         return df
+
+    def table_of(self, jobs: list[Job]) -> pd.DataFrame:
+        """The ledger rows of these jobs, in the order given."""
+        by_local = {r["local_id"]: r for r in self.ledger.rows()}
+        return self._frame([by_local[j.local_id] for j in jobs if j.local_id in by_local])
 
     def vault(self, provider: str = "mercadream") -> pd.DataFrame:
         """The provider's own store of finished assets, newest first."""
@@ -284,6 +378,52 @@ class Studio:
     def voices(self, provider: str = "mercadream") -> pd.DataFrame:
         return pd.DataFrame.from_records(self.provider(provider).voices())
 
+    # ---- ratings -----------------------------------------------------------------------------
+    def rate(self, job: Job, rating: int | None) -> None:
+        """Stores the user's 👍 (+1) / 👎 (-1) for a result in the ledger (None clears it)."""
+        if rating not in (1, -1, None):
+            raise ValidationError("nbmedia", "rating", rating, "must be 1 (👍), -1 (👎) or None")
+        self.ledger.set_extra(job.local_id, rating=rating, prompt=job.prompt)
+
+    def rating(self, job: Job) -> int | None:
+        return self.ledger.extra(job.local_id).get("rating")
+
+    def leaderboard(self) -> pd.DataFrame:
+        """Providers ranked by the user's own ratings across prompts (Wilson lower bound)."""
+        counts: dict[str, list[int]] = {}
+        prompts: dict[str, set[str]] = {}
+        for row in self.ledger.rows():
+            value = self.ledger.extra(row["local_id"]).get("rating")
+            if value in (1, -1):
+                counts.setdefault(row["provider"], []).append(value)
+                prompts.setdefault(row["provider"], set()).add(row["prompt"] or "")
+        records = []
+        for provider, values in counts.items():
+            ups = values.count(1)
+            n = len(values)
+            records.append(
+                {
+                    "provider": provider,
+                    "up": ups,
+                    "down": n - ups,
+                    "rated": n,
+                    "prompts": len(prompts[provider]),
+                    "share_up": ups / n,
+                    "score": _wilson(ups, n),
+                }
+            )
+        df = pd.DataFrame.from_records(
+            records, columns=["provider", "up", "down", "rated", "prompts", "share_up", "score"]
+        )
+        return df.sort_values(["score", "rated"], ascending=False).reset_index(drop=True)
+
+    def subscribe(self, callback: Callable[[Job], None]) -> Callable[[], None]:
+        """Calls `callback(job)` whenever any job changes; returns an unsubscribe function."""
+        self.tracker.listeners.append(callback)
+        return lambda: (
+            callback in self.tracker.listeners and self.tracker.listeners.remove(callback)
+        )
+
     # ---- webhooks ----------------------------------------------------------------------------
     def handle_webhook(self, provider: str, headers: Mapping[str, str], body: bytes) -> Job | None:
         """Verifies a webhook and settles the job it names at once (re-read from the API)."""
@@ -295,9 +435,16 @@ class Studio:
         return None
 
     # ---- JobOwner ----------------------------------------------------------------------------
-    def wait_job(self, job: Job, timeout: float | None) -> Job:
+    def wait_job(self, job: Job, timeout: float | None, progress: bool | None = None) -> Job:
         self._adopt(job)
-        return self._runner.run(self.tracker.wait(job, timeout))
+        if progress is None:
+            progress = not _in_kernel() and sys.stderr.isatty()
+        bar = TextProgress(job) if progress and not job.done else None
+        try:
+            return self._runner.run(self.tracker.wait(job, timeout))
+        finally:
+            if bar is not None:
+                bar.close()
 
     async def await_job(self, job: Job, timeout: float | None) -> Job:
         self._adopt(job)
@@ -345,6 +492,16 @@ class Studio:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _wilson(ups: int, n: int, z: float = 1.96) -> float:
+    """Lower bound of the Wilson interval: few ratings rank below many good ones."""
+    if n == 0:
+        return 0.0
+    p = ups / n
+    centre = p + z * z / (2 * n)
+    margin = z * ((p * (1 - p) + z * z / (4 * n)) / n) ** 0.5
+    return (centre - margin) / (1 + z * z / n)
 
 
 def _read_keys(keys: Mapping[str, str] | None) -> dict[str, Secret]:

@@ -56,6 +56,8 @@ class Tracker:
         self._busy: set[str] = set()
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self.listeners: list[Callable[[Job], None]] = []
+        """Called on every change of any job (the job table); not on clock ticks."""
 
     def __repr__(self) -> str:
         return f"<Tracker open={len(self._open)}>"
@@ -163,17 +165,25 @@ class Tracker:
                 if before.get(job.local_id) != (job.status, job.progress):
                     job.updated_at = utcnow()
                     self._ledger.record(job)
-                    job._emit()
+                    self.changed(job)
         finally:
             self._busy.discard(provider_name)
             self._poke()
+
+    def changed(self, job: Job) -> None:
+        job._emit()
+        for listener in list(self.listeners):
+            try:
+                listener(job)
+            except Exception:
+                log.exception("tracker listener failed")
 
     def _postpone(self, job: Job, delay: float, note: str) -> None:
         sched = self._schedule.get(job.local_id)
         if sched is not None:
             sched.next_at = time.monotonic() + delay
         job.note = note
-        job._emit()
+        self.changed(job)
 
     async def _settle(self, job: Job, provider: Provider) -> None:
         """A job reached a terminal state: record it, fetch its files at once, tell everyone."""
@@ -183,7 +193,7 @@ class Tracker:
         self._ledger.record(job)  # the links first: if the download fails, they are kept
         if job.status is JobStatus.SUCCEEDED:
             job.note = "downloading outputs"
-            job._emit()
+            self.changed(job)
             try:
                 await self._media.download(job, provider.api)
                 job.note = None
@@ -203,7 +213,7 @@ class Tracker:
     def _close(self, job: Job) -> None:
         self._open.pop(job.local_id, None)
         self._schedule.pop(job.local_id, None)
-        job._emit()
+        self.changed(job)
         for fut in self._waiters.pop(job.local_id, []):
             if not fut.done():
                 fut.set_result(job)

@@ -47,7 +47,7 @@ def test_progress_widget_moves_while_a_cell_waits_and_ends_in_a_player(
         tmp_path,
         sandbox.url,
         "from nbmedia.widgets import JobProgress\n"
-        "box.speed = 4\n"
+        "box.speed = 1\n"
         "job = studio.generate('Progress while waiting', duration=15, resolution='720p')\n"
         "view = JobProgress(job)\n"
         "seen = []\n"

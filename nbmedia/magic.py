@@ -1,0 +1,84 @@
+"""`%load_ext nbmedia`: `%%nbmedia video|speech|music --provider NAME [--field value …]`.
+
+The cell body is the prompt (or the text to speak); `%nbmedia jobs` shows the job table.
+Field values are read as JSON when they parse (numbers, true/false, lists), else as text.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from typing import Any
+
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+
+from .errors import ValidationError
+
+KINDS = ("video", "speech", "music")
+USAGE = (
+    "usage: %%nbmedia video|speech|music [--provider NAME] [--field value ...]  (or %nbmedia jobs)"
+)
+
+
+def parse_args(line: str) -> tuple[str, str | None, dict[str, Any]]:
+    """`video --provider meshapi --duration 5` → ("video", "meshapi", {"duration": 5})."""
+    words = shlex.split(line)
+    if not words:
+        raise ValidationError("nbmedia", "magic", line, USAGE)
+    kind, rest = words[0], words[1:]
+    provider = None
+    fields: dict[str, Any] = {}
+    i = 0
+    while i < len(rest):
+        word = rest[i]
+        if not word.startswith("--") or len(word) < 3:
+            raise ValidationError("nbmedia", "magic", word, "options are --field value; " + USAGE)
+        name = word[2:].replace("-", "_")
+        if "=" in name:
+            name, raw = name.split("=", 1)
+            i += 1
+        elif i + 1 < len(rest) and not rest[i + 1].startswith("--"):
+            raw = rest[i + 1]
+            i += 2
+        else:
+            raw = "true"  # a bare flag
+            i += 1
+        value = _value(raw)
+        if name == "provider":
+            provider = str(value)
+        else:
+            fields[name] = value
+    return kind, provider, fields
+
+
+def _value(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+@magics_class
+class NbmediaMagics(Magics):
+    """The `%nbmedia` / `%%nbmedia` magic, bound to the notebook's Studio."""
+
+    @line_cell_magic
+    def nbmedia(self, line: str, cell: str | None = None) -> Any:
+        from .studio import Studio
+
+        studio = Studio.current()
+        if cell is None:
+            if line.strip() == "jobs":
+                from .widgets import JobTable
+
+                return JobTable(studio)
+            raise ValidationError("nbmedia", "magic", line, USAGE)
+        kind, provider, fields = parse_args(line)
+        if kind not in KINDS:
+            raise ValidationError("nbmedia", "kind", kind, f"must be one of {', '.join(KINDS)}")
+        text = cell.strip()
+        return studio.submit(provider or "mercadream", kind, text, **fields)
+
+
+def load(ipython: Any) -> None:
+    ipython.register_magics(NbmediaMagics)
