@@ -29,13 +29,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import control, mercadream, vimmerse
+from . import control, mercadream, meshapi, vimmerse
 from .clock import Clock
 from .faults import DropConnection, FaultMiddleware, Faults
 from .store import Files, Store
 from .webhooks import DeliveryRecord, WebhookSender
 
-PROVIDERS: tuple[ModuleType, ...] = (mercadream, vimmerse)
+PROVIDERS: tuple[ModuleType, ...] = (mercadream, vimmerse, meshapi)
 """Every provider module the sandbox serves, each at ``/<module.NAME>``."""
 
 RENDER_WORKERS = 2
