@@ -510,7 +510,7 @@ def _check_size(item: Item, size: int) -> str | None:
     limit = limits.get(item.type)
     if limit is not None and size > limit:
         kind = item.type.removesuffix("_url")
-        return f"each {kind} must be at most {limit // MiB} MB (got {size / MiB:.1f} MB)"
+        return f"each {kind} must be at most {limit / MiB:g} MB (got {size / MiB:.1f} MB)"
     return None
 
 
