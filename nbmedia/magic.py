@@ -69,9 +69,7 @@ class NbmediaMagics(Magics):
         studio = Studio.current()
         if cell is None:
             if line.strip() == "jobs":
-                from .widgets import JobTable
-
-                return JobTable(studio)
+                return studio.job_table()
             raise ValidationError("nbmedia", "magic", line, USAGE)
         kind, provider, fields = parse_args(line)
         if kind not in KINDS:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .http import ApiClient
 from .models import Job, Output
-from .providers.base import EXT_BY_MIME
+from .providers.base import EXT_BY_MIME, MIME_BY_EXT
 
 DEFAULT_EXT = {"video": "mp4", "audio": "mp3", "image": "jpg", "captions": "vtt", "text": "json"}
 
@@ -54,6 +54,40 @@ class MediaStore:
                 dest = dest.with_name(f"{dest.stem}.{job.local_id}{dest.suffix}")
             await api.download(out.url, dest)
             out.path = dest
+
+
+def thumbnail_for(video: Path) -> Path | None:
+    """A JPEG beside `video` (the provider's thumbnail if saved, else one frame grabbed once)."""
+    video = Path(video)
+    for candidate in (
+        video.with_name(video.stem + ".thumbnail.jpg"),
+        video.with_suffix(".thumb.jpg"),
+    ):
+        if candidate.exists():
+            return candidate
+    if not video.exists():
+        return None
+    import subprocess
+
+    import imageio_ffmpeg
+
+    dest = video.with_suffix(".thumb.jpg")
+    proc = subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-ss", "0.5", "-i", str(video),
+         "-frames:v", "1", "-vf", "scale=192:-2", "-q:v", "5", str(dest)],
+        capture_output=True,
+        check=False,
+    )  # fmt: skip
+    return dest if proc.returncode == 0 and dest.exists() else None
+
+
+def output_from_path(path: str | Path) -> Output:
+    """An Output for a local file (kind and MIME from its extension)."""
+    path = Path(path)
+    ext = path.suffix.lower().lstrip(".")
+    mime = MIME_BY_EXT.get(ext, "application/octet-stream")
+    kind = mime.split("/", 1)[0] if mime.split("/", 1)[0] in ("video", "audio", "image") else "text"
+    return Output(kind, None, mime, path)
 
 
 def _ext_from_url(url: str | None) -> str | None:

@@ -226,7 +226,7 @@ class Studio:
         self.tracker.changed(new)
         return new
 
-    def submit(self, provider: str, kind: str, text: str | None = None, **fields: Any) -> Job:
+    def submit(self, provider: str, kind: str, text: str | None = None, /, **fields: Any) -> Job:
         """Validates, writes the job to the ledger, then sends it; the Job comes back at once."""
         self._check_open()
         p = self.provider(provider)
@@ -378,6 +378,97 @@ class Studio:
     def voices(self, provider: str = "mercadream") -> pd.DataFrame:
         return pd.DataFrame.from_records(self.provider(provider).voices())
 
+    # ---- widgets ----------------------------------------------------------------------------
+    def form(self, provider: str = "mercadream", kind: str | None = None) -> Any:
+        """A prompt form generated from the provider's request model (validated as you type)."""
+        from .widgets import PromptForm
+
+        p = self.provider(provider)
+        kind = kind or next(iter(p.requests))
+        if kind not in p.requests:
+            raise ValidationError(
+                provider, "kind", kind, f"{p.title} makes only {', '.join(p.requests)}"
+            )
+        return PromptForm(
+            f"{p.title} · {kind}",
+            p.requests[kind],
+            validate=lambda values: p.make_request(kind, values),
+            submit=lambda values: self.submit(provider, kind, None, **values),
+            voices=p.voices(),
+            sample=self._sampler(provider),
+            billed_samples=not self._on_sandbox(provider),
+            save_upload=self._save_upload,
+            estimate=self._estimator(provider, kind),
+        )
+
+    def _estimator(self, provider: str, kind: str) -> Callable[[dict[str, Any]], str] | None:
+        p = self.provider(provider)
+        if not hasattr(p, "estimate"):
+            return None
+        return lambda values: p.describe_estimate(
+            self._runner.run(p.estimate(p.make_request(kind, values)))
+        )
+
+    def voice_picker(self, provider: str = "mercadream") -> Any:
+        """Every voice of a provider with a play-sample button."""
+        from .widgets import VoicePicker
+
+        return VoicePicker(
+            self.provider(provider).voices(),
+            sample=self._sampler(provider),
+            billed=not self._on_sandbox(provider),
+        )
+
+    def job_table(self) -> Any:
+        """The ledger as an interactive table that refreshes itself as jobs change."""
+        from .media import output_from_path, player_html, thumbnail_for
+        from .widgets import JobTable
+
+        def thumb(_id: str | None, output_path: str | None) -> Path | None:
+            return thumbnail_for(Path(output_path)) if output_path else None
+
+        def play(output_path: str | None) -> str | None:
+            if not output_path:
+                return None
+            return player_html(output_from_path(output_path))
+
+        return JobTable(self.jobs, subscribe=self.subscribe, thumbnail=thumb, player=play)
+
+    def voice_sample(
+        self, provider: str, voice: str, *, text: str | None = None, confirm: bool = False
+    ) -> Path | None:
+        """A local audio file of `voice`: free on the sandbox; on a live provider only a billed
+        speech request, made only with `confirm=True`. None when the provider has no samples."""
+        p = self.provider(provider)
+        dest = self.media.root / _safe_name(provider) / "samples" / f"{_safe_name(voice)}.wav"
+        if self._on_sandbox(provider):
+            if not dest.exists():
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.write_bytes(self._sandbox.voice_sample(provider, voice, text))
+            return dest
+        if "speech" in p.requests and confirm:
+            voice_field = next(
+                n for n, f in p.requests["speech"].model_fields.items()
+                if isinstance(f.json_schema_extra, dict) and f.json_schema_extra.get("voice")
+            )  # fmt: skip
+            job = self.speech(
+                text or f"Hello, this is the voice {voice}.", provider, **{voice_field: voice}
+            )
+            return job.wait().path
+        return None
+
+    def _sampler(self, provider: str) -> Callable[[str, bool], Path | None] | None:
+        p = self.provider(provider)
+        if not self._on_sandbox(provider) and "speech" not in p.requests:
+            return None
+        return lambda voice, confirmed: self.voice_sample(provider, voice, confirm=confirmed)
+
+    def _save_upload(self, name: str, data: bytes) -> Path:
+        dest = self.root / "uploads" / _safe_name(name)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data)
+        return dest
+
     # ---- ratings -----------------------------------------------------------------------------
     def rate(self, job: Job, rating: int | None) -> None:
         """Stores the user's 👍 (+1) / 👎 (-1) for a result in the ledger (None clears it)."""
@@ -492,6 +583,10 @@ class Studio:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _safe_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "_"
 
 
 def _wilson(ups: int, n: int, z: float = 1.96) -> float:

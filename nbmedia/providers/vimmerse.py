@@ -209,9 +209,11 @@ class Vimmerse(Provider):
             job.completed_at = parse_time(payload.get("updated_at")) or job.completed_at
         job.created_at = parse_time(payload.get("created_at")) or job.created_at
         if job.status in (JobStatus.FAILED, JobStatus.CANCELLED) and job.error is None:
+            err = payload.get("error")
+            err = err if isinstance(err, dict) else {"message": err}
             job.error = {
-                "code": payload.get("code") or payload["processing_status"],
-                "message": payload.get("message") or payload.get("error") or "",
+                "code": str(err.get("code") or payload.get("code") or payload["processing_status"]),
+                "message": str(err.get("message") or payload.get("message") or ""),
             }
         urls = payload.get("result") or []
         if isinstance(urls, str):

@@ -68,7 +68,16 @@ def routes(box: Sandbox) -> list[Route]:
             return Response(status_code=204)
         return JSONResponse([dataclasses.asdict(r) for r in box.request_log])
 
+    async def voice_sample(request: Request) -> Response:
+        q = request.query_params
+        try:
+            wav = box.voice_sample(q["provider"], q["voice"], q.get("text"))
+        except KeyError as exc:
+            return JSONResponse({"message": f"missing or unknown {exc}"}, status_code=400)
+        return Response(wav, media_type="audio/wav")
+
     return [
+        Route("/voice-sample", voice_sample, methods=["GET"]),
         Route("/state", state, methods=["GET"]),
         Route("/speed", speed, methods=["PUT"]),
         Route("/faults", faults, methods=["POST"]),
@@ -123,6 +132,12 @@ class AttachedSandbox:
 
     def base_url(self, provider: str) -> str:
         return f"{self.url}/{provider}"
+
+    def voice_sample(self, provider: str, voice: str, text: str | None = None) -> bytes:
+        params = {"provider": provider, "voice": voice, **({"text": text} if text else {})}
+        r = self._http.get("/voice-sample", params=params, timeout=30)
+        r.raise_for_status()
+        return r.content
 
     def webhook_secret(self, provider: str) -> str:
         return self._state["webhook_secrets"][provider]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 import threading
 import time
@@ -307,6 +308,15 @@ class Sandbox:
         """Drop-in replacement for the provider's real base URL."""
         return f"{self.url}/{provider}"
 
+    def voice_sample(self, provider: str, voice: str, text: str | None = None) -> bytes:
+        """A WAV of `voice` as `provider` renders it on this sandbox (free, made on the spot)."""
+        from .voices import sample_wav
+
+        modules = {m.NAME: m for m in PROVIDERS}
+        if provider not in modules:
+            raise KeyError(provider)
+        return sample_wav(modules[provider], voice, text)
+
     def webhook_secret(self, provider: str) -> str:
         return self._envs[provider].webhook_secret
 
@@ -368,10 +378,14 @@ _shared: Sandbox | None = None
 _shared_lock = threading.Lock()
 
 
-def shared() -> Sandbox:
-    """The process-wide sandbox, started on first use (what ``Studio`` uses by default)."""
+def shared() -> Sandbox | control.AttachedSandbox:
+    """The process-wide sandbox, started on first use (what ``Studio`` uses by default).
+
+    With ``NBMEDIA_SANDBOX_URL`` set (a test's or a standalone sandbox), attaches to that one.
+    """
     global _shared
     with _shared_lock:
         if _shared is None or not _shared.running:
-            _shared = start()
+            url = os.environ.get("NBMEDIA_SANDBOX_URL")
+            _shared = control.AttachedSandbox(url) if url else start()
         return _shared

@@ -7,12 +7,12 @@ page's ``requests`` example runs unchanged against it. Enums, limits, defaults, 
 and error codes are the module-level tables below, so that a correction to our reading is one
 line.
 
-Request validation answers like FastAPI (which the real service runs on): ``422 {"detail":
+Request validation answers like FastAPI (the real OpenAPI shows its HTTPValidationError): ``422 {"detail":
 [{"type", "loc", "msg", "input", "ctx"?}]}`` with ``loc`` starting at ``"body"``, produced by
 pydantic models built from the tables (so the same lax coercions apply, e.g. ``"3"`` → 3). Every
 other error is exactly ``{"message", "code"}``.
 
-Our readings where the page is silent (the client follows the same ones):
+Our readings where the page is silent (ours, not Vimmerse's; the report lists them):
 
 - a missing or empty ``X-Api-Key`` is ``401 {message, code: "UNAUTHORIZED"}``; a 429 or 5xx
   keeps ``{message, code}`` (``RATE_LIMITED``, ``INTERNAL_ERROR`` …), a 429 adds a
@@ -32,6 +32,8 @@ Our readings where the page is silent (the client follows the same ones):
   items; audio items are joined into the soundtrack and replace ``audio_option`` entirely;
   ``bg_music_url`` wins over ``bg_music_prompt``; ``native_audio`` alone adds a quiet room tone;
 - ``rating`` is any number; ``visibility_status`` is "0" | "1" | "2" (default "1");
+- with ``quantity`` > 1 each output's caption ends "(i/n)" and has its own seed, so the videos
+  differ even when made from one image; ``pipeline_mode`` is validated but changes nothing;
 - the webhook body is ``{customer_id, media_id, status}`` with status ``success`` | ``failed``,
   unsigned, sent when a generation ends.
 """
@@ -685,10 +687,12 @@ class Vimmerse:
         got = await self._inputs(media_id, 1, params)
         now = time.time()
         meta = {**META_DEFAULTS, **{k: getattr(body, k) for k in present if k in META_DEFAULTS}}
-        media = Media(media_id, key, meta, now, now, Generation(1, params))
-        with self._lock:
+        gen = Generation(1, params)
+        media = Media(media_id, key, meta, now, now, gen)
+        gen.lifecycle = self._lifecycle(media, gen)
+        with self._lock:  # published only once complete: a GET may come at any moment
             self._media[media_id] = media
-        self._start(media, media.generation, got)
+        self._start(media, gen, got)
         return media
 
     async def update(self, key: str, media_id: str, raw: bytes) -> Media:
@@ -704,6 +708,7 @@ class Vimmerse:
             self.check_credit(key)
             generation = Generation(media.generation.number + 1, params)
             got = await self._inputs(media.id, generation.number, params)
+            generation.lifecycle = self._lifecycle(media, generation)
         with self._lock:
             media.meta.update(meta)
             media.updated = time.time()
@@ -723,12 +728,15 @@ class Vimmerse:
 
     # ----------------------------------------------------------------- generations
 
-    def _start(self, media: Media, gen: Generation, got: Inputs) -> None:
-        gen.lifecycle = Lifecycle(
+    def _lifecycle(self, media: Media, gen: Generation) -> Lifecycle:
+        return Lifecycle(
             self.env.clock,
             timing(gen.params),
             on_change=lambda stage, snap: self._changed(media, gen, stage, snap),
         )
+
+    def _start(self, media: Media, gen: Generation, got: Inputs) -> None:
+        """Render (or fail, by the fault knob) a published generation on the clock."""
         failure = self.env.faults.take_job_failure()
         if failure is not None:
             gen.lifecycle.fail(*failure, scheduled=True)
@@ -886,3 +894,10 @@ def build(env: Env) -> list[Route]:
         Route("/v2/media", _endpoint(api, create), methods=["POST"]),
         Route("/v2/media/{media_id}", _endpoint(api, one), methods=["GET", "PATCH"]),
     ]
+
+
+def voice_spec(narrator: str) -> str:
+    """The eSpeak NG voice a narrator speaks with (voice samples use the same)."""
+    from .media.speech import voice_for
+
+    return NARRATORS.get(narrator) or voice_for(narrator)

@@ -1,6 +1,9 @@
 """ipywidgets views over Studio state. No network code here: widgets only render jobs."""
 
 from .compare import CompareGrid
+from .form import PromptForm
 from .progress import JobProgress
+from .table import JobTable
+from .voice import VoicePicker
 
-__all__ = ["CompareGrid", "JobProgress"]
+__all__ = ["CompareGrid", "JobProgress", "JobTable", "PromptForm", "VoicePicker"]
