@@ -9,6 +9,7 @@ import io
 import json
 import re
 import secrets
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -83,12 +84,12 @@ def png(width: int, height: int, rgb: tuple[int, int, int]) -> str:
 _CLIPS: dict[tuple[float, str], bytes] = {}
 
 
-def clip(seconds: float, fmt: str = "wav", tmp: Path = Path("/tmp")) -> bytes:
+def clip(seconds: float, fmt: str = "wav") -> bytes:
     """A real tone of ``seconds`` as wav, mp3 or flac (cached: the limit tests reuse them)."""
     if (seconds, fmt) not in _CLIPS:
         rate = 16_000
         t = np.arange(round(seconds * rate)) / rate
-        path = tmp / f"mesh-clip-{secrets.token_hex(4)}.{fmt}"
+        path = Path(tempfile.gettempdir()) / f"mesh-clip-{secrets.token_hex(4)}.{fmt}"
         write_audio(path, (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), rate, fmt)
         _CLIPS[(seconds, fmt)] = path.read_bytes()
         path.unlink()
