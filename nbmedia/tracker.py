@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -115,9 +116,10 @@ class Tracker:
     async def _poll(self, provider_name: str, jobs: list[Job]) -> None:
         provider = self._provider(provider_name)
         try:
-            before = {j.local_id: (j.status, j.progress) for j in jobs}
+            # The provider reads into copies: a job turns succeeded only once its files are here.
+            shadows = [dataclasses.replace(j) for j in jobs]
             try:
-                await provider.refresh_many(jobs)
+                await provider.refresh_many(shadows)
             except RateLimited as exc:
                 wait = exc.retry_after if exc.retry_after is not None else C.POLL_MAX
                 for job in jobs:
@@ -151,18 +153,20 @@ class Tracker:
                             job, delay, f"status check failed ({exc}), retrying in {delay:.0f} s"
                         )
                 return
-            for job in jobs:
+            for job, shadow in zip(jobs, shadows, strict=True):
                 if job.local_id not in self._open:
                     continue
                 sched = self._schedule[job.local_id]
                 sched.failures = 0
-                job.note = None
-                if job.done:
-                    await self._settle(job, provider)
+                if shadow.done:
+                    await self._settle(job, shadow, provider)
                     continue
                 sched.interval = min(C.POLL_MAX, sched.interval * C.POLL_FACTOR)
                 sched.next_at = time.monotonic() + sched.interval
-                if before.get(job.local_id) != (job.status, job.progress):
+                moved = (shadow.status, shadow.progress) != (job.status, job.progress)
+                _merge(shadow, job)
+                job.note = None
+                if moved:
                     job.updated_at = utcnow()
                     self._ledger.record(job)
                     self.changed(job)
@@ -185,22 +189,28 @@ class Tracker:
         job.note = note
         self.changed(job)
 
-    async def _settle(self, job: Job, provider: Provider) -> None:
-        """A job reached a terminal state: record it, fetch its files at once, tell everyone."""
-        job.updated_at = utcnow()
-        if job.status is JobStatus.SUCCEEDED and job.completed_at is None:
-            job.completed_at = job.updated_at
-        self._ledger.record(job)  # the links first: if the download fails, they are kept
-        if job.status is JobStatus.SUCCEEDED:
+    async def _settle(self, job: Job, final: Job, provider: Provider) -> None:
+        """A job reached a terminal state: fetch its files at once, then tell everyone.
+
+        `final` holds the provider's terminal state; `job` (what listeners and waiters see) takes
+        it only after the download, so a succeeded job always has its files.
+        """
+        final.updated_at = utcnow()
+        final.note = None
+        if final.status is JobStatus.SUCCEEDED:
+            if final.completed_at is None:
+                final.completed_at = final.updated_at
+            self._ledger.record(final)  # the links first: if the download fails, they are kept
             job.note = "downloading outputs"
+            job.progress = 1.0
             self.changed(job)
             try:
-                await self._media.download(job, provider.api)
-                job.note = None
+                await self._media.download(final, provider.api)
             except NbmediaError as exc:
-                job.note = f"download failed: {exc}"
+                final.note = f"download failed: {exc}"
                 log.warning("%s job %s: download failed: %s", job.provider, job.id, exc)
-            self._ledger.record(job)
+        _merge(final, job)
+        self._ledger.record(job)
         self._close(job)
 
     async def _finish(self, job: Job, status: JobStatus, error: dict[str, str | None]) -> None:
@@ -245,3 +255,16 @@ class Tracker:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
             self._task = None
+
+
+SHARED_FIELDS = tuple(
+    f.name
+    for f in dataclasses.fields(Job)
+    if not f.name.startswith("_") and f.name not in ("local_id", "provider", "kind", "request")
+)
+
+
+def _merge(src: Job, dst: Job) -> None:
+    """Copies the provider-side state of `src` onto `dst` (the job everyone holds)."""
+    for name in SHARED_FIELDS:
+        setattr(dst, name, getattr(src, name))

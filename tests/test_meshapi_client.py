@@ -36,19 +36,19 @@ def tone(path: Path, seconds: float, rate: int = 16000) -> Path:
 
 def test_text_to_video(studio: nm.Studio) -> None:
     job = studio.generate(
-        "A paper boat on a rainy street", provider="meshapi", duration=2, ratio="16:9"
+        "A paper boat on a rainy street", provider="meshapi", duration=4, ratio="16:9"
     )
     job.wait(timeout=120)
     info = mediacheck.probe(job.path)
     assert info["video"]["codec"] == "h264" and info["audio"] is None
-    assert info["duration"] == pytest.approx(2, abs=0.15)
+    assert info["duration"] == pytest.approx(4, abs=0.15)
     assert info["video"]["width"] > info["video"]["height"]
     assert job.cost and job.cost > 0
 
 
 def test_generate_audio_and_last_frame(studio: nm.Studio) -> None:
     job = studio.generate(
-        "Waves", provider="meshapi", duration=2, generate_audio=True, return_last_frame=True
+        "Waves", provider="meshapi", duration=4, generate_audio=True, return_last_frame=True
     )
     job.wait(timeout=120)
     assert mediacheck.probe(job.path)["audio"] is not None
@@ -61,7 +61,7 @@ def test_image_and_audio_inputs_from_local_files(studio: nm.Studio, tmp_path: Pa
     Image.new("RGB", (256, 256), (20, 220, 20)).save(png)
     clip = tone(tmp_path / "a.wav", 3.0)
     job = studio.generate(
-        "Green field", provider="meshapi", images=[png], audios=[clip], duration=3, ratio="1:1"
+        "Green field", provider="meshapi", images=[png], audios=[clip], duration=4, ratio="1:1"
     )
     job.wait(timeout=120)
     info = mediacheck.probe(job.path)
@@ -71,13 +71,13 @@ def test_image_and_audio_inputs_from_local_files(studio: nm.Studio, tmp_path: Pa
 
 
 def test_earlier_job_output_is_an_input(studio: nm.Studio) -> None:
-    first = studio.generate("First", provider="meshapi", duration=2, return_last_frame=True)
+    first = studio.generate("First", provider="meshapi", duration=4, return_last_frame=True)
     first.wait(timeout=120)
     second = studio.generate(
         "Continue",
         provider="meshapi",
         images=[first.output("image", role="last_frame")],
-        duration=2,
+        duration=4,
     )
     second.wait(timeout=120)
     assert second.path.exists()
@@ -126,6 +126,8 @@ def test_earlier_job_output_is_an_input(studio: nm.Studio) -> None:
         ),
         (lambda d: {"duration": 3, "frames": 72}, "request", "not both"),
         (lambda d: {"priority": 10}, "priority", "less than or equal to 9"),
+        (lambda d: {"duration": 2}, "request", "4–15 s"),
+        (lambda d: {"frames": 30}, "request", "25 + 4n"),
         (lambda d: {"ratio": "2:1"}, "ratio", "'16:9'"),
         (lambda d: {"resolution": "4k"}, "resolution", "'480p'"),
         (
@@ -150,7 +152,7 @@ def test_limits_before_any_request(studio, sandbox, tmp_path, make, field, rule)
 
 def test_failed_task_is_job_failed_with_code(studio, sandbox) -> None:
     sandbox.faults.fail_next_jobs(1, code="content_policy_violation", message="blocked")
-    job = studio.generate("Blocked", provider="meshapi", duration=2)
+    job = studio.generate("Blocked", provider="meshapi", duration=4)
     with pytest.raises(nm.JobFailed):
         job.wait(timeout=120)
     assert job.error["code"] == "content_policy_violation"
@@ -162,25 +164,25 @@ def test_http_errors_keep_mesh_body(studio, sandbox, tmp_path, monkeypatch) -> N
         studio._runner.run(studio.provider("meshapi").refresh(ghost))
     assert info.value.code == "not_found"
     with pytest.raises(nm.NotFound) as info:
-        studio.generate("x", provider="meshapi", model="acme/unknown-model", duration=2)
+        studio.generate("x", provider="meshapi", model="acme/unknown-model", duration=4)
     assert info.value.code == "model_not_found"
     monkeypatch.setenv("NBMEDIA_MESHAPI_BASE_URL", sandbox.base_url("meshapi"))
     bad = nm.Studio(root=tmp_path / "bad", keys={"meshapi": "sk_wrong_prefix"}, sandbox=False)
     with pytest.raises(nm.AuthError) as info:
-        bad.generate("x", provider="meshapi", duration=2)
+        bad.generate("x", provider="meshapi", duration=4)
     assert info.value.code == "unauthorized" and "sk_wrong_prefix" not in str(info.value)
     bad.close()
 
 
 def test_429_retry_after_seconds_is_honoured(studio, sandbox) -> None:
     sandbox.faults.rate_limit_next(1, retry_after=1)
-    job = studio.generate("Limited once", provider="meshapi", duration=2)
+    job = studio.generate("Limited once", provider="meshapi", duration=4)
     assert job.id
     job.wait(timeout=120)
 
 
 def test_remote_jobs_filters_and_paging(studio) -> None:
-    jobs = [studio.generate(f"list {i}", provider="meshapi", duration=2) for i in range(3)]
+    jobs = [studio.generate(f"list {i}", provider="meshapi", duration=4) for i in range(3)]
     for job in jobs:
         job.wait(timeout=120)
     df = studio.remote_jobs("meshapi", status=["succeeded"], limit=200)

@@ -183,7 +183,7 @@ def test_compare_three_providers(studio) -> None:
         per_provider={
             "mercadream": {"duration": 15, "resolution": "720p"},
             "vimmerse": {"duration": 2},
-            "meshapi": {"duration": 2},
+            "meshapi": {"duration": 4},
         },
     )
     cmp.wait(timeout=180)

@@ -44,6 +44,16 @@ AUDIO_FORMATS = {
     "audio/mp3": "mp3",
 }
 DEFAULT_MODEL = "byteplus/dreamina-seedance-2-0"
+MODEL_DURATIONS = {
+    "byteplus/dreamina-seedance-2-0": (4, 15),
+    "byteplus/dreamina-seedance-2-0-fast": (4, 15),
+    "byteplus/seedance-1-5-pro": (4, 12),
+    "byteplus/seedance-1-0-pro": (2, 12),
+}
+"""Seconds each known Seedance model renders (BytePlus's ranges; the Mesh page gives none).
+Other models pass through and the provider decides."""
+FRAMES = (29, 289, 25, 4)
+"""Seedance `frames`: 29–289 and of the form 25 + 4n."""
 
 
 def _is_seedance_1(model: str) -> bool:
@@ -95,6 +105,20 @@ class VideoRequest(RequestModel):
             raise ValueError("audio cannot be the only input: add an image or a video")
         if (self.videos or self.audios) and _is_seedance_1(self.model):
             raise ValueError(f"video and audio inputs need a Seedance 2.0 model, not {self.model}")
+        span = MODEL_DURATIONS.get(self.model)
+        if span and self.duration is not None and not span[0] <= self.duration <= span[1]:
+            raise ValueError(
+                f"duration must be {span[0]}–{span[1]} s for {self.model} (got {self.duration})"
+            )
+        lo, hi, base, step = FRAMES
+        if (
+            self.frames is not None
+            and "seedance" in self.model
+            and not (lo <= self.frames <= hi and (self.frames - base) % step == 0)
+        ):
+            raise ValueError(
+                f"frames must be {lo}–{hi} and of the form 25 + 4n for Seedance (got {self.frames})"
+            )
         return self
 
     def wire(self) -> dict[str, Any]:

@@ -1,0 +1,190 @@
+"""The quickstart notebook in a real JupyterLab: live progress, players that load, the job table."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import nbformat
+import pytest
+
+from .conftest import REPO, Lab, LabNotebook, Screenshots
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator
+
+    from nbmedia.sandbox import Sandbox
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+
+QUICKSTART = REPO / "notebooks" / "01_quickstart.ipynb"
+PROGRESS_SPEED = 0.5
+"""Sandbox speed while the video renders: about 7 s, time for several polls to move the bar."""
+MEDIA_TIMEOUT_MS = 30_000
+DURATION_TOLERANCE_S = 0.2
+
+
+def _code_cell(cells: list[dict[str, Any]], needle: str) -> int:
+    """Index (among all cells, as the page counts them) of the first code cell with ``needle``."""
+    for i, cell in enumerate(cells):
+        if cell["cell_type"] == "code" and needle in "".join(cell["source"]):
+            return i
+    raise AssertionError(f"no cell in {QUICKSTART.name} contains {needle!r}")
+
+
+def _bar_percent(bar: Locator) -> float:
+    """How much of its track the progress bar fills on screen, in percent."""
+    return bar.evaluate(
+        """e => Math.round(1000 * e.getBoundingClientRect().width
+                          / e.parentElement.getBoundingClientRect().width) / 10"""
+    )
+
+
+def _wait_for_media(nb: LabNotebook, media: Locator) -> dict[str, float | int | str | None]:
+    """Wait until a ``<video>``/``<audio>`` element has metadata (or failed); its state."""
+    handle = media.element_handle()
+    nb.page.wait_for_function(
+        "e => e.readyState >= 1 || e.error !== null", arg=handle, timeout=MEDIA_TIMEOUT_MS
+    )
+    return media.evaluate(
+        """e => ({readyState: e.readyState, duration: e.duration, src: e.currentSrc,
+                  error: e.error && e.error.code})"""
+    )
+
+
+def test_quickstart_runs_in_jupyterlab(
+    lab: Lab, screenshots: Screenshots, sandbox: Sandbox
+) -> None:
+    cells = json.loads(QUICKSTART.read_text())["cells"]
+    sources = ["".join(c["source"]) for c in cells]
+    studio_cell = _code_cell(cells, "nm.Studio(")
+    video_cell = _code_cell(cells, "studio.generate(")
+    speech_cell = _code_cell(cells, "studio.speech(")
+    music_cell = _code_cell(cells, "studio.music(")
+    wait_cell = _code_cell(cells, ".wait(")
+    table_cell = _code_cell(cells, "studio.jobs()")
+    video_duration = float(re.search(r"duration=(\d+)", sources[video_cell])[1])
+    music_duration = float(re.search(r"duration=(\d+)", sources[music_cell])[1])
+    requests_before = sum(1 for r in sandbox.request_log if r.provider == "mercadream")
+
+    nb = lab.open(QUICKSTART)
+    screenshots.save(nb.page, "opened-kernel-idle")
+
+    # the Studio, on the test's sandbox (the kernel attached to it)
+    nb.run_cells(0, studio_cell + 1)
+    assert "'mercadream': 'sandbox'" in nb.output(studio_cell).inner_text()
+    screenshots.save(nb.page, "studio", show=nb.cell(studio_cell))
+
+    # the video job: the bar moves while it renders, then a player that loads
+    speed = sandbox.speed
+    sandbox.speed = PROGRESS_SPEED
+    try:
+        nb.run_cells(studio_cell + 1, video_cell + 1)
+        job = nb.output(video_cell).locator(".nbmedia-job")
+        bar = job.locator(".widget-hprogress .progress-bar")
+        bar.wait_for()
+        samples: list[float] = []
+        deadline = time.monotonic() + 60
+        while not samples or samples[-1] < 100:
+            samples.append(_bar_percent(bar))
+            if len([s for s in set(samples) if 0 < s < 100]) == 1 and len(screenshots.saved) == 2:
+                screenshots.save(nb.page, "video-progress", show=job)
+            assert time.monotonic() < deadline, f"the bar never reached 100%: {samples}"
+            nb.page.wait_for_timeout(100)
+    finally:
+        sandbox.speed = speed
+    moving = sorted({s for s in samples if 0 < s < 100})
+    assert len(moving) >= 2, f"the bar did not move before 100%: {samples}"
+    assert samples == sorted(samples), f"the bar went backwards: {samples}"
+    assert "progress-bar-success" in (bar.get_attribute("class") or "")
+
+    video = job.locator("video")
+    video.wait_for(timeout=MEDIA_TIMEOUT_MS)
+    state = _wait_for_media(nb, video)
+    print(f"progress bar samples (%): {samples}")
+    screenshots.save(nb.page, "video-player", show=job)
+    assert state["error"] is None and state["readyState"] >= 1, state
+    assert re.search(r"/files/.*media/mercadream/job_\w+\.mp4", str(state["src"])), state
+    assert abs(float(state["duration"]) - video_duration) <= DURATION_TOLERANCE_S, state
+    assert job.locator(".nbmedia-status").inner_text() == "succeeded"
+
+    # speech and music: their players load; the music lasts what was asked for
+    nb.run_cells(video_cell + 1, wait_cell + 1)
+    audio: dict[str, dict[str, float | int | str | None]] = {}
+    for name, index in (("speech", speech_cell), ("music", music_cell)):
+        player = nb.output(index).locator(".nbmedia-job audio")
+        player.wait_for(timeout=MEDIA_TIMEOUT_MS)
+        audio[name] = _wait_for_media(nb, player)
+        assert audio[name]["error"] is None and audio[name]["readyState"] >= 1, audio[name]
+    assert float(audio["speech"]["duration"]) > 1.0, audio["speech"]
+    assert abs(float(audio["music"]["duration"]) - music_duration) <= DURATION_TOLERANCE_S
+    screenshots.save(nb.page, "speech-and-music", show=nb.cell(speech_cell))
+    assert "succeeded" in nb.output(wait_cell).inner_text()
+
+    # the job table: three jobs, all succeeded
+    nb.run_cells(wait_cell + 1, table_cell + 1)
+    rows = nb.output(table_cell).locator("table.dataframe tbody tr")
+    rows.first.wait_for()
+    screenshots.save(nb.page, "jobs-table", show=nb.output(table_cell))
+    assert rows.count() == 3, rows.all_inner_texts()
+    texts = rows.all_inner_texts()
+    assert all("succeeded" in t for t in texts), texts
+    assert sorted(k for t in texts for k in ("video", "speech", "music") if k in t) == [
+        "music",
+        "speech",
+        "video",
+    ]
+
+    # the rest (bad input is refused before anything is sent); nothing raised anywhere
+    nb.run_cells(table_cell + 1, len(sources))
+    assert "is invalid" in nb.output(len(sources) - 1).inner_text()
+    screenshots.save(nb.page, "validation", show=nb.cell(len(sources) - 1))
+    assert not nb.tracebacks()
+    requests_after = sum(1 for r in sandbox.request_log if r.provider == "mercadream")
+    assert requests_after > requests_before, "the kernel did not use the test's sandbox"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the player's poster is a relative URL that JupyterLab does not resolve (it gets the"
+    " Lab page, so the <video> box falls back to 300x150), and sandbox videos carry SAR 45:44"
+    " (they display 655x360, not 16:9); remove this mark when both are fixed",
+)
+def test_video_player_shows_its_poster_at_16_9(
+    lab: Lab, screenshots: Screenshots, tmp_path: Path
+) -> None:
+    notebook = tmp_path / "poster.ipynb"
+    nb_doc = nbformat.v4.new_notebook()
+    nb_doc.cells = [
+        nbformat.v4.new_code_cell(
+            "import nbmedia as nm\n"
+            "studio = nm.Studio()\n"
+            "video = studio.generate('A poster and a 16:9 frame', duration=15, resolution='720p')\n"
+            "video"
+        )
+    ]
+    nbformat.write(nb_doc, notebook)
+    nb = lab.open(notebook)
+    nb.run_cell(0)
+    video = nb.output(0).locator(".nbmedia-job video")
+    video.wait_for(timeout=MEDIA_TIMEOUT_MS)
+    state = _wait_for_media(nb, video)
+    assert state["error"] is None and state["readyState"] >= 1, state
+    look = video.evaluate(
+        """async e => {
+            const poster = e.getAttribute('poster');
+            const type = poster === null ? null
+                : (await fetch(new URL(poster, document.baseURI))).headers.get('content-type');
+            const box = e.getBoundingClientRect();
+            return {poster, type, width: box.width, height: box.height,
+                    videoWidth: e.videoWidth, videoHeight: e.videoHeight};
+        }"""
+    )
+    screenshots.save(nb.page, "video-player", show=nb.output(0))
+    if look["poster"] is not None:
+        assert str(look["type"]).startswith("image/"), look
+    assert abs(look["videoWidth"] / look["videoHeight"] - 16 / 9) < 0.01, look
+    assert abs(look["width"] / look["height"] - 16 / 9) < 0.02, look
