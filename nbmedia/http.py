@@ -173,10 +173,16 @@ class ApiClient:
             text = text.replace(self._secret.reveal(), "********")
         return text
 
-    def _headers(self, extra: dict[str, str] | None) -> dict[str, str]:
-        headers = dict(self._auth_headers(self._secret.reveal())) if self._secret else {}
+    def _headers(self, extra: dict[str, str] | None, *, with_auth: bool = True) -> dict[str, str]:
+        headers = {}
+        if self._secret is not None and with_auth:
+            headers.update(self._auth_headers(self._secret.reveal()))
         headers.update(extra or {})
         return headers
+
+    def _same_host(self, url: str) -> bool:
+        """The key is sent only to the API's own host (never to a CDN or an upload bucket)."""
+        return urlsplit(url).netloc == urlsplit(self.base_url).netloc
 
     def _notify(self, reason: str, delay: float) -> None:
         for listener in list(self.retry_listeners):
@@ -194,6 +200,7 @@ class ApiClient:
         params: Any = None,
         data: Any = None,
         files: Any = None,
+        content: bytes | None = None,
         headers: dict[str, str] | None = None,
         creates_job: bool = False,
         idempotent_create: bool = False,
@@ -216,7 +223,8 @@ class ApiClient:
                     params=params,
                     data=data,
                     files=files,
-                    headers=self._headers(headers),
+                    content=content,
+                    headers=self._headers(headers, with_auth=self._same_host(url)),
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 reason = f"cannot connect ({type(exc).__name__})"
@@ -288,8 +296,7 @@ class ApiClient:
         The key is sent only when asked and only to the API's own host: signed CDN links need
         none, and a key must not travel to another host.
         """
-        same_host = urlsplit(url).netloc == urlsplit(self.base_url).netloc
-        headers = self._headers(None) if (with_auth and same_host) else {}
+        headers = self._headers(None, with_auth=with_auth and self._same_host(url))
         dest.parent.mkdir(parents=True, exist_ok=True)
         part = dest.with_name(dest.name + ".part")
         timeout = httpx.Timeout(C.DOWNLOAD_READ_TIMEOUT, connect=C.CONNECT_TIMEOUT)

@@ -47,12 +47,18 @@ class MediaStore:
         for out in job.outputs:
             index = counts.get(out.role, 0)
             counts[out.role] = index + 1
-            if out.url is None or (out.path is not None and Path(out.path).exists()):
+            if out.path is not None and Path(out.path).exists():
+                continue
+            if out.url is None and out.content is None:
                 continue
             dest = self.path_for(job, out, index)
             if dest.exists():  # another generation of the same provider id (e.g. a PATCH)
                 dest = dest.with_name(f"{dest.stem}.{job.local_id}{dest.suffix}")
-            await api.download(out.url, dest)
+            if out.content is not None:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.write_text(out.content, encoding="utf-8")
+            else:
+                await api.download(out.url, dest)
             out.path = dest
 
 
@@ -137,7 +143,33 @@ def player_html(out: Output, *, embed: bool = False, poster: Output | None = Non
 
 
 def job_player_html(job: Job, *, embed: bool = False) -> str:
-    """Players for every main output of a job (several videos when a provider made several)."""
+    """Players for a job's main outputs (several videos when a provider made several).
+
+    Captions (VTT) ride on the video as a track the user can switch on: the job's own video,
+    or the source video of a description job.
+    """
     poster = job.output("image", role="thumbnail")
-    parts = [player_html(o, embed=embed, poster=poster) for o in job.outputs if o.role == "main"]
+    captions = next((o for o in job.outputs if o.mime == "text/vtt" and o.path is not None), None)
+    parts = []
+    mains = [o for o in job.outputs if o.role == "main"]
+    videos = [o for o in mains if o.kind == "video"]
+    source = job.output("video", role="source")
+    if captions is not None and not videos and source is not None and source.path is not None:
+        videos = [source]
+    for out in videos:
+        parts.append(_with_track(player_html(out, embed=embed, poster=poster), captions, job))
+    for out in mains:
+        if out.kind != "video" and not (out is captions and videos):
+            parts.append(player_html(out, embed=embed))
     return "".join(f"<div>{p}</div>" for p in parts)
+
+
+def _with_track(video_html: str, captions: Output | None, job: Job) -> str:
+    if captions is None or captions.path is None:
+        return video_html
+    lang = html.escape(str(job.request.get("language", "en"))[:2])
+    track = (
+        f'<track kind="captions" label="Audio description" srclang="{lang}"'
+        f' src="{html.escape(relative_src(captions.path))}">'
+    )
+    return video_html.replace("></video>", f">{track}</video>")

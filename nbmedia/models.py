@@ -45,6 +45,8 @@ class Output:
     mime: str | None = None
     path: Path | None = None
     role: str = "main"  # main, thumbnail, segment, …
+    content: str | None = field(default=None, repr=False)
+    """Text the provider returned inline (captions, segments JSON): written to `path` on settle."""
 
     def to_dict(self) -> dict[str, Any]:
         return {

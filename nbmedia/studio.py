@@ -155,6 +155,44 @@ class Studio:
         """A music track from a description."""
         return self.submit(provider, "music", prompt, **fields)
 
+    def describe(self, video: Any, provider: str = "viddyscribe", **fields: Any) -> Job:
+        """An audio description of `video` (a file, URL, media id or an earlier job):
+        `output="text"|"audio"|"video"`, `language=`, `format="json"|"vtt"|"edl"`, …"""
+        return self.submit(provider, "describe", None, video=video, **fields)
+
+    def lipsync(
+        self,
+        video: Any,
+        audio: Any = None,
+        text: str | None = None,
+        voice_id: str | None = None,
+        provider: str = "syncso",
+        **options: Any,
+    ) -> Job:
+        """`video` lip-synced to `audio` (recorded) or to `text` spoken by `voice_id`."""
+        fields = {
+            k: v
+            for k, v in {"audio": audio, "text": text, "voice_id": voice_id}.items()
+            if v is not None
+        }
+        return self.submit(provider, "lipsync", None, video=video, **fields, **options)
+
+    def estimate(
+        self, provider: str = "syncso", kind: str | None = None, **fields: Any
+    ) -> pd.DataFrame:
+        """The provider's cost estimate for a request, before anything is spent."""
+        p = self.provider(provider)
+        if not hasattr(p, "estimate"):
+            raise NbmediaError(f"{p.title} has no cost estimate endpoint")
+        kind = kind or next(iter(p.requests))
+        return pd.DataFrame.from_records(self._runner.run(p.estimate(p.make_request(kind, fields))))
+
+    def segments(self, job: Job) -> pd.DataFrame:
+        """The timed segments (start, end, text) of a finished audio description."""
+        from .providers.viddyscribe import segments_of
+
+        return pd.DataFrame.from_records(segments_of(job), columns=["start", "end", "text"])
+
     def compare(
         self,
         prompt: str,

@@ -205,7 +205,14 @@ class Tracker:
             job.progress = 1.0
             self.changed(job)
             try:
-                await self._media.download(final, provider.api)
+                try:
+                    await self._media.download(final, provider.api)
+                except ProviderError as exc:
+                    if exc.http_status not in (401, 403, 404, 410):
+                        raise
+                    # the signed links expired: a fresh read gives new ones
+                    await provider.refresh(final)
+                    await self._media.download(final, provider.api)
             except NbmediaError as exc:
                 final.note = f"download failed: {exc}"
                 log.warning("%s job %s: download failed: %s", job.provider, job.id, exc)

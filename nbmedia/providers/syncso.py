@@ -1,0 +1,490 @@
+"""sync.so API v2: a video plus recorded audio or text-to-speech → a lip-synced video (section 5).
+
+Local files go with the multipart create ("with files"); URLs and earlier jobs' outputs go by
+URL. Every create carries an `Idempotency-Key`, so a retried create cannot bill twice. Webhooks
+are verified with `Sync-Signature: t=<unix>,v1=<hex>` over `"{t}.{raw body}"`, within 300 s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import mimetypes
+import os
+import re
+import time
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import httpx
+import pydantic
+from pydantic import Field
+
+from .. import mediainfo
+from ..errors import ValidationError, WebhookError
+from ..http import ParsedError
+from ..models import Job, JobStatus, Output
+from ..validation import RequestModel
+from .base import Provider, guess_mime, parse_time
+from .inputs import input_url
+
+MODELS = ("lipsync-2", "lipsync-1.9.0-beta", "lipsync-2-pro", "react-1", "sync-3")
+UPLOAD_MAX = 20 * 1024 * 1024
+"""Direct (multipart) uploads above this get 413: larger files go by URL."""
+SIGNATURE_TOLERANCE_S = 300
+FILE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+TTS_REF = "tts"
+"""The refId given to the text-to-speech input, so segments can point at it."""
+
+
+class AudioRef(RequestModel):
+    """Which audio input a segment plays, and optionally which part of it."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", populate_by_name=True)
+    ref_id: str = Field(alias="refId", min_length=1)
+    start_time: float | None = Field(None, alias="startTime", ge=0)
+    end_time: float | None = Field(None, alias="endTime", ge=0)
+
+
+class Segment(RequestModel):
+    """A time range of the video and the audio input it gets."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", populate_by_name=True)
+    start_time: float = Field(alias="startTime", ge=0)
+    end_time: float = Field(alias="endTime", gt=0)
+    audio_input: AudioRef = Field(alias="audioInput")
+
+    @pydantic.model_validator(mode="after")
+    def _order(self) -> Segment:
+        if self.end_time <= self.start_time:
+            raise ValueError(
+                f"endTime ({self.end_time}) must be after startTime ({self.start_time})"
+            )
+        a = self.audio_input
+        if a.start_time is not None and a.end_time is not None and a.end_time <= a.start_time:
+            raise ValueError("audioInput.endTime must be after audioInput.startTime")
+        return self
+
+
+class SpeakerDetection(RequestModel):
+    auto_detect: bool | None = None
+    frame_number: int | None = Field(None, ge=0)
+    coordinates: list[float] | None = Field(None, min_length=2, max_length=2)
+    bounding_boxes: list[Any] | None = None
+
+
+class LipsyncRequest(RequestModel):
+    """POST /v2/generate: one video, at least one audio (recorded or text-to-speech)."""
+
+    video: Any = Field(description="Local file, URL, or an earlier job's video")
+    audio: Any = Field(None, description="Recorded audio: a source, a list, or {refId: source}")
+    text: str | None = Field(
+        None, min_length=1, max_length=5000, description="Script for text-to-speech"
+    )
+    voice_id: str | None = Field(
+        None, description="TTS voice id", json_schema_extra={"voice": True}
+    )
+    model: Literal[MODELS] = Field("lipsync-2", description="Model")  # type: ignore[valid-type]
+    sync_mode: Literal["bounce", "loop", "cut_off", "silence", "remap"] | None = None
+    temperature: float | None = Field(None, ge=0, le=1)
+    model_mode: Literal["lips", "face", "head"] | None = Field(None, description="react-1 only")
+    prompt: Literal["happy", "sad", "angry", "disgusted", "surprised", "neutral"] | None = Field(
+        None, description="Emotion, react-1 only"
+    )
+    active_speaker_detection: SpeakerDetection | None = None
+    occlusion_detection_enabled: bool | None = None
+    segments: list[Segment] | None = None
+    webhook_url: str | None = None
+    output_file_name: str | None = Field(
+        None, description="Letters, digits, _ and -; .mp4 is added"
+    )
+
+    def wire(self) -> dict[str, Any]:
+        body = self.model_dump(
+            mode="json", exclude_none=True, by_alias=True, exclude={"video", "audio"}
+        )
+        body["video"] = _shown(self.video)
+        if self.audio is not None:
+            body["audio"] = {k: _shown(v) for k, v in audio_sources(self.audio).items()}
+        return body
+
+    @pydantic.field_validator("output_file_name")
+    @classmethod
+    def _name(cls, v: str | None) -> str | None:
+        if v is not None and not FILE_NAME.match(v):
+            raise ValueError(
+                "only letters, digits, _ and - are allowed, up to 255 characters (.mp4 is added)"
+            )
+        return v
+
+    @pydantic.field_validator("webhook_url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return v
+
+    @pydantic.model_validator(mode="after")
+    def _rules(self) -> LipsyncRequest:
+        if self.audio is None and self.text is None:
+            raise ValueError(
+                "at least one audio input is required: give audio, or text with voice_id"
+            )
+        if self.text is not None and not self.voice_id:
+            raise ValueError("text-to-speech needs a voice_id")
+        if self.voice_id and self.text is None:
+            raise ValueError("voice_id is for text-to-speech: give the text too")
+        if self.model != "react-1":
+            for name in ("model_mode", "prompt"):
+                if getattr(self, name) is not None:
+                    raise ValueError(
+                        f"{name} is only for the react-1 model (model is {self.model})"
+                    )
+        refs = set(audio_sources(self.audio)) | ({TTS_REF} if self.text is not None else set())
+        for i, seg in enumerate(self.segments or []):
+            if seg.audio_input.ref_id not in refs:
+                raise ValueError(
+                    f"segments.{i}.audioInput.refId {seg.audio_input.ref_id!r} names no audio input (known: {', '.join(sorted(refs))})"
+                )
+        return self
+
+
+def _shown(value: Any) -> Any:
+    """A JSON-safe record of an input for the ledger (a job by id, a file by path)."""
+    if isinstance(value, Job):
+        return f"job:{value.provider}/{value.id}"
+    if isinstance(value, Output):
+        return value.url or str(value.path)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, str) and value.startswith("data:"):
+        return value[:40] + "…"
+    return value
+
+
+def audio_sources(audio: Any) -> dict[str, Any]:
+    """`audio` as {refId: source}: a mapping keeps its keys, a list gets audio1, audio2, …"""
+    if audio is None:
+        return {}
+    if isinstance(audio, Mapping):
+        return {str(k): v for k, v in audio.items()}
+    items = audio if isinstance(audio, (list, tuple)) else [audio]
+    return {f"audio{i + 1}": v for i, v in enumerate(items)}
+
+
+def _local(value: Any) -> Path | None:
+    if isinstance(value, (Job, Output)):
+        return None
+    if isinstance(value, (str, os.PathLike)):
+        text = os.fspath(value)
+        if not text.startswith(("http://", "https://", "data:")) and Path(text).is_file():
+            return Path(text)
+    return None
+
+
+class SyncSo(Provider):
+    name = "syncso"
+    title = "sync.so"
+    default_base_url = "https://api.sync.so"
+    sandbox_key = "sync_nbmedia_sandbox"
+    requests: ClassVar[dict[str, type[RequestModel]]] = {"lipsync": LipsyncRequest}
+    text_field: ClassVar[dict[str, str]] = {"lipsync": "text"}
+    statuses: ClassVar[dict[str, JobStatus]] = {
+        "PENDING": JobStatus.QUEUED,
+        "PROCESSING": JobStatus.RUNNING,
+        "COMPLETED": JobStatus.SUCCEEDED,
+        "FAILED": JobStatus.FAILED,
+        "REJECTED": JobStatus.FAILED,
+    }
+    capabilities: ClassVar[dict[str, str]] = {
+        "lipsync": "video + recorded audio or text-to-speech → lip-synced video, per-segment audio",
+    }
+
+    @staticmethod
+    def auth_headers(key: str) -> dict[str, str]:
+        return {"x-api-key": key}
+
+    @staticmethod
+    def parse_error(response: httpx.Response, body: Any) -> ParsedError:
+        """NestJS bodies: {"statusCode", "message": str | [str], "error"}."""
+        if isinstance(body, dict) and "statusCode" in body:
+            msg = body.get("message")
+            text = (
+                "; ".join(map(str, msg))
+                if isinstance(msg, list)
+                else str(msg or response.reason_phrase)
+            )
+            return ParsedError(body.get("error_code") or body.get("error"), text)
+        from ..http import default_error_parser
+
+        return default_error_parser(response, body)
+
+    def make_request(self, kind: str, fields: Mapping[str, Any]) -> RequestModel:
+        request = super().make_request(kind, fields)
+        assert isinstance(request, LipsyncRequest)
+        self._check_files(request)
+        return request
+
+    def _check_files(self, request: LipsyncRequest) -> None:
+        local_audio = [
+            (ref, p) for ref, src in audio_sources(request.audio).items() if (p := _local(src))
+        ]
+        if len(local_audio) > 1:
+            raise ValidationError(
+                self.name,
+                "audio",
+                [str(p) for _, p in local_audio],
+                "only one local audio file can be uploaded with a create; pass the others by URL",
+            )
+        video = _local(request.video)
+        for field, path in [("video", video), *(("audio", p) for _, p in local_audio)]:
+            if path is not None and path.stat().st_size > UPLOAD_MAX:
+                raise ValidationError(
+                    self.name,
+                    field,
+                    str(path),
+                    f"direct uploads may be at most 20 MB ({path.stat().st_size / 1e6:.1f} MB): pass a URL",
+                )
+        if video is None and isinstance(request.video, Job) and request.video.path is not None:
+            video = Path(request.video.path)
+        length = mediainfo.duration(video) if video is not None else None
+        if length is not None:
+            for i, seg in enumerate(request.segments or []):
+                if seg.end_time > length + 0.05:
+                    raise ValidationError(
+                        self.name,
+                        f"segments.{i}.endTime",
+                        seg.end_time,
+                        f"must be within the video ({length:.2f} s)",
+                    )
+
+    # ---- the wire ---------------------------------------------------------------------------
+    def wire(
+        self, request: LipsyncRequest
+    ) -> tuple[dict[str, Any], dict[str, tuple[str, bytes, str]]]:
+        """The JSON body and the files to upload (multipart when any input is local)."""
+        files: dict[str, tuple[str, bytes, str]] = {}
+        items: list[dict[str, Any]] = []
+        path = _local(request.video)
+        if path is not None:
+            files["video"] = (
+                path.name,
+                path.read_bytes(),
+                mimetypes.guess_type(path.name)[0] or "video/mp4",
+            )
+        else:
+            items.append(
+                {"type": "video", "url": input_url(self.name, "video", request.video, "video")}
+            )
+        named = isinstance(request.audio, Mapping) or bool(request.segments)
+        for ref, src in audio_sources(request.audio).items():
+            path = _local(src)
+            if path is not None:
+                files["audio"] = (
+                    path.name,
+                    path.read_bytes(),
+                    mimetypes.guess_type(path.name)[0] or "audio/wav",
+                )
+                if named:  # the uploaded audio still needs its refId for the segments
+                    items.append({"type": "audio", "refId": ref})
+                continue
+            item = {"type": "audio", "url": input_url(self.name, f"audio.{ref}", src, "audio")}
+            if named:
+                item["refId"] = ref
+            items.append(item)
+        if request.text is not None:
+            tts: dict[str, Any] = {
+                "type": "text",
+                "provider": {
+                    "name": "elevenlabs",
+                    "voiceId": request.voice_id,
+                    "script": request.text,
+                },
+            }
+            if named or request.segments:
+                tts["refId"] = TTS_REF
+            items.append(tts)
+        body: dict[str, Any] = {"model": request.model, "input": items}
+        options = request.model_dump(
+            mode="json",
+            exclude_none=True,
+            include={
+                "sync_mode",
+                "temperature",
+                "model_mode",
+                "prompt",
+                "active_speaker_detection",
+                "occlusion_detection_enabled",
+            },
+        )
+        if options:
+            body["options"] = options
+        if request.segments:
+            body["segments"] = [
+                s.model_dump(mode="json", by_alias=True, exclude_none=True)
+                for s in request.segments
+            ]
+        if request.webhook_url:
+            body["webhookUrl"] = request.webhook_url
+        if request.output_file_name:
+            body["outputFileName"] = request.output_file_name
+        return body, files
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    async def submit(self, job: Job, request: RequestModel) -> Job:
+        assert isinstance(request, LipsyncRequest)
+        body, files = self.wire(request)
+        headers = {"Idempotency-Key": job.local_id or uuid.uuid4().hex}
+        if files:
+            data = {k: json.dumps(v) if not isinstance(v, str) else v for k, v in body.items()}
+            r = await self.api.request(
+                "POST",
+                "/v2/generate",
+                data=data,
+                files=files,
+                headers=headers,
+                creates_job=True,
+                idempotent_create=True,
+            )
+        else:
+            r = await self.api.request(
+                "POST",
+                "/v2/generate",
+                json=body,
+                headers=headers,
+                creates_job=True,
+                idempotent_create=True,
+            )
+        return self.apply(job, r.json())
+
+    async def refresh(self, job: Job) -> Job:
+        r = await self.api.request("GET", f"/v2/generate/{job.id}")
+        return self.apply(job, r.json())
+
+    async def list_jobs(self, **filters: Any) -> list[dict[str, Any]]:
+        status = filters.pop("status", None)
+        if filters:
+            raise ValidationError(
+                self.name,
+                next(iter(filters)),
+                filters[next(iter(filters))],
+                "the list takes only status",
+            )
+        if status is not None and status not in self.statuses:
+            raise ValidationError(
+                self.name, "status", status, f"must be one of {', '.join(self.statuses)}"
+            )
+        r = await self.api.request(
+            "GET", "/v2/generations", params={"status": status} if status else None
+        )
+        data = r.json()
+        return list(
+            data if isinstance(data, list) else data.get("data", data.get("generations", []))
+        )
+
+    async def estimate(self, request: RequestModel) -> list[dict[str, Any]]:
+        """POST /v2/analyze/cost: estimated frames and cost, nothing billed."""
+        assert isinstance(request, LipsyncRequest)
+        body, files = self.wire(request)
+        if files:
+            raise ValidationError(
+                self.name,
+                "video" if "video" in files else "audio",
+                files[next(iter(files))][0],
+                "the cost estimate takes URLs only (local files are uploaded with the create)",
+            )
+        r = await self.api.request("POST", "/v2/analyze/cost", json=body)
+        data = r.json()
+        return data if isinstance(data, list) else [data]
+
+    @staticmethod
+    def describe_estimate(estimate: list[dict[str, Any]]) -> str:
+        frames = sum(int(e.get("estimatedFrameCount") or 0) for e in estimate)
+        cost = sum(float(e.get("estimatedGenerationCost") or 0) for e in estimate)
+        return f"≈ {frames} frames, ${cost:.2f}"
+
+    def apply(self, job: Job, payload: dict[str, Any]) -> Job:
+        job.raw = payload
+        job.id = payload.get("id", job.id)
+        if "status" in payload:
+            job.status = self.status_of(payload["status"])
+        job.progress = (
+            1.0
+            if job.status is JobStatus.SUCCEEDED
+            else (0.0 if job.status is JobStatus.QUEUED else None)
+        )
+        job.created_at = parse_time(payload.get("createdAt")) or job.created_at
+        if job.done:
+            job.completed_at = (
+                parse_time(payload.get("completedAt") or payload.get("updatedAt"))
+                or job.completed_at
+            )
+        if job.status is JobStatus.FAILED:
+            code = payload.get("error_code") or payload["status"].lower()
+            job.error = {"code": code, "message": payload.get("error") or payload["status"]}
+        if job.status is JobStatus.SUCCEEDED and payload.get("outputUrl"):
+            known = {o.url: o for o in job.outputs}
+            url = payload["outputUrl"]
+            outs = [known.get(url) or Output("video", url, guess_mime(url, "video"))]
+            if payload.get("segmentOutputUrl"):
+                seg = payload["segmentOutputUrl"]
+                outs.append(
+                    known.get(seg)
+                    or Output("audio", seg, guess_mime(seg, "audio"), role="segments")
+                )
+            job.outputs = outs
+        return job
+
+    def parse_webhook(
+        self, headers: Mapping[str, str], body: bytes, *, now: float | None = None
+    ) -> dict[str, Any]:
+        """Verifies `Sync-Signature` (HMAC-SHA256 of "{t}.{body}", t within 300 s)."""
+        if self.webhook_secret is None:
+            raise WebhookError("syncso: no webhook secret configured; cannot verify")
+        lower = {k.lower(): v for k, v in headers.items()}
+        parts = dict(
+            p.split("=", 1) for p in lower.get("sync-signature", "").split(",") if "=" in p
+        )
+        if "t" not in parts or "v1" not in parts:
+            raise WebhookError("syncso: missing or malformed Sync-Signature header")
+        try:
+            t = int(parts["t"])
+        except ValueError:
+            raise WebhookError("syncso: the signature timestamp is not a number") from None
+        if abs((now if now is not None else time.time()) - t) > SIGNATURE_TOLERANCE_S:
+            raise WebhookError(
+                "syncso: the webhook is too old (or from the future): possible replay"
+            )
+        expected = hmac.new(
+            self.webhook_secret.reveal().encode(), f"{t}.".encode() + body, hashlib.sha256
+        ).hexdigest()
+        if not hmac.compare_digest(parts["v1"], expected):
+            raise WebhookError("syncso: webhook signature does not match")
+        try:
+            event = json.loads(body)
+        except ValueError:
+            raise WebhookError("syncso: webhook body is not JSON") from None
+        if not isinstance(event, dict) or "id" not in event:
+            raise WebhookError("syncso: webhook body has no generation id")
+        return {"id": event["id"], "status": event.get("status"), "event": event}
+
+    def voices(self) -> list[dict[str, Any]]:
+        """sync.so takes ElevenLabs voice ids; it publishes no list of its own."""
+        return [
+            {"id": v, "name": n, "language": "en", "documented": False}
+            for v, n in ELEVENLABS_PREMADE.items()
+        ]
+
+
+ELEVENLABS_PREMADE = {
+    "21m00Tcm4TlvDq8ikWAM": "Rachel",
+    "EXAVITQu4vr4xnSDxMaL": "Sarah",
+    "pNInz6obpgDQGcFmaJgB": "Adam",
+    "ErXwobaYiN019PkySvjV": "Antoni",
+    "TxGEqnHWrfWFTfGW9XjX": "Josh",
+    "VR6AewLTigWG4xSOukaG": "Arnold",
+}
+"""A few widely published ElevenLabs premade voice ids, for the picker; any voice id is accepted."""

@@ -1,0 +1,422 @@
+"""ViddyScribe Enterprise API: video → audio description as text, audio track or described video.
+
+A video is uploaded first (multipart up to 32 MB, by URL, or the signed-URL flow for larger
+files), then described. `409 upload_not_ready` is waited out; `upload_failed` says to re-upload.
+Results carry signed links that expire after 15 minutes, so outputs are fetched at once and a
+stale link is refreshed by reading the results again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import mimetypes
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import httpx
+import pydantic
+from pydantic import Field
+
+from ..errors import ProviderError, ValidationError
+from ..http import ParsedError, default_error_parser
+from ..models import Job, JobStatus, Output
+from ..validation import RequestModel
+from .base import Provider, guess_mime, parse_time
+
+API = "/enterprise/api"
+DIRECT_UPLOAD_MAX = 32 * 1024 * 1024
+"""Above this a local file goes through the signed-URL flow."""
+UPLOAD_WAIT_S = 120.0
+"""How long a generation waits out `upload_not_ready` / a pending upload before giving up."""
+NO_RETRY_429 = {"plan_limit_exceeded"}
+"""429 codes that waiting will not cure."""
+
+LANGUAGES = {
+    "en-US": "English (US)", "en-GB": "English (GB)", "en-AU": "English (AU)", "en-IN": "English (IN)",
+    "es-ES": "Spanish (ES)", "es-US": "Spanish (US)", "fr-FR": "French (FR)", "fr-CA": "French (CA)",
+    "de-DE": "German", "it-IT": "Italian", "pt-BR": "Portuguese (BR)", "ja-JP": "Japanese",
+    "ko-KR": "Korean", "zh-CN": "Chinese", "ar-XA": "Arabic", "hi-IN": "Hindi", "bn-IN": "Bengali",
+    "bg-BG": "Bulgarian", "hr-HR": "Croatian", "cs-CZ": "Czech", "da-DK": "Danish",
+    "nl-NL": "Dutch (NL)", "nl-BE": "Dutch (BE)", "et-EE": "Estonian", "fi-FI": "Finnish",
+    "el-GR": "Greek", "gu-IN": "Gujarati", "he-IL": "Hebrew", "hu-HU": "Hungarian",
+    "id-ID": "Indonesian", "kn-IN": "Kannada", "lv-LV": "Latvian", "lt-LT": "Lithuanian",
+    "ml-IN": "Malayalam", "mr-IN": "Marathi", "nb-NO": "Norwegian", "pl-PL": "Polish",
+    "pa-IN": "Punjabi (India)", "ro-RO": "Romanian", "ru-RU": "Russian", "sr-RS": "Serbian (Cyrillic)",
+    "sk-SK": "Slovak", "sl-SI": "Slovenian", "sv-SE": "Swedish", "sw-KE": "Swahili", "ta-IN": "Tamil",
+    "te-IN": "Telugu", "th-TH": "Thai", "tr-TR": "Turkish", "uk-UA": "Ukrainian", "ur-IN": "Urdu",
+    "vi-VN": "Vietnamese",
+}  # fmt: skip
+"""The 52 languages of the page as BCP-47 codes (our reading of the regions it leaves open)."""
+LANGUAGE_ALIASES = {
+    "ar-SA": "ar-XA", "ar-EG": "ar-XA", "cmn-CN": "zh-CN", "zh-Hans": "zh-CN", "bn-BD": "bn-IN",
+    "no-NO": "nb-NO", "sw-TZ": "sw-KE", "ur-PK": "ur-IN", "sr-Cyrl-RS": "sr-RS",
+}  # fmt: skip
+"""Other spellings of the same languages, accepted and sent as given."""
+CATEGORIES = (
+    "Auto", "Educational Lecture", "Educational Kids", "Government Meeting", "Documentary",
+    "Narrative Story", "Social Media", "Tutorial/How-To", "Vlog", "Commercial/Advertisement", "News",
+    "Entertainment", "Home Video", "Video Call",
+)  # fmt: skip
+VOICES = (
+    "Achernar", "Achird", "Algenib", "Algieba", "Alnilam", "Aoede", "Autonoe", "Callirrhoe", "Charon",
+    "Despina", "Enceladus", "Erinome", "Fenrir", "Gacrux", "Iapetus", "Kore", "Laomedeia", "Leda",
+    "Orus", "Puck", "Pulcherrima", "Rasalgethi", "Sadachbia", "Sadaltager", "Schedar", "Sulafat",
+    "Umbriel", "Vindemiatrix", "Zephyr", "Zubenelgenubi",
+)  # fmt: skip
+"""Voice ids we know of (the page names Achernar; the rest are the same family). Others pass."""
+Category = Literal[CATEGORIES]  # type: ignore[valid-type]
+ENDPOINT = {"text": "generate_ad_text", "audio": "generate_ad_audio", "video": "generate_ad_video"}
+
+
+class DescribeRequest(RequestModel):
+    """An audio-description job: the video, what to make, and the generation_config."""
+
+    video: Any = Field(description="Local file, URL, media id, or an earlier job")
+    output: Literal["text", "audio", "video"] = Field("text", description="What to make")
+    language: str = Field("en-US", description="BCP-47 language of the description")
+    format: Literal["json", "vtt", "edl", "srt"] = Field("json", description="Text output format")
+    video_category: Category = "Auto"
+    ad_type: Literal["standard_ad", "extended_ad"] = "standard_ad"
+    voice: str | None = Field(
+        None, json_schema_extra={"voice": True}, description="Narration voice"
+    )
+    custom_instructions: str | None = Field(None, min_length=1)
+    read_all_onscreen_text: bool | None = None
+
+    @pydantic.field_validator("language")
+    @classmethod
+    def _language(cls, v: str) -> str:
+        if v not in LANGUAGES and v not in LANGUAGE_ALIASES:
+            raise ValueError(f"must be one of the 52 supported languages ({', '.join(LANGUAGES)})")
+        return v
+
+    @pydantic.field_validator("video")
+    @classmethod
+    def _video(cls, v: Any) -> Any:
+        if isinstance(v, (Job, Output)):
+            return v
+        if isinstance(v, os.PathLike):
+            v = os.fspath(v)
+        if not isinstance(v, str) or not v:
+            raise ValueError("must be a file path, a URL, a media id or an earlier job")
+        return v
+
+    def config(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True, exclude={"video", "output"})
+
+    def wire(self) -> dict[str, Any]:
+        body = self.config()
+        video = self.video
+        body["video"] = (
+            video.id
+            if isinstance(video, Job)
+            else (video.url if isinstance(video, Output) else video)
+        )
+        body["output"] = self.output
+        return body
+
+
+class ViddyScribe(Provider):
+    name = "viddyscribe"
+    title = "ViddyScribe"
+    default_base_url = "https://api.viddyscribe.com"
+    sandbox_key = "vsk_nbmedia_sandbox"
+    requests: ClassVar[dict[str, type[RequestModel]]] = {"describe": DescribeRequest}
+    text_field: ClassVar[dict[str, str]] = {"describe": "video"}
+    statuses: ClassVar[dict[str, JobStatus]] = {
+        "queued": JobStatus.QUEUED,
+        "processing": JobStatus.RUNNING,
+        "done": JobStatus.SUCCEEDED,
+        "failed": JobStatus.FAILED,
+    }
+    capabilities: ClassVar[dict[str, str]] = {
+        "describe": "video → audio description as text (json/vtt/edl), an AD audio track, or a described MP4",
+    }
+
+    @staticmethod
+    def auth_headers(key: str) -> dict[str, str]:
+        return {"X-API-Key": key}
+
+    @staticmethod
+    def parse_error(response: httpx.Response, body: Any) -> ParsedError:
+        parsed = default_error_parser(response, body)
+        if parsed.code in NO_RETRY_429:
+            parsed.retryable = False
+        return parsed
+
+    # ---- inputs ------------------------------------------------------------------------------
+    async def upload(self, video: Any, *, note: Any = None) -> str:
+        """The media id of `video`, uploading a local file or a URL if needed."""
+        if isinstance(video, Job):
+            path = video.path
+            if path is not None and Path(path).exists():
+                video = path
+            elif video.output() is not None and video.output().url:
+                video = video.output().url
+            else:
+                raise ValidationError(
+                    self.name, "video", repr(video), "that job has no video output yet"
+                )
+        if isinstance(video, Output):
+            video = (
+                video.path if video.path is not None and Path(video.path).exists() else video.url
+            )
+        text = os.fspath(video)
+        if text.startswith(("http://", "https://")):
+            r = await self.api.request(
+                "POST", f"{API}/upload_media", json={"input": {"type": "url", "url": text}}
+            )
+            return await self._ready(r.json())
+        path = Path(text)
+        if not path.is_file():
+            return text  # a media id
+        if path.stat().st_size <= DIRECT_UPLOAD_MAX:
+            mime = mimetypes.guess_type(path.name)[0] or "video/mp4"
+            files = {"file": (path.name, path.read_bytes(), mime)}
+            r = await self.api.request("POST", f"{API}/upload_media", files=files)
+            return await self._ready(r.json())
+        return await self._signed_upload(path)
+
+    async def _signed_upload(self, path: Path) -> str:
+        """Large files: request a signed URL, PUT the bytes, notify, poll until completed."""
+        ctype = mimetypes.guess_type(path.name)[0] or "video/mp4"
+        r = await self.api.request(
+            "POST",
+            f"{API}/upload_media",
+            json={"input": {"type": "signed_url", "filename": path.name, "content_type": ctype}},
+        )
+        grant = r.json()
+        await self.api.request(
+            "PUT",
+            grant["upload_url"],
+            content=path.read_bytes(),
+            headers={"Content-Type": grant.get("content_type", ctype)},
+        )
+        await self.api.request(
+            "POST",
+            f"{API}/notify_upload_complete",
+            json={"media_id": grant["media_id"], "gcs_path": grant["gcs_path"]},
+        )
+        return await self._ready({**grant, "status": "pending"}, gcs_path=grant["gcs_path"])
+
+    async def _ready(self, upload: dict[str, Any], gcs_path: str | None = None) -> str:
+        """Polls the upload status until completed; returns the canonical media id."""
+        media_id = upload.get("canonical_media_id") or upload["media_id"]
+        status = upload.get("upload_status") or upload.get("status")
+        if gcs_path is None and status in (None, "completed", "uploaded", "ready"):
+            return media_id
+        deadline = time.monotonic() + UPLOAD_WAIT_S
+        delay = 0.25
+        params: dict[str, str] = {"media_id": upload["media_id"]}
+        if gcs_path:
+            params["gcs_path"] = gcs_path
+        while True:
+            r = await self.api.request("GET", f"{API}/get_upload_status", params=params)
+            state = r.json()
+            status = state.get("upload_status") or state.get("status")
+            if status == "completed":
+                return state.get("canonical_media_id") or state.get("media_id") or media_id
+            if status == "failed":
+                raise ProviderError(
+                    self.name,
+                    409,
+                    "upload_failed",
+                    "upload verification failed: re-upload the media and try again",
+                    body=state,
+                )
+            if time.monotonic() > deadline:
+                raise ProviderError(
+                    self.name,
+                    409,
+                    "upload_not_ready",
+                    f"upload still {status} after {UPLOAD_WAIT_S:g} s",
+                    body=state,
+                )
+            await asyncio.sleep(delay)
+            delay = min(2.0, delay * 1.5)
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    async def submit(self, job: Job, request: RequestModel) -> Job:
+        assert isinstance(request, DescribeRequest)
+        media_id = await self.upload(request.video)
+        body = {
+            "input": {"type": "media_id", "media_id": media_id},
+            "generation_config": request.config(),
+        }
+        deadline = time.monotonic() + UPLOAD_WAIT_S
+        delay = 0.5
+        while True:
+            try:
+                r = await self.api.request(
+                    "POST", f"{API}/{ENDPOINT[request.output]}", json=body, creates_job=True
+                )
+                break
+            except ProviderError as exc:
+                if exc.code != "upload_not_ready" or time.monotonic() > deadline:
+                    if exc.code == "upload_failed":
+                        exc.message += " (re-upload the media and try again)"
+                    raise
+                await asyncio.sleep(delay)  # verification still running: wait it out
+                delay = min(4.0, delay * 1.5)
+        data = r.json()
+        job.id = data["job_id"]
+        job.status = self.status_of(data.get("status", "queued"))
+        job.progress = 0.0
+        job.raw = {**data, "request": {"output": request.output, "format": request.format}}
+        job.request = {**job.request, "media_id": data.get("media_id", media_id)}
+        source = _local_source(request.video)
+        if source is not None:
+            job.outputs = [Output("video", None, "video/mp4", source, role="source")]
+        return job
+
+    async def refresh(self, job: Job) -> Job:
+        r = await self.api.request("GET", f"{API}/get_results", params={"job_id": job.id})
+        return self.apply(job, r.json())
+
+    def apply(self, job: Job, payload: dict[str, Any]) -> Job:
+        job.raw = payload
+        job.status = self.status_of(payload.get("status", "queued"))
+        job.progress = (
+            1.0
+            if job.status is JobStatus.SUCCEEDED
+            else (0.0 if job.status is JobStatus.QUEUED else None)
+        )
+        job.created_at = parse_time(payload.get("created_at")) or job.created_at
+        if job.done:
+            job.completed_at = parse_time(payload.get("updated_at")) or job.completed_at
+        if job.status is JobStatus.FAILED:
+            job.error = {
+                "code": payload.get("error_code") or "failed",
+                "message": payload.get("error") or payload.get("message") or "",
+            }
+        if job.status is JobStatus.SUCCEEDED:
+            job.outputs = self._outputs(job, payload)
+        return job
+
+    def _outputs(self, job: Job, payload: dict[str, Any]) -> list[Output]:
+        keep = [o for o in job.outputs if o.role == "source"]
+        old = {(o.role, o.kind): o for o in job.outputs}
+        outs: list[Output] = []
+        video_url = payload.get("video_signed_url") or payload.get("result_url")
+        if video_url and job.request.get("output") == "video":
+            outs.append(_fresh(old.get(("main", "video")), Output("video", video_url, "video/mp4")))
+        audio_url = payload.get("audio_signed_url")
+        if audio_url:
+            role = "main" if job.request.get("output") == "audio" else "description_audio"
+            outs.append(
+                _fresh(
+                    old.get((role, "audio")),
+                    Output(
+                        "audio",
+                        audio_url,
+                        guess_mime(audio_url, "audio")
+                        if "." in audio_url.split("?")[0].rsplit("/", 1)[-1]
+                        else "audio/wav",
+                        role=role,
+                    ),
+                )
+            )
+        text = payload.get("output")
+        if text is not None:
+            role = "main" if job.request.get("output") == "text" else "captions"
+            outs.append(_text_output(text, job.request.get("format", "json"), role, old))
+        return outs + keep
+
+    # ---- inline players ----------------------------------------------------------------------
+
+
+def _fresh(previous: Output | None, new: Output) -> Output:
+    """A refreshed signed link keeps the file already downloaded."""
+    if previous is not None and previous.path is not None and Path(previous.path).exists():
+        previous.url = new.url
+        return previous
+    return new
+
+
+def _text_output(text: Any, fmt: str, role: str, old: dict[tuple[str, str], Output]) -> Output:
+    if isinstance(text, dict) and "content" in text:
+        fmt = text.get("format", fmt)
+        content = str(text["content"])
+    else:
+        fmt = "json"
+        content = json.dumps(text, indent=2, ensure_ascii=False)
+    mime = {
+        "vtt": "text/vtt",
+        "srt": "application/x-subrip",
+        "edl": "text/plain",
+        "json": "application/json",
+    }.get(fmt, "text/plain")
+    kind = "captions" if fmt in ("vtt", "srt") else "text"
+    previous = old.get((role, kind))
+    if previous is not None and previous.path is not None and Path(previous.path).exists():
+        return previous
+    out = Output(kind, None, mime, role=role, content=content)
+    return out
+
+
+def _local_source(video: Any) -> Path | None:
+    if isinstance(video, Job):
+        return Path(video.path) if video.path is not None and Path(video.path).exists() else None
+    if isinstance(video, Output):
+        return Path(video.path) if video.path is not None else None
+    if isinstance(video, (str, os.PathLike)) and Path(video).is_file():
+        return Path(video).resolve()
+    return None
+
+
+def segments_of(job: Job) -> list[dict[str, Any]]:
+    """Timed segments (start, end, text) of a finished description: from JSON, or parsed VTT/SRT."""
+    for out in job.outputs:
+        if out.kind in ("text", "captions") and out.path is not None and Path(out.path).exists():
+            text = Path(out.path).read_text(encoding="utf-8")
+            if out.mime == "application/json":
+                data = json.loads(text)
+                items = (
+                    data.get("segments") or data.get("items") or []
+                    if isinstance(data, dict)
+                    else data
+                )
+                return [
+                    {"start": float(i["start"]), "end": float(i["end"]), "text": i["text"]}
+                    for i in items
+                ]
+            if out.mime in ("text/vtt", "application/x-subrip"):
+                return parse_cues(text)
+    return []
+
+
+def parse_cues(text: str) -> list[dict[str, Any]]:
+    """WebVTT or SRT cues → [{start, end, text}]."""
+    cues = []
+    blocks = text.replace("\r\n", "\n").split("\n\n")
+    for block in blocks:
+        lines = [ln for ln in block.strip().split("\n") if ln.strip()]
+        for i, line in enumerate(lines):
+            if "-->" in line:
+                start, end = (p.strip().split(" ")[0] for p in line.split("-->"))
+                cues.append(
+                    {
+                        "start": _seconds(start),
+                        "end": _seconds(end),
+                        "text": "\n".join(lines[i + 1 :]),
+                    }
+                )
+                break
+    return cues
+
+
+def _seconds(stamp: str) -> float:
+    stamp = stamp.replace(",", ".")
+    parts = [float(p) for p in stamp.split(":")]
+    while len(parts) < 3:
+        parts.insert(0, 0.0)
+    h, m, s = parts
+    return h * 3600 + m * 60 + s
+
+
+def language_names() -> Mapping[str, str]:
+    return dict(LANGUAGES)
