@@ -117,20 +117,23 @@ def relative_src(path: Path, base: Path | None = None) -> str:
     return rel.replace(os.sep, "/")
 
 
-def player_html(out: Output, *, embed: bool = False, poster: Output | None = None) -> str:
-    """An HTML5 player (or image/link) for one output; by relative path unless `embed`."""
+def player_html(
+    out: Output, *, embed: bool = False, poster: Output | None = None, base: Path | None = None
+) -> str:
+    """An HTML5 player (or image/link) for one output; by path relative to `base` (the
+    notebook's folder by default) unless `embed`."""
     if out.path is None:
         return f'<a href="{html.escape(out.url or "")}" target="_blank">{html.escape(out.kind)}</a>'
     if embed:
         data = base64.b64encode(Path(out.path).read_bytes()).decode()
         src = f"data:{out.mime};base64,{data}"
     else:
-        src = html.escape(relative_src(out.path))
+        src = html.escape(relative_src(out.path, base))
     mime = html.escape(out.mime or "")
     if out.kind == "video":
         poster_attr = ""
         if poster is not None and poster.path is not None:
-            poster_attr = f' poster="{html.escape(relative_src(poster.path))}"'
+            poster_attr = f' poster="{html.escape(relative_src(poster.path, base))}"'
         return (
             f'<video controls preload="metadata" src="{src}" data-mime="{mime}"'
             f' style="max-width:100%"{poster_attr}></video>'

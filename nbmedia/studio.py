@@ -507,6 +507,31 @@ class Studio:
         dest.write_bytes(data)
         return dest
 
+    # ---- pictures and sharing ------------------------------------------------------------------
+    def timeline(self, jobs: pd.DataFrame | None = None) -> Any:
+        """A chart of jobs per provider: submitted → finished, coloured by status."""
+        from .plots import timeline
+
+        return timeline(self.jobs() if jobs is None else jobs)
+
+    def export(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        notebook: str | os.PathLike[str] | None = None,
+        jobs: pd.DataFrame | None = None,
+    ) -> Path:
+        """Writes a self-contained folder (notebook, media, jobs.csv, index.html); returns the page.
+
+        In JupyterLab the notebook is found from the kernel's session when not given.
+        """
+        from .export import export
+
+        nb = notebook or os.environ.get("JPY_SESSION_NAME")
+        return export(
+            self.jobs() if jobs is None else jobs, Path(path), notebook=Path(nb) if nb else None
+        )
+
     # ---- ratings -----------------------------------------------------------------------------
     def rate(self, job: Job, rating: int | None) -> None:
         """Stores the user's 👍 (+1) / 👎 (-1) for a result in the ledger (None clears it)."""

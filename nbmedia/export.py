@@ -1,0 +1,91 @@
+"""`studio.export(path)`: a self-contained folder that can be committed, zipped or opened anywhere.
+
+It holds the notebook (when known), every job's files under media/, the job table as CSV, and an
+index.html that shows the results with players by relative path.
+"""
+
+from __future__ import annotations
+
+import html
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from .media import output_from_path, player_html
+
+PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; }}
+.job {{ border: 1px solid #ddd; border-radius: 6px; padding: 0.8em; margin: 0.8em 0; }}
+.meta {{ color: #555; font-size: 0.9em; }}
+video {{ max-width: 640px; }}
+</style></head>
+<body><h1>{title}</h1><p class="meta">{count} jobs · exported {when}</p>
+{body}
+</body></html>
+"""
+
+
+def export(
+    jobs: pd.DataFrame, dest: Path, *, notebook: Path | None = None, title: str = "nbmedia results"
+) -> Path:
+    """Writes the folder and returns the path of its index.html."""
+    dest = Path(dest)
+    media = dest / "media"
+    media.mkdir(parents=True, exist_ok=True)
+    rows = []
+    table = jobs.copy()
+    table["exported_path"] = None
+    for i, row in table.iterrows():
+        src = row["output_path"]
+        if not src or not Path(src).exists():
+            rows.append(_block(row, None))
+            continue
+        target = media / row["provider"] / Path(src).name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, target)
+        _copy_companions(Path(src), target.parent)
+        rel = target.relative_to(dest).as_posix()
+        table.at[i, "exported_path"] = rel
+        rows.append(_block(row, target, base=dest))
+    table.to_csv(dest / "jobs.csv", index=False)
+    if notebook is not None and Path(notebook).exists():
+        shutil.copy2(notebook, dest / Path(notebook).name)
+    page = dest / "index.html"
+    page.write_text(
+        PAGE.format(
+            title=html.escape(title),
+            count=len(table),
+            when=pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M UTC"),
+            body="\n".join(rows),
+        ),
+        encoding="utf-8",
+    )
+    return page
+
+
+def _copy_companions(src: Path, folder: Path) -> None:
+    """Captions and thumbnails that sit beside an output travel with it."""
+    for sibling in src.parent.glob(src.stem + ".*"):
+        if sibling != src and sibling.suffix in (".vtt", ".jpg", ".json", ".edl", ".srt"):
+            shutil.copy2(sibling, folder / sibling.name)
+
+
+def _block(row: pd.Series, target: Path | None, base: Path | None = None) -> str:
+    meta = f"{row['provider']} · {row['kind']} · {row['status']}"
+    if pd.notna(row.get("elapsed_s")):
+        meta += f" · {row['elapsed_s']:.0f} s"
+    if pd.notna(row.get("cost")):
+        meta += f" · cost {row['cost']:g}"
+    player = ""
+    if target is not None and base is not None:
+        player = player_html(output_from_path(target), base=base)
+    prompt = html.escape(str(row["prompt"] or ""))
+    error = (
+        f"<p style='color:#c62828'>{html.escape(str(row['error_code']))}: {html.escape(str(row['error_message'] or ''))}</p>"
+        if row.get("error_code")
+        else ""
+    )
+    return f"<div class='job'><div class='meta'>{html.escape(meta)}</div><p>{prompt}</p>{player}{error}</div>"

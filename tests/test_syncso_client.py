@@ -1,0 +1,182 @@
+"""The sync.so client over real HTTP against the sandbox."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nbmedia as nm
+from nbmedia.sandbox.media.video import render_video
+from tests import mediacheck
+
+pytestmark = pytest.mark.timeout(240)
+
+
+@pytest.fixture
+def studio(tmp_path: Path, sandbox):
+    s = nm.Studio(root=tmp_path, sandbox=sandbox)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("clips")
+    video = render_video(
+        d / "talk.mp4", text="Talking head", duration=4, fps=25, width=320, height=240
+    )
+    rate = 16000
+    t = np.arange(3 * rate) / rate
+    tone = (0.4 * np.sin(2 * np.pi * 220 * t) * (t % 0.5 < 0.25) * 32767).astype(np.int16)
+    audio = d / "voice.wav"
+    with wave.open(str(audio), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(tone.tobytes())
+    return {"video": video, "audio": audio}
+
+
+def test_local_video_and_audio_multipart(studio, sandbox, clips) -> None:
+    job = studio.lipsync(clips["video"], audio=clips["audio"], sync_mode="cut_off")
+    job.wait(timeout=180)
+    info = mediacheck.probe(job.path)
+    assert info["video"] is not None and info["audio"] is not None
+    assert info["duration"] == pytest.approx(3, abs=0.3)
+    assert mediacheck.audio_rms(job.path) > 0.02
+
+
+def test_text_to_speech_from_an_earlier_job(studio) -> None:
+    video = studio.generate("A presenter", duration=15, resolution="720p")
+    video.wait(timeout=120)
+    job = studio.lipsync(
+        video,
+        text="Hello from a generated voice.",
+        voice_id="21m00Tcm4TlvDq8ikWAM",
+        model="lipsync-2",
+    )
+    job.wait(timeout=180)
+    assert mediacheck.probe(job.path)["audio"] is not None
+
+
+def test_segments_reference_audio_inputs(studio, clips) -> None:
+    speech = studio.speech("Second part.", format="wav")
+    speech.wait(timeout=60)
+    job = studio.lipsync(
+        clips["video"],
+        audio={"first": clips["audio"], "second": speech},
+        segments=[
+            {"startTime": 0, "endTime": 2, "audioInput": {"refId": "first"}},
+            {"startTime": 2, "endTime": 4, "audioInput": {"refId": "second"}},
+        ],
+    )
+    job.wait(timeout=180)
+    assert job.path.exists()
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "rule"),
+    [
+        ({}, "request", "at least one audio input"),
+        ({"text": "hi"}, "request", "voice_id"),
+        ({"audio": "A", "temperature": 1.5}, "temperature", "less than or equal to 1"),
+        ({"audio": "A", "sync_mode": "stretch"}, "sync_mode", "'bounce'"),
+        ({"audio": "A", "model": "lipsync-9"}, "model", "'lipsync-2'"),
+        ({"audio": "A", "model_mode": "head"}, "request", "react-1"),
+        ({"audio": "A", "prompt": "happy", "model": "lipsync-2"}, "request", "react-1"),
+        ({"audio": "A", "output_file_name": "bad name.mp4"}, "output_file_name", "letters, digits"),
+        (
+            {
+                "audio": "A",
+                "segments": [{"startTime": 0, "endTime": 1, "audioInput": {"refId": "nope"}}],
+            },
+            "request",
+            "names no audio input",
+        ),
+        (
+            {
+                "audio": "A",
+                "segments": [{"startTime": 2, "endTime": 1, "audioInput": {"refId": "audio1"}}],
+            },
+            "segments.0",
+            "after startTime",
+        ),
+        (
+            {
+                "audio": "A",
+                "segments": [{"startTime": 0, "endTime": 9, "audioInput": {"refId": "audio1"}}],
+            },
+            "segments.0.endTime",
+            "within the video",
+        ),
+        ({"text": "x" * 5001, "voice_id": "v"}, "text", "at most 5000"),
+    ],
+)
+def test_validation_before_any_request(studio, sandbox, clips, fields, field, rule) -> None:
+    fields = {k: (clips["audio"] if v == "A" else v) for k, v in fields.items()}
+    before = len(sandbox.request_log)
+    with pytest.raises(nm.ValidationError) as info:
+        studio.submit("syncso", "lipsync", None, video=clips["video"], **fields)
+    assert info.value.field == field and rule in info.value.rule, str(info.value)
+    assert len(sandbox.request_log) == before
+
+
+def test_estimate_before_spending(studio, sandbox) -> None:
+    video = studio.generate("Estimate me", duration=15, resolution="720p")
+    voice = studio.speech("Estimate.", format="wav")
+    video.wait(timeout=120)
+    voice.wait(timeout=60)
+    before = sum(
+        1
+        for r in list(sandbox.request_log)
+        if r.provider == "syncso" and r.path.endswith("/v2/generate")
+    )
+    est = studio.estimate("syncso", video=video, audio=voice)
+    assert est["estimatedFrameCount"].iloc[0] > 0 and est["estimatedGenerationCost"].iloc[0] >= 0
+    after = sum(
+        1
+        for r in list(sandbox.request_log)
+        if r.provider == "syncso" and r.path.endswith("/v2/generate")
+    )
+    assert after == before
+
+
+def test_idempotency_key_is_sent(studio, sandbox, clips) -> None:
+    job = studio.lipsync(clips["video"], audio=clips["audio"])
+    assert job.id
+    job.wait(timeout=180)
+
+
+def test_webhook_signatures(studio, sandbox) -> None:
+    provider = studio.provider("syncso")
+    secret = sandbox.webhook_secret("syncso").encode()
+    body = json.dumps({"id": "gen_1", "status": "COMPLETED"}).encode()
+    t = int(time.time())
+    sig = hmac.new(secret, f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    ok = provider.parse_webhook({"Sync-Signature": f"t={t},v1={sig}"}, body)
+    assert ok["id"] == "gen_1"
+    with pytest.raises(nm.WebhookError, match="does not match"):
+        provider.parse_webhook(
+            {"Sync-Signature": f"t={t},v1={sig}"}, body.replace(b"gen_1", b"gen_2")
+        )
+    old = t - 301
+    stale = hmac.new(secret, f"{old}.".encode() + body, hashlib.sha256).hexdigest()
+    with pytest.raises(nm.WebhookError, match="too old"):
+        provider.parse_webhook({"Sync-Signature": f"t={old},v1={stale}"}, body)
+    with pytest.raises(nm.WebhookError):
+        provider.parse_webhook({}, body)
+
+
+def test_failed_generation_keeps_error_code(studio, sandbox, clips) -> None:
+    sandbox.faults.fail_next_jobs(1, code="generation_input_validation_failed", message="bad input")
+    job = studio.lipsync(clips["video"], audio=clips["audio"])
+    with pytest.raises(nm.JobFailed):
+        job.wait(timeout=180)
+    assert job.error["code"] == "generation_input_validation_failed"

@@ -1,0 +1,154 @@
+"""The ViddyScribe client over real HTTP against the sandbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import nbmedia as nm
+from nbmedia.providers import viddyscribe as vs
+from nbmedia.sandbox.media.video import render_video
+from tests import mediacheck
+
+pytestmark = pytest.mark.timeout(240)
+
+
+@pytest.fixture
+def studio(tmp_path: Path, sandbox):
+    s = nm.Studio(root=tmp_path, sandbox=sandbox)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("clips") / "clip.mp4"
+    return render_video(
+        path, text="A red kite over a green hill", duration=6, fps=24, width=320, height=180
+    )
+
+
+def test_text_description_json_from_a_local_file(studio, clip) -> None:
+    job = studio.describe(clip, language="en-US", format="json")
+    job.wait(timeout=180)
+    segs = studio.segments(job)
+    assert len(segs) >= 1 and list(segs.columns) == ["start", "end", "text"]
+    assert (
+        (segs["start"] >= 0).all()
+        and (segs["end"] <= 6.2).all()
+        and segs["text"].str.len().gt(0).all()
+    )
+    assert segs["start"].is_monotonic_increasing
+
+
+def test_vtt_is_a_caption_track_on_the_player(studio, clip) -> None:
+    job = studio.describe(clip, language="fr-FR", format="vtt")
+    job.wait(timeout=180)
+    vtt = job.output("captions")
+    text = vtt.path.read_text()
+    assert text.startswith("WEBVTT")
+    cues = vs.parse_cues(text)
+    assert cues and cues[-1]["end"] <= 6.2
+    from nbmedia.media import job_player_html
+
+    html = job_player_html(job)
+    assert "<video" in html and "<track" in html and vtt.path.name in html
+
+
+def test_edl_saved_as_a_file(studio, clip) -> None:
+    job = studio.describe(clip, format="edl")
+    job.wait(timeout=180)
+    assert job.path.suffix == ".edl" and job.path.read_text().strip()
+
+
+def test_audio_track_and_described_video(studio, clip) -> None:
+    audio = studio.describe(clip, output="audio", language="de-DE")
+    video = studio.describe(clip, output="video", ad_type="extended_ad")
+    audio.wait(timeout=180)
+    video.wait(timeout=180)
+    assert mediacheck.audio_rms(audio.path) > 0.01
+    assert mediacheck.probe(audio.path)["duration"] == pytest.approx(6, abs=0.5)
+    info = mediacheck.probe(video.path)
+    assert info["video"] is not None and info["audio"] is not None
+    assert info["duration"] == pytest.approx(6, abs=0.5)
+
+
+def test_describe_an_earlier_generated_job(studio) -> None:
+    made = studio.generate("Neon rain", duration=15, resolution="720p")
+    job = studio.describe(made, format="json")
+    job.wait(timeout=180)
+    assert len(studio.segments(job)) >= 1
+
+
+def test_by_url_and_by_media_id(studio, clip) -> None:
+    made = studio.describe(clip)
+    made.wait(timeout=180)
+    media_id = made.request["media_id"]
+    again = studio.describe(media_id, format="vtt")
+    again.wait(timeout=180)
+    assert again.output("captions").path.exists()
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "rule"),
+    [
+        ({"language": "xx-YY"}, "language", "52 supported"),
+        ({"format": "pdf"}, "format", "'json'"),
+        ({"video_category": "Sports"}, "video_category", "'Auto'"),
+        ({"ad_type": "short"}, "ad_type", "'standard_ad'"),
+        ({"output": "image"}, "output", "'text'"),
+    ],
+)
+def test_validation_before_any_request(studio, sandbox, clip, fields, field, rule) -> None:
+    before = len(sandbox.request_log)
+    with pytest.raises(nm.ValidationError) as info:
+        studio.describe(clip, **fields)
+    assert info.value.field == field and rule in info.value.rule
+    assert len(sandbox.request_log) == before
+
+
+def test_all_52_languages_accepted_locally() -> None:
+    assert len(vs.LANGUAGES) == 52
+    for code in vs.LANGUAGES:
+        vs.DescribeRequest(video="m", language=code)
+
+
+def test_audio_only_upload_is_415(studio, tmp_path) -> None:
+    import wave
+
+    path = tmp_path / "tone.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\x10\x00" * 8000)
+    with pytest.raises(nm.ProviderError) as info:
+        studio.describe(path)
+    assert info.value.http_status == 415 and info.value.code == "no_video_stream"
+
+
+def test_plan_limit_429_is_not_retried(tmp_path, sandbox, monkeypatch, clip) -> None:
+    monkeypatch.setenv("NBMEDIA_VIDDYSCRIBE_BASE_URL", sandbox.base_url("viddyscribe"))
+    s = nm.Studio(root=tmp_path, keys={"viddyscribe": "vsk_exhausted_team"}, sandbox=False)
+    before = len(sandbox.request_log)
+    with pytest.raises(nm.RateLimited) as info:
+        s.describe(clip)
+    assert info.value.code == "plan_limit_exceeded"
+    posts = [r for r in list(sandbox.request_log)[before:] if "generate_ad" in r.path]
+    assert len(posts) == 1  # not retried
+    s.close()
+
+
+def test_rate_limit_429_waits_retry_after(studio, sandbox, clip) -> None:
+    sandbox.faults.rate_limit_next(1, retry_after=1)
+    job = studio.describe(clip)
+    job.wait(timeout=180)
+
+
+def test_failed_job_keeps_error_code(studio, sandbox, clip) -> None:
+    sandbox.faults.fail_next_jobs(1, code="processing_failed", message="could not describe")
+    job = studio.describe(clip)
+    with pytest.raises(nm.JobFailed):
+        job.wait(timeout=180)
+    assert job.error["code"] == "processing_failed"
