@@ -5,6 +5,8 @@
   environment carries ``NBMEDIA_SANDBOX_URL``, and an IPython startup file (in a private
   ``IPYTHONDIR``) makes ``nbmedia.sandbox.shared()`` return ``Sandbox.attach(url)``, so a plain
   ``nm.Studio()`` in a notebook talks to the test's sandbox (its speed, faults, request log).
+  The startup file sets the private ``nbmedia.sandbox.server._shared``: a stopgap until
+  ``shared()`` honours ``NBMEDIA_SANDBOX_URL`` itself (then the file changes nothing).
 - ``browser`` (session): headless ``/usr/bin/chromium`` through Playwright.
 - ``lab`` (per test): a fresh browser page; ``lab.open(notebook)`` copies the notebook into the
   server's root, opens it, waits for an idle kernel and returns a ``LabNotebook`` that runs
@@ -13,11 +15,13 @@
   ``test-artifacts/screenshots/<test>/NN-step.png`` (``NBMEDIA_SCREENSHOTS`` overrides the
   folder); the folder is printed once at the end of the session.
 
-Without ``/usr/bin/chromium`` the tests skip, unless ``CI`` is set: then they fail.
+Every test in this folder is marked ``browser`` (``-m "not browser"`` leaves them out).
+Without ``/usr/bin/chromium`` (or Playwright) they skip, unless ``CI`` is set: then they fail.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -80,11 +84,22 @@ LAB_SETTINGS = {
 }
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test under this folder ``browser``."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.browser)
+
+
 def _require_chromium() -> None:
-    """Skip without Chromium on a developer machine; in CI a missing browser is an error."""
-    if CHROMIUM.exists():
+    """Skip without Chromium or Playwright on a developer machine; in CI that is an error."""
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing (Debian package `chromium`; .ci/run installs it)"
+    elif importlib.util.find_spec("playwright") is None:
+        reason = "playwright is not installed (pip install -e '.[test]')"
+    else:
         return
-    reason = f"{CHROMIUM} is missing (Debian package `chromium`; .ci/run installs it)"
     if os.environ.get("CI"):
         pytest.fail(f"CI is set but {reason}", pytrace=False)
     pytest.skip(reason)
@@ -266,7 +281,7 @@ class LabNotebook:
 
     def output(self, index: int) -> Locator:
         """The output area of the cell at ``index``."""
-        return self.cell(index).locator(".jp-OutputArea")
+        return self.cell(index).locator(".jp-Cell-outputArea")
 
     @property
     def active_index(self) -> int:
@@ -318,6 +333,7 @@ class LabNotebook:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"cell {index} still {text!r} after {timeout_ms} ms")
                 self.page.wait_for_timeout(50)
+            self.wait_idle()
         return cell
 
     def run_cells(self, start: int, stop: int) -> None:
@@ -328,7 +344,7 @@ class LabNotebook:
     def tracebacks(self) -> list[str]:
         """Every error (with its traceback) shown in the notebook's outputs."""
         stderr = self.panel.locator("[data-mime-type='application/vnd.jupyter.stderr']")
-        return [t for t in stderr.all_inner_texts() if "Traceback" in t or "Error" in t]
+        return [t for t in stderr.all_inner_texts() if "Traceback" in t]
 
 
 class Lab:
@@ -349,7 +365,9 @@ class Lab:
         """
         shutil.copy(notebook, self.path / notebook.name)
         name = f"{self.folder}/{notebook.name}"
-        self.page.goto(f"{self.server.url}/lab/tree/{name}?token={self.server.token}")
+        # a workspace of its own, so the page does not reopen notebooks of earlier tests
+        url = f"{self.server.url}/lab/workspaces/{self.folder}/tree/{name}"
+        self.page.goto(f"{url}?token={self.server.token}")
         nb = LabNotebook(self.page, name)
         nb.cells.first.wait_for(timeout=KERNEL_IDLE_TIMEOUT_MS)
         nb.wait_idle()
