@@ -39,3 +39,9 @@ KEY_ENV = {
 LEDGER_DIR = ".nbmedia"
 LEDGER_FILE = "ledger.sqlite"
 MEDIA_DIR = "media"
+
+BATCH_DEFAULT_CONCURRENCY = 2
+"""Open jobs per provider in a batch when no limit is given: the smallest documented plan's
+(MercaDream Regular: 2 concurrent); raise it with `studio.batch(df, limits={...})`."""
+BATCH_CONCURRENCY = {"syncso": 1, "mercadream": 2}
+"""Known smallest-plan concurrency (sync.so Hobbyist 1, MercaDream Regular 2)."""

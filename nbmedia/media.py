@@ -117,9 +117,7 @@ def relative_src(path: Path, base: Path | None = None) -> str:
     return rel.replace(os.sep, "/")
 
 
-def player_html(
-    out: Output, *, embed: bool = False, poster: Output | None = None, base: Path | None = None
-) -> str:
+def player_html(out: Output, *, embed: bool = False, base: Path | None = None) -> str:
     """An HTML5 player (or image/link) for one output; by path relative to `base` (the
     notebook's folder by default) unless `embed`."""
     if out.path is None:
@@ -131,12 +129,11 @@ def player_html(
         src = html.escape(relative_src(out.path, base))
     mime = html.escape(out.mime or "")
     if out.kind == "video":
-        poster_attr = ""
-        if poster is not None and poster.path is not None:
-            poster_attr = f' poster="{html.escape(relative_src(poster.path, base))}"'
+        # no poster attribute: JupyterLab resolves relative src but not poster; with
+        # preload="metadata" the browser shows the first frame instead
         return (
             f'<video controls preload="metadata" src="{src}" data-mime="{mime}"'
-            f' style="max-width:100%"{poster_attr}></video>'
+            f' style="max-width:100%"></video>'
         )
     if out.kind == "audio":
         return f'<audio controls preload="metadata" src="{src}" data-mime="{mime}"></audio>'
@@ -151,7 +148,6 @@ def job_player_html(job: Job, *, embed: bool = False) -> str:
     Captions (VTT) ride on the video as a track the user can switch on: the job's own video,
     or the source video of a description job.
     """
-    poster = job.output("image", role="thumbnail")
     captions = next((o for o in job.outputs if o.mime == "text/vtt" and o.path is not None), None)
     parts = []
     mains = [o for o in job.outputs if o.role == "main"]
@@ -160,7 +156,7 @@ def job_player_html(job: Job, *, embed: bool = False) -> str:
     if captions is not None and not videos and source is not None and source.path is not None:
         videos = [source]
     for out in videos:
-        parts.append(_with_track(player_html(out, embed=embed, poster=poster), captions, job))
+        parts.append(_with_track(player_html(out, embed=embed), captions, job))
     for out in mains:
         if out.kind != "video" and not (out is captions and videos):
             parts.append(player_html(out, embed=embed))

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from . import constants as C
+from .batch import Batch
 from .comparison import Comparison
 from .errors import AuthError, NbmediaError, ProviderError, TransportError, ValidationError
 from .http import ApiClient, Secret
@@ -24,6 +25,7 @@ from .providers import REGISTRY, Provider
 from .runner import LoopRunner
 from .textprogress import TextProgress
 from .tracker import Tracker
+from .validation import RequestModel
 
 JOB_COLUMNS = [
     "provider", "id", "kind", "status", "progress", "prompt", "created_at", "updated_at",
@@ -193,6 +195,16 @@ class Studio:
 
         return pd.DataFrame.from_records(segments_of(job), columns=["start", "end", "text"])
 
+    def batch(self, requests: pd.DataFrame, *, limits: Mapping[str, int] | None = None) -> Batch:
+        """A DataFrame of requests (columns provider, kind, prompt/text and any fields) → jobs.
+
+        Every row is validated first; rows are then sent in the background within each
+        provider's concurrency (`limits`, else the smallest plan's), waiting out 429s. Display
+        the Batch for overall progress; `batch.wait()`; `batch.table()` joins the results.
+        """
+        merged = {**C.BATCH_CONCURRENCY, **dict(limits or {})}
+        return Batch(self, requests, merged).start()
+
     def compare(
         self,
         prompt: str,
@@ -266,6 +278,13 @@ class Studio:
 
     def submit(self, provider: str, kind: str, text: str | None = None, /, **fields: Any) -> Job:
         """Validates, writes the job to the ledger, then sends it; the Job comes back at once."""
+        job, request = self.prepare(provider, kind, text, **fields)
+        return self._runner.run(self.send(job, request))
+
+    def prepare(
+        self, provider: str, kind: str, text: str | None = None, /, **fields: Any
+    ) -> tuple[Job, RequestModel]:
+        """Validates a request (raising ValidationError) and makes its Job; sends nothing."""
         self._check_open()
         p = self.provider(provider)
         if text is not None and kind in p.text_field:
@@ -280,9 +299,14 @@ class Studio:
             local_id=self.ledger.new_local_id(),
             _owner=self,
         )
+        return job, request
+
+    async def send(self, job: Job, request: RequestModel) -> Job:
+        """Records the job, then creates it at the provider and starts following it."""
+        p = self.provider(job.provider)
         self.ledger.record(job, submitted=False)  # before anything leaves the machine
         try:
-            self._runner.run(p.submit(job, request))
+            await p.submit(job, request)
         except ProviderError as exc:
             job.status = JobStatus.FAILED
             job.error = {"code": exc.code or str(exc.http_status), "message": exc.message}
@@ -290,32 +314,35 @@ class Studio:
             self.ledger.record(job, submitted=False)
             raise
         except TransportError as exc:
-            if exc.may_have_reached_server and self._reconcile(job):
+            if exc.may_have_reached_server and await self._reconcile(job):
                 return job
             if not exc.may_have_reached_server:
                 job.status = JobStatus.FAILED
                 job.error = {"code": "not_sent", "message": str(exc)}
                 self.ledger.record(job, submitted=False)
             raise
+        job.error = None  # a retried create (after a 429) starts clean
         job.updated_at = utcnow()
         self.ledger.record(job, submitted=True)
+        self._follow(job)
+        return job
+
+    def _follow(self, job: Job) -> None:
         self._live[job.local_id] = job
         self.tracker.track(job)
         self.tracker.changed(job)
-        return job
 
-    def _reconcile(self, job: Job) -> bool:
+    async def _reconcile(self, job: Job) -> bool:
         """After a create whose answer was lost: find it at the provider instead of resending."""
         try:
-            found = self._runner.run(self.provider(job.provider).reconcile(job))
+            found = await self.provider(job.provider).reconcile(job)
         except NbmediaError:
             return False
         if found is None:
             return False
         job.note = "create answer lost; found the job in the provider's list"
         self.ledger.record(job, submitted=True)
-        self._live[job.local_id] = job
-        self.tracker.track(job)
+        self._follow(job)
         return True
 
     def _resume(self) -> None:
@@ -337,7 +364,7 @@ class Studio:
 
     def _reconcile_quietly(self, job: Job) -> bool:
         try:
-            return self._reconcile(job)
+            return self._runner.run(self._reconcile(job))
         except Exception:
             return False
 

@@ -48,11 +48,13 @@ def probe(path: Path) -> dict:
         v = re.search(r"Stream #.*?Video: (\w+).*?, (\d+)x(\d+)\b", line)
         if v and video is None and "attached pic" not in line:
             fps = re.search(r"([\d.]+) fps", line) or re.search(r"([\d.]+) tbr", line)
+            sar = re.search(r"SAR (\d+):(\d+)", line)
             video = {
                 "codec": v[1],
                 "width": int(v[2]),
                 "height": int(v[3]),
                 "fps": float(fps[1]) if fps else None,
+                "sar": (int(sar[1]), int(sar[2])) if sar else (1, 1),
             }
         a = re.search(r"Stream #.*?Audio: (\w+).*?(\d+) Hz, ([^,]+)", line)
         if a and audio is None:

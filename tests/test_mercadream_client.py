@@ -51,6 +51,7 @@ def test_video_end_to_end(studio: nm.Studio) -> None:
     assert info["video"]["fps"] == pytest.approx(30, abs=0.01)
     assert info["duration"] == pytest.approx(15, abs=0.2)
     assert info["video"]["width"] <= 640
+    assert info["video"]["sar"] == (1, 1)  # square pixels: 640x360 shows as 16:9
     thumb = job.output("image", role="thumbnail")
     assert thumb.path.read_bytes()[:3] == b"\xff\xd8\xff"  # a JPEG
 

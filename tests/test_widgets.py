@@ -141,3 +141,45 @@ def test_terminal_progress_bar(studio) -> None:
     bar.close()
     text = out.getvalue()
     assert "mercadream/speech [" in text and "100% succeeded" in text and text.endswith("\n")
+
+
+def test_batch_within_limits_joins_results(studio, sandbox) -> None:
+    import pandas as pd
+
+    from nbmedia.widgets import BatchProgress
+
+    df = pd.DataFrame(
+        {
+            "provider": ["mercadream"] * 4 + ["vimmerse"] * 2,
+            "kind": ["speech"] * 4 + ["video"] * 2,
+            "prompt": [f"row {i}" for i in range(6)],
+            "format": ["wav"] * 4 + [None] * 2,
+            "duration": [None] * 4 + [1, 1],
+        }
+    )
+    open_counts: list[int] = []
+    studio.subscribe(
+        lambda _job: open_counts.append(
+            sum(1 for j in batch.jobs if j.provider == "mercadream" and j.id and not j.done)
+        )
+    )
+    batch = studio.batch(df, limits={"mercadream": 2})
+    view = BatchProgress(batch)
+    batch.wait(timeout=180)
+    assert open_counts and max(open_counts) <= 2
+    table = batch.table()
+    assert list(table["status"]) == ["succeeded"] * 6
+    assert table["output_path"].map(lambda p: Path(p).exists()).all()
+    assert view.bar.value == 1.0
+    assert list(table["prompt"]) == list(df["prompt"])
+
+
+def test_batch_validates_every_row_first(studio, sandbox) -> None:
+    import pandas as pd
+
+    before = len(sandbox.request_log)
+    df = pd.DataFrame({"kind": ["speech", "speech"], "prompt": ["ok", "bad"], "speed": [1.0, 9.0]})
+    with pytest.raises(nm.ValidationError) as info:
+        studio.batch(df)
+    assert info.value.field.startswith("row 1") and "speed" in info.value.field
+    assert len(sandbox.request_log) == before

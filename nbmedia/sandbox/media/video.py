@@ -152,7 +152,7 @@ def _scene(
             f"gradients=s={gw}x{gh}:r={fps}:d={duration + 1:.6f}:{c}:n=3:"
             f"seed={seed % 2**32}:speed={0.6 / fps:.5f}:type={kind}"
         )
-        chains.append(f"[0:v]scale={width}:{height}:flags=bilinear,format=yuv420p[bg]")
+        chains.append(f"[0:v]scale={width}:{height}:flags=bilinear,setsar=1,format=yuv420p[bg]")
         last = "bg"
         for i in range(3):
             d = max(8, round(min(width, height) * rnd.uniform(0.25, 0.5)))
