@@ -30,13 +30,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import control, mercadream, meshapi, vimmerse
+from . import control, mercadream, meshapi, syncso, viddyscribe, vimmerse
 from .clock import Clock
 from .faults import DropConnection, FaultMiddleware, Faults
 from .store import Files, Store
 from .webhooks import DeliveryRecord, WebhookSender
 
-PROVIDERS: tuple[ModuleType, ...] = (mercadream, vimmerse, meshapi)
+PROVIDERS: tuple[ModuleType, ...] = (mercadream, vimmerse, meshapi, viddyscribe, syncso)
 """Every provider module the sandbox serves, each at ``/<module.NAME>``."""
 
 RENDER_WORKERS = 2
