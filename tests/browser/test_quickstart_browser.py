@@ -158,23 +158,18 @@ def test_quickstart_runs_in_jupyterlab(
     assert requests_after > requests_before, "the kernel did not use the test's sandbox"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the player's poster is a relative URL that JupyterLab does not resolve (it gets the"
-    " Lab page, so the <video> box falls back to 300x150), and sandbox videos carry SAR 45:44"
-    " (they display 655x360, not 16:9); remove this mark when both are fixed",
-)
-def test_video_player_shows_its_poster_at_16_9(
+def test_video_player_shows_a_picture_at_16_9(
     lab: Lab, screenshots: Screenshots, tmp_path: Path
 ) -> None:
-    """The video player shows a picture before playing, in the video's own 16:9 shape."""
-    notebook = tmp_path / "poster.ipynb"
+    """Before playing, the player shows a real picture (a poster that loads, or the first
+    frame) in the video's own 16:9 shape, not an empty 300x150 box."""
+    notebook = tmp_path / "player.ipynb"
     nb_doc = nbformat.v4.new_notebook()
     nb_doc.cells = [
         nbformat.v4.new_code_cell(
             "import nbmedia as nm\n"
             "studio = nm.Studio()\n"
-            "video = studio.generate('A poster and a 16:9 frame', duration=15, resolution='720p')\n"
+            "video = studio.generate('A picture in a 16:9 frame', duration=15, resolution='720p')\n"
             "video"
         )
     ]
@@ -185,13 +180,26 @@ def test_video_player_shows_its_poster_at_16_9(
     video.wait_for(timeout=MEDIA_TIMEOUT_MS)
     state = _wait_for_media(nb, video)
     assert state["error"] is None and state["readyState"] >= 1, state
+    nb.page.wait_for_function(
+        "e => e.readyState >= 2", arg=video.element_handle(), timeout=MEDIA_TIMEOUT_MS
+    )
     look = video.evaluate(
         """async e => {
             const poster = e.getAttribute('poster');
             const type = poster === null ? null
                 : (await fetch(new URL(poster, document.baseURI))).headers.get('content-type');
             const box = e.getBoundingClientRect();
-            return {poster, type, width: box.width, height: box.height,
+            // the frame on show: its luminance spread tells a picture from a blank box
+            const c = document.createElement('canvas');
+            c.width = 64; c.height = 36;
+            const ctx = c.getContext('2d');
+            ctx.drawImage(e, 0, 0, c.width, c.height);
+            const px = ctx.getImageData(0, 0, c.width, c.height).data;
+            const lum = [];
+            for (let i = 0; i < px.length; i += 4) lum.push(px[i] + px[i + 1] + px[i + 2]);
+            const mean = lum.reduce((a, b) => a + b, 0) / lum.length;
+            const spread = Math.sqrt(lum.reduce((a, b) => a + (b - mean) ** 2, 0) / lum.length);
+            return {poster, type, width: box.width, height: box.height, spread,
                     videoWidth: e.videoWidth, videoHeight: e.videoHeight};
         }"""
     )
@@ -200,3 +208,5 @@ def test_video_player_shows_its_poster_at_16_9(
         assert str(look["type"]).startswith("image/"), look
     assert abs(look["videoWidth"] / look["videoHeight"] - 16 / 9) < 0.01, look
     assert abs(look["width"] / look["height"] - 16 / 9) < 0.02, look
+    assert look["width"] > 300, look
+    assert look["spread"] > 10, look
