@@ -2,7 +2,8 @@
 
 Downloads need no auth header (a real provider hands out pre-signed URLs), support ``GET`` with
 ``Content-Length`` and the right ``Content-Type`` (and ``Range``/``HEAD`` through Starlette's
-``FileResponse``), and can be slowed down by the ``download_delay`` fault.
+``FileResponse``), and can be slowed down by the ``download_delay`` fault. A provider whose links
+expire sets ``Files.guard``, which may refuse a download before it is served.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import mimetypes
 import re
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from starlette.requests import Request
@@ -37,6 +38,9 @@ MIME = {
     ".srt": "application/x-subrip",
 }
 
+FileGuard = Callable[[str, Request], "Response | None"]
+"""``guard(name, request)``: ``None`` serves the file, a response refuses the download."""
+
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,200}$")
 
 
@@ -47,9 +51,12 @@ class Store:
         self.faults = faults
         self._tmp = tempfile.TemporaryDirectory(prefix="nbmedia-sandbox-")
         self.root = Path(self._tmp.name)
+        self._files: dict[str, Files] = {}
 
     def files(self, provider: str, base_url: str) -> Files:
-        return Files(self.root / provider, f"{base_url}/{provider}/files")
+        files = Files(self.root / provider, f"{base_url}/{provider}/files")
+        self._files[provider] = files
+        return files
 
     def close(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
@@ -64,6 +71,11 @@ class Store:
             path = folder / name
             if not _SAFE_NAME.match(name) or ".." in name or not path.is_file():
                 return JSONResponse({"message": "Not Found"}, status_code=404)
+            files = self._files.get(provider)
+            if files is not None and files.guard is not None:
+                refused = files.guard(name, request)
+                if refused is not None:
+                    return refused
             media_type = MIME.get(path.suffix.lower()) or (
                 mimetypes.guess_type(name)[0] or "application/octet-stream"
             )
@@ -86,6 +98,8 @@ class Files:
     def __init__(self, folder: Path, url: str) -> None:
         self.folder = folder
         self.base = url
+        self.guard: FileGuard | None = None
+        """Set by a provider whose download links are signed or expire; off by default."""
         folder.mkdir(parents=True, exist_ok=True)
 
     def path(self, name: str) -> Path:
