@@ -1,0 +1,868 @@
+"""The sandbox's sync.so API v2 over real HTTP: auth, NestJS errors, every option's validation,
+segments, idempotent create, the cost estimate, get/list, every status with its error_code,
+signed webhooks, and outputs checked for what they claim (the new audio, the video's own frames
+on the timeline each sync_mode promises, a mouth that opens with the loudness). Written against
+the contract (providers.md section 5 and the readings in ``nbmedia/sandbox/syncso.py``), not the
+client; media are inspected with ``tests/mediacheck``."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+from nbmedia.sandbox import Sandbox, syncso
+from nbmedia.sandbox.media import ffmpeg_exe
+from nbmedia.sandbox.media.audio import write_audio
+from tests.mediacheck import FFMPEG, count_frames, decode_audio, probe
+
+pytestmark = pytest.mark.timeout(120)
+
+GENERATION_KEYS = [
+    "id", "createdAt", "status", "model", "input", "options", "segments", "outputUrl",
+    "outputDuration", "segmentOutputUrl", "webhookUrl", "error", "error_code",
+]  # fmt: skip
+TERMINAL = ("COMPLETED", "FAILED", "REJECTED")
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+UNREACHABLE = "https://example.com/talk.mp4"
+
+FPS, V_SECONDS, WIDTH, HEIGHT = 25, 2.0, 320, 240
+V_FRAMES = int(FPS * V_SECONDS)
+RATE = 44_100
+STRIP = slice(4, 36)
+"""Rows of the input's top strip, whose grey level says which input frame is shown."""
+
+
+# ---- input media -------------------------------------------------------------------------------
+def strip_grey(index: float) -> float:
+    return 30 + 190 * index / (V_FRAMES - 1)
+
+
+def encode_video(path: Path, *, tone_hz: float | None) -> Path:
+    """2 s at 25 fps, 320x240: light grey, with a top strip whose grey encodes the frame index."""
+    frames = np.full((V_FRAMES, HEIGHT, WIDTH, 3), 200, np.uint8)
+    for i in range(V_FRAMES):
+        frames[i, :40] = round(strip_grey(i))
+    args = [ffmpeg_exe(), "-hide_banner", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24"]
+    args += ["-s", f"{WIDTH}x{HEIGHT}", "-r", str(FPS), "-i", "pipe:0"]
+    if tone_hz:
+        args += ["-f", "lavfi", "-i", f"sine=f={tone_hz}:d={V_SECONDS}", "-c:a", "aac", "-shortest"]
+    args += [
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-qp",
+        "10",
+        "-pix_fmt",
+        "yuv420p",
+        str(path),
+    ]
+    subprocess.run(args, input=frames.tobytes(), check=True, capture_output=True)
+    return path
+
+
+def envelope(t: np.ndarray) -> np.ndarray:
+    """Loudness that swells and fades smoothly (1.3 Hz): the mouth must follow it."""
+    return 0.04 + 0.6 * (0.5 + 0.5 * np.sin(2 * np.pi * 1.3 * t))
+
+
+def tone(path: Path, seconds: float, hz: float, *, rate: int = RATE, swell: bool = True) -> Path:
+    t = np.arange(round(seconds * rate)) / rate
+    level = envelope(t) if swell else 0.3
+    write_audio(path, (level * np.sin(2 * np.pi * hz * t)).astype(np.float32), rate, "wav")
+    return path
+
+
+def data_uri(path: Path, mime: str) -> str:
+    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode()
+
+
+class Media:
+    """The inputs every test uses, as data: URIs (the sandbox decodes them offline)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.video_file = encode_video(folder / "talk.mp4", tone_hz=1000)
+        self.video = data_uri(self.video_file, "video/mp4")
+        self.mute_video = data_uri(encode_video(folder / "mute.mp4", tone_hz=None), "video/mp4")
+        self.audio_file = tone(folder / "long.wav", 3.0, 300)
+        self.audio_long = data_uri(self.audio_file, "audio/wav")
+        self.audio_short = data_uri(tone(folder / "short.wav", 1.2, 300), "audio/wav")
+        self.audio_b = data_uri(tone(folder / "b.wav", 2.0, 600, swell=False), "audio/wav")
+        self.too_long = data_uri(
+            tone(folder / "301s.wav", 301, 200, rate=8000, swell=False), "audio/wav"
+        )
+        self.garbage = "data:video/mp4;base64," + base64.b64encode(b"not a video" * 50).decode()
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> Media:
+    return Media(tmp_path_factory.mktemp("syncso-media"))
+
+
+# ---- helpers -----------------------------------------------------------------------------------
+def new_key(marker: str = "_") -> str:
+    """A fresh key (generations, idempotency keys and rate windows are per key)."""
+    return f"sk_test{marker}{secrets.token_hex(6)}"
+
+
+def client_for(sandbox: Sandbox, key: str | None) -> httpx.Client:
+    headers = {"x-api-key": key} if key is not None else {}
+    return httpx.Client(
+        base_url=sandbox.base_url("syncso"), headers=headers, trust_env=False, timeout=30
+    )
+
+
+@pytest.fixture
+def api(sandbox: Sandbox) -> Iterator[httpx.Client]:
+    with client_for(sandbox, new_key()) as c:
+        yield c
+        settle(c)
+
+
+def settle(c: httpx.Client, timeout: float = 60) -> None:
+    """Wait until the key's generations have ended, so no render outlives its test."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = c.get("/v2/generations")
+        if r.status_code != 200 or all(g["status"] in TERMINAL for g in r.json()):
+            return
+        time.sleep(0.05)
+
+
+def video_item(url: str) -> dict[str, Any]:
+    return {"type": "video", "url": url}
+
+
+def audio_item(url: str, ref: str | None = None) -> dict[str, Any]:
+    return {"type": "audio", "url": url} | ({"refId": ref} if ref else {})
+
+
+def tts_item(script: str, voice: str = "rachel", ref: str | None = None) -> dict[str, Any]:
+    provider = {"name": "elevenlabs", "voiceId": voice, "script": script}
+    return {"type": "text", "provider": provider} | ({"refId": ref} if ref else {})
+
+
+def lipsync(media: Media, **extra: Any) -> dict[str, Any]:
+    """A valid create body: the test video with the 3 s swelling tone."""
+    body = {"model": "lipsync-2", "input": [video_item(media.video), audio_item(media.audio_long)]}
+    return body | extra
+
+
+def create(api: httpx.Client, body: dict[str, Any], **kw: Any) -> dict[str, Any]:
+    r = api.post("/v2/generate", json=body, **kw)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def wait_for(api: httpx.Client, gen_id: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = api.get(f"/v2/generate/{gen_id}")
+        assert r.status_code == 200, r.text
+        if r.json()["status"] in TERMINAL:
+            return r.json()
+        time.sleep(0.03)
+    raise AssertionError(f"{gen_id} did not finish in {timeout} s")
+
+
+def statuses_until_done(api: httpx.Client, gen_id: str) -> list[str]:
+    seen: list[str] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = api.get(f"/v2/generate/{gen_id}").json()["status"]
+        if not seen or seen[-1] != status:
+            seen.append(status)
+        if status in TERMINAL:
+            return seen
+        time.sleep(0.01)
+    raise AssertionError(f"{gen_id} did not finish: {seen}")
+
+
+def download(url: str, folder: Path) -> Path:
+    r = httpx.get(url, trust_env=False, timeout=30)  # no key: like a signed CDN link
+    assert r.status_code == 200, url
+    path = folder / url.rsplit("/", 1)[1]
+    path.write_bytes(r.content)
+    return path
+
+
+def assert_nest(r: httpx.Response, status: int, *needles: str) -> dict[str, Any]:
+    """The NestJS error body, its message mentioning every needle."""
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert body["statusCode"] == status and body["error"] == syncso.REASONS[status], body
+    text = " | ".join(body["message"]) if isinstance(body["message"], list) else body["message"]
+    for needle in needles:
+        assert needle in text, f"{needle!r} not in {text!r}"
+    assert "retry-after" not in r.headers
+    return body
+
+
+def all_frames(path: Path) -> np.ndarray:
+    """Every decoded frame, (n, h, w, 3) uint8."""
+    info = probe(path)["video"]
+    assert info is not None
+    w, h = info["width"], info["height"]
+    out = subprocess.run(
+        [FFMPEG, "-hide_banner", "-nostdin", "-i", str(path), "-f", "rawvideo"]
+        + ["-pix_fmt", "rgb24", "-"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    return np.frombuffer(out, np.uint8).reshape(-1, h, w, 3)
+
+
+def source_index(frame: np.ndarray) -> float:
+    """Which input frame this output frame shows, read from the top strip's grey."""
+    grey = float(frame[STRIP].mean())
+    return (grey - 30) / 190 * (V_FRAMES - 1)
+
+
+def peak_hz(samples: np.ndarray, rate: int) -> float:
+    spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples))))
+    return float(np.fft.rfftfreq(len(samples), 1 / rate)[int(np.argmax(spectrum))])
+
+
+def rms_per_frame(samples: np.ndarray, rate: int, frames: int) -> np.ndarray:
+    edges = np.round(np.arange(frames + 1) * rate / FPS).astype(int)
+    return np.array(
+        [
+            np.sqrt(np.mean(samples[a:b] ** 2)) if b > a else 0.0
+            for a, b in zip(edges, edges[1:], strict=False)
+        ]
+    )
+
+
+def dark_pixels(frames: np.ndarray) -> np.ndarray:
+    """Dark pixels per frame in the lower middle of the picture (where the mouth is drawn)."""
+    region = frames[:, HEIGHT // 2 :, WIDTH // 4 : 3 * WIDTH // 4]
+    return (region.max(axis=3) < 90).sum(axis=(1, 2))
+
+
+# ---- the generations most output tests look at, made concurrently once -------------------------
+MODES = ("cut_off", "loop", "bounce", "silence", "remap")
+EXPECTED_SECONDS = {  # sync.so's behaviour matrix for a 2 s video
+    ("cut_off", 3.0): 2.0, ("loop", 3.0): 3.0, ("bounce", 3.0): 3.0, ("silence", 3.0): 3.0,
+    ("remap", 3.0): 3.0, ("cut_off", 1.2): 1.2, ("loop", 1.2): 1.2, ("bounce", 1.2): 1.2,
+    ("silence", 1.2): 2.0, ("remap", 1.2): 1.2,
+}  # fmt: skip
+VOICES = ("rachel", "adam")
+
+
+@pytest.fixture(scope="module")
+def finished(sandbox: Sandbox, media: Media, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Every sync_mode with longer and shorter audio, segments, and two TTS voices: created at
+    once, waited for, outputs downloaded."""
+    folder = tmp_path_factory.mktemp("syncso-out")
+    bodies: dict[Any, dict[str, Any]] = {}
+    for (mode, seconds), _ in EXPECTED_SECONDS.items():
+        audio = media.audio_long if seconds == 3.0 else media.audio_short
+        bodies[(mode, seconds)] = {
+            "model": "lipsync-2",
+            "input": [video_item(media.video), audio_item(audio)],
+            "options": {"sync_mode": mode},
+        }
+    bodies["segments"] = {
+        "model": "lipsync-2-pro",
+        "input": [video_item(media.video), audio_item(media.audio_long, "a")]
+        + [audio_item(media.audio_b, "b")],
+        "segments": [
+            {"startTime": 0.0, "endTime": 0.8, "audioInput": {"refId": "a"}},
+            {"startTime": 1.0, "endTime": 1.9, "audioInput": {"refId": "b", "startTime": 0.5, "endTime": 1.5}},
+        ],
+        "outputFileName": "two_voices",
+    }  # fmt: skip
+    for voice in VOICES:
+        bodies[("tts", voice)] = {
+            "model": "sync-3",
+            "input": [video_item(media.video), tts_item("Hello there, how are you today?", voice)],
+            "options": {"sync_mode": "loop"},
+        }
+    out: dict[Any, dict[str, Any]] = {}
+    with client_for(sandbox, new_key()) as c:
+        created = {name: create(c, body) for name, body in bodies.items()}
+        for name, gen in created.items():
+            done = wait_for(c, gen["id"])
+            assert done["status"] == "COMPLETED", (name, done)
+            out[name] = {
+                "gen": done,
+                "mp4": download(done["outputUrl"], folder),
+                "body": bodies[name],
+            }
+    return out
+
+
+# ---- routes, auth, errors ----------------------------------------------------------------------
+def test_drop_in_base_url_serves_the_v2_routes_and_models(sandbox: Sandbox, api) -> None:
+    assert sandbox.base_url("syncso").endswith("/syncso")
+    assert sandbox.webhook_secret("syncso") == "whsec_sandbox_syncso"
+    models = api.get("/v2/models").json()
+    assert [m["id"] for m in models] == list(syncso.MODELS)
+    assert {m["type"] for m in models} == {"lipsync", "react"}
+    assert api.get("/v2/generations").json() == []
+    assert_nest(api.get("/v2/nowhere"), 404, "/v2/nowhere")
+
+
+@pytest.mark.parametrize("headers", [{}, {"x-api-key": ""}, {"Authorization": "Bearer sk_x"}])
+def test_401_without_an_x_api_key(sandbox: Sandbox, media, headers) -> None:
+    with httpx.Client(base_url=sandbox.base_url("syncso"), trust_env=False) as c:
+        assert_nest(c.post("/v2/generate", json=lipsync(media), headers=headers), 401, "x-api-key")
+        assert_nest(c.get("/v2/generations", headers=headers), 401)
+
+
+def test_402_without_credit_only_on_create(sandbox: Sandbox, media) -> None:
+    with client_for(sandbox, new_key("_nocredit_")) as c:
+        assert_nest(c.post("/v2/generate", json=lipsync(media)), 402, "credit")
+        assert c.get("/v2/generations").status_code == 200
+        assert c.post("/v2/analyze/cost", json=lipsync(media)).status_code == 201
+
+
+def test_404_unknown_and_other_keys_generation(sandbox: Sandbox, api, media) -> None:
+    assert_nest(api.get("/v2/generate/6533643b-aceb-4c40-967e-d9ba9baac39e"), 404, "not found")
+    gen = create(api, lipsync(media))
+    with client_for(sandbox, new_key()) as other:
+        assert_nest(other.get(f"/v2/generate/{gen['id']}"), 404)
+        assert other.get("/v2/generations").json() == []
+
+
+def test_429_over_the_plans_concurrency_without_retry_after(sandbox: Sandbox, media) -> None:
+    with client_for(sandbox, new_key("_hobbyist_")) as c:
+        first = create(c, lipsync(media))
+        assert_nest(c.post("/v2/generate", json=lipsync(media)), 429, "Hobbyist", "1 generation")
+        assert wait_for(c, first["id"])["status"] == "COMPLETED"
+        create(c, lipsync(media))  # free again
+        settle(c)
+
+
+def test_429_past_60_creates_a_minute_but_reads_go_on(sandbox: Sandbox) -> None:
+    with client_for(sandbox, new_key()) as c:
+        for _ in range(syncso.RATE_LIMITS["create"]):
+            assert c.post("/v2/generate", json={}).status_code == 400  # counted, then refused
+        assert_nest(c.post("/v2/generate", json={}), 429, "Too Many Requests")
+        assert c.get("/v2/generations").status_code == 200
+
+
+def test_faults_answer_in_the_nest_shape_without_retry_after(sandbox: Sandbox, api) -> None:
+    sandbox.faults.rate_limit_next(1, retry_after=5)
+    assert_nest(api.get("/v2/generations"), 429)
+    sandbox.faults.fail_next_requests(1, 503)
+    assert_nest(api.get("/v2/generations"), 503)
+    assert api.get("/v2/generations").status_code == 200
+
+
+# ---- validation --------------------------------------------------------------------------------
+def _bad_bodies(m: Media) -> list[tuple[str, dict[str, Any], str]]:
+    v, a = video_item(m.video), audio_item(m.audio_long)
+    ok = {"model": "lipsync-2", "input": [v, a]}
+    return [
+        ("no model", {"input": [v, a]}, "model should not be empty"),
+        ("unknown model", ok | {"model": "lipsync-3"}, "model must be one of"),
+        ("no input", {"model": "lipsync-2"}, "input must be a non-empty array"),
+        ("empty input", ok | {"input": []}, "input must be a non-empty array"),
+        ("unknown item type", ok | {"input": [v, {"type": "image", "url": m.video}]}, "input.1.type"),
+        ("item without url", ok | {"input": [{"type": "video"}, a]}, "input.0.url should not be empty"),
+        ("url not a url", ok | {"input": [video_item("talk.mp4"), a]}, "must be a URL address"),
+        ("asset ids", ok | {"input": [{"type": "video", "assetId": "x"}, a]}, "assetId"),
+        ("two videos", ok | {"input": [v, v, a]}, "exactly one video"),
+        ("unknown field", ok | {"webhook_url": "https://x.io/h"}, "property webhook_url should not exist"),
+        ("unknown item field", ok | {"input": [v, a | {"volume": 1}]}, "property input.1.volume"),
+        ("tts provider", ok | {"input": [v, {"type": "text", "provider": {"name": "polly", "voiceId": "x", "script": "hi"}}]}, "provider.name must be one of"),
+        ("tts without voice", ok | {"input": [v, {"type": "text", "provider": {"name": "elevenlabs", "script": "hi"}}]}, "voiceId must be a non-empty string"),
+        ("tts stability", ok | {"input": [v, {"type": "text", "provider": {"name": "elevenlabs", "voiceId": "x", "script": "hi", "stability": 1.5}}]}, "stability must not be greater than 1"),
+        ("tts similarity", ok | {"input": [v, {"type": "text", "provider": {"name": "elevenlabs", "voiceId": "x", "script": "hi", "similarityBoost": -0.1}}]}, "similarityBoost must not be less than 0"),
+        ("duplicate refId", ok | {"input": [v, audio_item(m.audio_long, "r"), audio_item(m.audio_b, "r")]}, 'refId "r" is used by more than one'),
+        ("options not object", ok | {"options": "loop"}, "options must be an object"),
+        ("sync_mode", ok | {"options": {"sync_mode": "stretch"}}, "options.sync_mode must be one of the following values: bounce, loop, cut_off, silence, remap"),
+        ("temperature high", ok | {"options": {"temperature": 1.01}}, "options.temperature must not be greater than 1"),
+        ("temperature low", ok | {"options": {"temperature": -0.5}}, "options.temperature must not be less than 0"),
+        ("temperature type", ok | {"options": {"temperature": "hot"}}, "options.temperature must be a number"),
+        ("model_mode enum", ok | {"model": "react-1", "options": {"model_mode": "body"}}, "options.model_mode must be one of the following values: lips, face, head"),
+        ("model_mode not react", ok | {"options": {"model_mode": "head"}}, "options.model_mode is only supported by the react-1 model"),
+        ("emotion enum", ok | {"model": "react-1", "options": {"prompt": "bored"}}, "options.prompt must be one of the following values: happy, sad"),
+        ("emotion not react", ok | {"model": "sync-3", "options": {"prompt": "happy"}}, "options.prompt is only supported by the react-1 model"),
+        ("occlusion", ok | {"options": {"occlusion_detection_enabled": "yes"}}, "occlusion_detection_enabled must be a boolean"),
+        ("unknown option", ok | {"options": {"speed": 2}}, "property options.speed should not exist"),
+        ("speaker not object", ok | {"options": {"active_speaker_detection": True}}, "active_speaker_detection must be an object"),
+        ("speaker auto", ok | {"options": {"active_speaker_detection": {"auto_detect": 1}}}, "auto_detect must be a boolean"),
+        ("speaker frame", ok | {"options": {"active_speaker_detection": {"frame_number": -1, "coordinates": [1, 2]}}}, "frame_number must be an integer"),
+        ("speaker point", ok | {"options": {"active_speaker_detection": {"frame_number": 0, "coordinates": [1]}}}, "coordinates must be [x, y]"),
+        ("speaker half", ok | {"options": {"active_speaker_detection": {"frame_number": 3}}}, "frame_number and coordinates must be given together"),
+        ("speaker boxes", ok | {"options": {"active_speaker_detection": {"bounding_boxes": [[10, 10, 5, 20]]}}}, "bounding_boxes must be a list"),
+        ("webhookUrl", ok | {"webhookUrl": "ftp://example.com/hook"}, "webhookUrl must be a URL address"),
+        ("outputFileName chars", ok | {"outputFileName": "my clip.mp4"}, "outputFileName must be 1-255 characters"),
+        ("outputFileName long", ok | {"outputFileName": "x" * 256}, "outputFileName must be 1-255 characters"),
+    ]  # fmt: skip
+
+
+def test_400_for_every_rule_of_the_body(api, media) -> None:
+    for name, body, needle in _bad_bodies(media):
+        r = api.post("/v2/generate", json=body)
+        assert r.status_code == 400, (name, r.text)
+        assert isinstance(r.json()["message"], list), name
+        assert_nest(r, 400, needle)
+    assert_nest(
+        api.post("/v2/generate", content=b"{nope", headers={"content-type": "application/json"}),
+        400,
+        "JSON",
+    )
+    assert_nest(api.post("/v2/generate", json=["a"]), 400, "JSON object")  # fmt: skip
+
+
+def test_400_lists_every_problem_at_once(api, media) -> None:
+    body = {"model": "x", "input": [{"type": "video"}], "options": {"temperature": 2}, "foo": 1}
+    message = assert_nest(api.post("/v2/generate", json=body), 400)["message"]
+    assert len(message) == 4, message
+
+
+def test_boundaries_and_react_options_are_accepted(api, media) -> None:
+    v, a = video_item(media.video), audio_item(media.audio_long)
+    for options in (
+        {"temperature": 0},
+        {"temperature": 1.0},
+        {"occlusion_detection_enabled": True},
+    ):
+        assert create(api, {"model": "lipsync-2", "input": [v, a], "options": options})["options"] == OPTIONS_DEFAULTS | options  # fmt: skip
+    react = create(api, {"model": "react-1", "input": [v, a], "options": {"prompt": "happy"}})
+    assert react["options"] == OPTIONS_DEFAULTS | {"model_mode": "face", "prompt": "happy"}
+    speaker = {"frame_number": 0, "coordinates": [160, 140], "auto_detect": False}
+    gen = create(api, lipsync(media, options={"active_speaker_detection": speaker}, outputFileName="A_b-9" * 51))  # fmt: skip
+    assert gen["options"]["active_speaker_detection"] == speaker
+    assert wait_for(api, gen["id"])["status"] == "COMPLETED"
+
+
+OPTIONS_DEFAULTS = {"sync_mode": "cut_off", "temperature": 0.5}
+
+
+def _bad_segments(m: Media) -> list[tuple[list[Any], str]]:
+    return [
+        ([{"startTime": 0, "endTime": 1, "audioInput": {"refId": "zzz"}}], 'refId "zzz" does not match'),
+        ([{"startTime": 1, "endTime": 1, "audioInput": {"refId": "a"}}], "startTime must be less than endTime"),
+        ([{"startTime": -1, "endTime": 1, "audioInput": {"refId": "a"}}], "startTime must not be less than 0"),
+        ([{"endTime": 1, "audioInput": {"refId": "a"}}], "segments.0.startTime should not be empty"),
+        ([{"startTime": 0, "endTime": 1}], "audioInput must be an object"),
+        ([{"startTime": 0, "endTime": 1.2, "audioInput": {"refId": "a"}}, {"startTime": 1.0, "endTime": 1.5, "audioInput": {"refId": "a"}}], "segments.0 and segments.1 overlap"),
+        ([{"startTime": 0, "endTime": 1, "audioInput": {"refId": "a", "startTime": 0.5}}], "startTime and endTime must be given together"),
+        ([{"startTime": 0, "endTime": 1, "audioInput": {"refId": "a", "startTime": 0.5, "endTime": 0.2}}], "audioInput.startTime must be less than endTime"),
+        ([], "segments must be a non-empty array"),
+    ]  # fmt: skip
+
+
+def test_400_for_segments_with_bad_ranges_or_refids(api, media) -> None:
+    inputs = [video_item(media.video), audio_item(media.audio_long, "a")]
+    for segments, needle in _bad_segments(media):
+        body = {"model": "lipsync-2", "input": inputs, "segments": segments}
+        assert_nest(api.post("/v2/generate", json=body), 400, needle)
+    unnamed = [video_item(media.video), audio_item(media.audio_long)]
+    segments = [{"startTime": 0, "endTime": 1, "audioInput": {"refId": "a"}}]
+    body = {"model": "lipsync-2", "input": unnamed, "segments": segments}
+    assert_nest(api.post("/v2/generate", json=body), 400, "input.1.refId is required")
+
+
+# ---- lifecycle, statuses, error codes ----------------------------------------------------------
+def test_create_answers_201_pending_then_processing_then_completed(api, media) -> None:
+    gen = create(api, lipsync(media, webhookUrl="https://example.com/hook"))
+    assert list(gen) == GENERATION_KEYS
+    assert UUID.match(gen["id"]) and ISO_MS.match(gen["createdAt"])
+    assert gen["status"] == "PENDING" and gen["model"] == "lipsync-2"
+    assert gen["input"] == lipsync(media)["input"] and gen["options"] == OPTIONS_DEFAULTS
+    assert gen["webhookUrl"] == "https://example.com/hook"
+    assert gen["outputUrl"] is gen["outputDuration"] is gen["error"] is gen["error_code"] is None
+    assert statuses_until_done(api, gen["id"]) == ["PENDING", "PROCESSING", "COMPLETED"]
+    done = api.get(f"/v2/generate/{gen['id']}").json()
+    assert done["outputUrl"].endswith(f"/syncso/files/{gen['id']}.mp4")
+    assert done["outputDuration"] == pytest.approx(2.0, abs=0.05)
+    assert done["segmentOutputUrl"] is None and done["error_code"] is None
+
+
+def test_failed_generations_carry_error_and_error_code(api, media) -> None:
+    v, a = video_item(media.video), audio_item(media.audio_long)
+    seg = {"startTime": 0, "endTime": 1, "audioInput": {"refId": "a"}}
+    cases = {
+        "generation_audio_missing": {"input": [v]},
+        "generation_video_missing": {"input": [a]},
+        "generation_text_length_exceeded": {"input": [v, tts_item("x" * 5001)]},
+        "generation_unsupported_model": {"model": "react-1", "input": [v, audio_item(media.audio_long, "a")], "segments": [seg]},
+        "generation_input_validation_failed": {"input": [v, audio_item(media.audio_long, "a")], "segments": [seg | {"endTime": 2.5}]},
+        "crop outside the audio": {"input": [v, audio_item(media.audio_short, "a")], "segments": [seg | {"audioInput": {"refId": "a", "startTime": 0.5, "endTime": 2.0}}]},
+        "speaker frame outside": {"input": [v, a], "options": {"active_speaker_detection": {"frame_number": 60, "coordinates": [5, 5]}}},
+        "generation_media_metadata_missing": {"input": [video_item(media.garbage), a]},
+        "audio without sound": {"input": [v, audio_item(media.mute_video)]},
+        "video without picture": {"input": [video_item(media.audio_long), a]},
+        "generation_audio_length_exceeded": {"input": [v, audio_item(media.too_long)]},
+    }  # fmt: skip
+    expected = {
+        "crop outside the audio": "generation_input_validation_failed",
+        "speaker frame outside": "generation_input_validation_failed",
+        "audio without sound": "generation_audio_missing",
+        "video without picture": "generation_video_missing",
+    }
+    created = {name: create(api, {"model": "lipsync-2"} | body) for name, body in cases.items()}
+    for name, gen in created.items():
+        done = wait_for(api, gen["id"])
+        code = expected.get(name, name)
+        assert (done["status"], done["error_code"]) == ("FAILED", code), (name, done)
+        assert done["error"] and done["outputUrl"] is None, name
+
+
+def test_unreachable_input_is_rejected_without_processing(api, media) -> None:
+    gen = create(api, {"model": "lipsync-2", "input": [video_item(UNREACHABLE), audio_item(media.audio_long)]})  # fmt: skip
+    assert statuses_until_done(api, gen["id"]) == ["PENDING", "REJECTED"]
+    done = api.get(f"/v2/generate/{gen['id']}").json()
+    assert done["error_code"] == "generation_media_download_failed"
+    assert "input.0.url" in done["error"] and done["outputUrl"] is None
+
+
+def test_fail_next_jobs_fault_fails_or_rejects_by_code(sandbox: Sandbox, api, media) -> None:
+    sandbox.faults.fail_next_jobs(1, code="generation_internal_error", message="GPU on fire")
+    failed = create(api, lipsync(media))
+    sandbox.faults.fail_next_jobs(1, code="generation_media_download_failed", message="nope")
+    rejected = create(api, lipsync(media))
+    assert statuses_until_done(api, failed["id"]) == ["PENDING", "PROCESSING", "FAILED"]
+    done = api.get(f"/v2/generate/{failed['id']}").json()
+    assert (done["error_code"], done["error"]) == ("generation_internal_error", "GPU on fire")
+    assert wait_for(api, rejected["id"])["status"] == "REJECTED"
+
+
+def test_list_newest_first_filtered_by_status_and_ids(api, media) -> None:
+    ok = create(api, lipsync(media))
+    bad = create(api, {"model": "lipsync-2", "input": [video_item(media.video)]})
+    rejected = create(api, {"model": "lipsync-2", "input": [video_item(UNREACHABLE), audio_item(media.audio_long)]})  # fmt: skip
+    for gen in (ok, bad, rejected):
+        wait_for(api, gen["id"])
+    rows = api.get("/v2/generations").json()
+    assert [r["id"] for r in rows] == [rejected["id"], bad["id"], ok["id"]]
+    assert rows[0] == api.get(f"/v2/generate/{rejected['id']}").json()
+    assert api.get("/v2/generate").json() == rows  # the older docs' list path
+    ids = lambda **q: [r["id"] for r in api.get("/v2/generations", params=q).json()]  # noqa: E731
+    assert ids(status="COMPLETED") == [ok["id"]]
+    assert ids(status="FAILED,REJECTED") == [rejected["id"], bad["id"]]
+    assert ids(status=["COMPLETED", "REJECTED"]) == [rejected["id"], ok["id"]]
+    assert ids(status="PENDING") == []
+    assert ids(ids=f"{ok['id']},{bad['id']}") == [bad["id"], ok["id"]]
+    assert ids(ids=[ok["id"]], status="FAILED") == []
+    assert_nest(api.get("/v2/generations", params={"status": "DONE"}), 400, "status must be one of")
+
+
+# ---- idempotency -------------------------------------------------------------------------------
+def test_same_idempotency_key_and_body_replays_one_generation(api, media) -> None:
+    key = {"Idempotency-Key": "d9bc7a6e-73cd-4d9a-8a2b-2e6019846044"}
+    first = api.post("/v2/generate", json=lipsync(media), headers=key)
+    reordered = dict(reversed(list(lipsync(media).items())))  # same JSON, other key order
+    again = api.post("/v2/generate", json=reordered, headers=key)
+    assert first.status_code == again.status_code == 201
+    assert again.json()["id"] == first.json()["id"]
+    assert again.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
+    assert len(api.get("/v2/generations").json()) == 1  # no second job
+    other = api.post(
+        "/v2/generate", json=lipsync(media, options={"sync_mode": "loop"}), headers=key
+    )
+    assert assert_nest(other, 422, "different request body")["code"] == "IDEMPOTENCY_KEY_MISMATCH"
+    assert create(api, lipsync(media))["id"] != first.json()["id"]  # no key: a new job
+
+
+def test_idempotency_key_rules(api, media) -> None:
+    for bad in ("", "has space", "x" * 129, "a/b"):
+        r = api.post("/v2/generate", json=lipsync(media), headers={"Idempotency-Key": bad})
+        assert assert_nest(r, 400, "Idempotency-Key")["code"] == "INVALID_IDEMPOTENCY_KEY", bad
+    twice = [("Idempotency-Key", "a"), ("Idempotency-Key", "b")]
+    assert_nest(api.post("/v2/generate", json=lipsync(media), headers=twice), 400)
+    key = {"Idempotency-Key": "retry-1"}
+    assert api.post("/v2/generate", json={"model": "lipsync-2"}, headers=key).status_code == 400
+    assert create(api, lipsync(media), headers=key)["status"] == "PENDING"  # key not used up
+
+
+# ---- cost estimate -----------------------------------------------------------------------------
+def test_estimate_cost_is_frames_times_the_per_frame_price(api, media) -> None:
+    def cost(model: str, mode: str, audio: str, path: str = "/v2/analyze/cost") -> list:
+        body = {"model": model, "input": [video_item(media.video), audio_item(audio)], "options": {"sync_mode": mode}}  # fmt: skip
+        r = api.post(path, json=body)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def priced(model: str, seconds: float) -> list:
+        frames = round(seconds * FPS)  # the video's own frame rate (25 here)
+        usd = frames * syncso.MODELS[model].price_per_second / syncso.PRICING_FPS
+        return [{"estimatedFrameCount": frames, "estimatedGenerationCost": round(usd, 4)}]
+
+    for model in syncso.MODELS:
+        assert cost(model, "loop", media.audio_long) == priced(model, 3.0), model
+    for mode, audio, seconds in (("cut_off", media.audio_long, 2.0), ("silence", media.audio_short, 2.0), ("remap", media.audio_short, 1.2), ("bounce", media.audio_short, 1.2)):  # fmt: skip
+        assert cost("lipsync-2-pro", mode, audio) == priced("lipsync-2-pro", seconds), mode
+    assert syncso.MODELS["lipsync-2"].price_per_second == 0.05  # sync.so's list price, per second
+    for alias in ("/v2/generate/estimate-cost", "/v2/generations/estimate-cost"):
+        assert cost("sync-3", "cut_off", media.audio_long, alias) == priced("sync-3", 2.0)
+    assert api.get("/v2/generations").json() == []  # estimating starts nothing
+
+
+def test_estimate_cost_refuses_what_it_cannot_measure(api, media) -> None:
+    assert_nest(api.post("/v2/analyze/cost", json={"model": "lipsync-2"}), 400, "input must be")
+    unreachable = {"model": "lipsync-2", "input": [video_item(UNREACHABLE), audio_item(media.audio_long)]}  # fmt: skip
+    assert_nest(api.post("/v2/analyze/cost", json=unreachable), 400, "input.0.url could not be downloaded")  # fmt: skip
+    no_audio = {"model": "lipsync-2", "input": [video_item(media.video)]}
+    assert_nest(api.post("/v2/analyze/cost", json=no_audio), 400, "no audio")
+    script = {"model": "lipsync-2", "input": [video_item(media.video), tts_item("a" * 45)], "options": {"sync_mode": "loop"}}  # fmt: skip
+    assert (
+        api.post("/v2/analyze/cost", json=script).json()[0]["estimatedFrameCount"] == 75
+    )  # 45 chars = 3 s
+
+
+# ---- multipart ---------------------------------------------------------------------------------
+def test_create_with_files_stores_uploads_as_inputs(sandbox: Sandbox, api, media, tmp_path) -> None:
+    files = {
+        "video": ("talk.mp4", media.video_file.read_bytes(), "video/mp4"),
+        "audio": ("voice.wav", media.audio_file.read_bytes(), "audio/wav"),
+    }
+    data = {"model": "lipsync-2", "options": json.dumps({"sync_mode": "loop"}), "webhookUrl": "https://example.com/h"}  # fmt: skip
+    r = api.post("/v2/generate", data=data, files=files)
+    assert r.status_code == 201, r.text
+    gen = r.json()
+    assert [i["type"] for i in gen["input"]] == ["video", "audio"]
+    assert gen["options"]["sync_mode"] == "loop" and gen["webhookUrl"] == "https://example.com/h"
+    for item, (_, content, _) in zip(gen["input"], files.values(), strict=True):
+        assert item["url"].startswith(sandbox.base_url("syncso") + "/files/upload-")
+        assert httpx.get(item["url"], trust_env=False).content == content
+    done = wait_for(api, gen["id"])
+    assert done["status"] == "COMPLETED" and done["outputDuration"] == pytest.approx(3.0, abs=0.05)
+    # an upload fills the item that has no url; JSON fields travel as JSON strings
+    tts = json.dumps([{"type": "video"}, tts_item("Hi there.")])
+    r = api.post("/v2/generate", data={"model": "sync-3", "input": tts}, files={"video": files["video"]})  # fmt: skip
+    assert r.status_code == 201, r.text
+    assert r.json()["input"][0]["url"].startswith(sandbox.base_url("syncso") + "/files/upload-")
+    assert wait_for(api, r.json()["id"])["status"] == "COMPLETED"
+    # an earlier output is a valid input
+    again = create(api, {"model": "lipsync-2", "input": [video_item(done["outputUrl"]), audio_item(media.audio_short)]})  # fmt: skip
+    assert wait_for(api, again["id"])["status"] == "COMPLETED"
+
+
+def test_multipart_errors(api, media) -> None:
+    video = ("talk.mp4", media.video_file.read_bytes(), "video/mp4")
+    both = json.dumps([video_item(media.video)])
+    r = api.post("/v2/generate", data={"model": "lipsync-2", "input": both}, files={"video": video})
+    assert_nest(r, 400, "not both")
+    r = api.post("/v2/generate", data={"model": "lipsync-2", "options": "{loop"}, files={"video": video})  # fmt: skip
+    assert_nest(r, 400, "options must be a JSON string")
+    big = ("big.wav", b"\0" * (syncso.MAX_UPLOAD_BYTES + 1), "audio/wav")
+    r = api.post("/v2/generate", data={"model": "lipsync-2"}, files={"video": video, "audio": big})
+    assert_nest(r, 413, "20 MB")
+    assert api.get("/v2/generations").json() == []
+
+
+# ---- webhooks ----------------------------------------------------------------------------------
+class Receiver:
+    """A loopback webhook receiver that records raw bodies and headers."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[dict[str, str], bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.events.append((dict(self.headers), body))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait(self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate([json.loads(b) for _, b in self.events]):
+            assert time.monotonic() < deadline, f"webhooks so far: {self.events}"
+            time.sleep(0.02)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def verify(secret: str, header: str, body: bytes, tolerance: float = 300) -> bool:
+    """The receiving side of providers.md's reading: HMAC-SHA256 over f"{t}.{raw body}"."""
+    parts = dict(p.split("=", 1) for p in header.split(","))
+    expected = hmac.new(secret.encode(), f"{parts['t']}.".encode() + body, hashlib.sha256)
+    fresh = abs(time.time() - int(parts["t"])) <= tolerance
+    return fresh and hmac.compare_digest(expected.hexdigest(), parts["v1"])
+
+
+def test_webhooks_post_the_generation_signed_over_t_dot_body(sandbox: Sandbox, api, media) -> None:
+    receiver = Receiver()
+    try:
+        ok = create(api, lipsync(media, webhookUrl=receiver.url))
+        bad = create(api, {"model": "lipsync-2", "input": [video_item(media.video)], "webhookUrl": receiver.url})  # fmt: skip
+        receiver.wait(lambda ps: {p["id"] for p in ps} == {ok["id"], bad["id"]})
+        time.sleep(0.2)  # nothing else follows
+        assert len(receiver.events) == 2
+        secret = sandbox.webhook_secret("syncso")
+        for headers, body in receiver.events:
+            payload = json.loads(body)
+            assert payload == api.get(f"/v2/generate/{payload['id']}").json()
+            assert headers["Content-Type"] == "application/json"
+            signature = headers["Sync-Signature"]
+            assert re.fullmatch(r"t=\d+,v1=[0-9a-f]{64}", signature)
+            assert verify(secret, signature, body)
+            assert not verify(secret, signature, body.replace(b'"status"', b'"Status"'))
+            assert not verify("whsec_other", signature, body)
+            assert not verify(secret, signature, body, tolerance=-1)  # stale
+        by_id = {json.loads(b)["id"]: json.loads(b) for _, b in receiver.events}
+        assert by_id[ok["id"]]["status"] == "COMPLETED" and by_id[ok["id"]]["outputUrl"]
+        assert (by_id[bad["id"]]["status"], by_id[bad["id"]]["error_code"]) == ("FAILED", "generation_audio_missing")  # fmt: skip
+    finally:
+        receiver.close()
+
+
+# ---- outputs -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("case", list(EXPECTED_SECONDS))
+def test_output_length_follows_sync_mode(finished, case) -> None:
+    out = finished[case]
+    expected = EXPECTED_SECONDS[case]
+    info = probe(out["mp4"])
+    assert info["video"]["codec"] == "h264" and info["audio"]["codec"] == "aac"
+    assert (info["video"]["width"], info["video"]["height"]) == (WIDTH, HEIGHT)
+    assert info["video"]["fps"] == FPS
+    assert out["gen"]["outputDuration"] == pytest.approx(info["duration"], abs=0.001)
+    assert info["duration"] == pytest.approx(expected, abs=0.06)
+    assert count_frames(out["mp4"]) == round(expected * FPS)
+
+
+@pytest.mark.parametrize(
+    ("case", "source"),
+    [
+        (("cut_off", 3.0), lambda k: k),
+        (("cut_off", 1.2), lambda k: k),
+        (("loop", 3.0), lambda k: k % V_FRAMES),
+        (("bounce", 3.0), lambda k: k if k < V_FRAMES else 2 * V_FRAMES - 1 - k),
+        (("silence", 3.0), lambda k: min(k, V_FRAMES - 1)),
+        (("silence", 1.2), lambda k: k),
+        (("remap", 3.0), lambda k: k / 1.5),
+        (("remap", 1.2), lambda k: k * V_SECONDS / 1.2),
+    ],
+    ids=lambda v: "-".join(map(str, v)) if isinstance(v, tuple) else "",
+)
+def test_output_shows_the_input_frames_on_the_sync_modes_timeline(finished, case, source) -> None:
+    frames = all_frames(finished[case]["mp4"])
+    shown = [source_index(f) for f in frames]
+    for k, index in enumerate(shown):
+        assert index == pytest.approx(min(source(k), V_FRAMES - 1), abs=1.5), (k, shown)
+    # outside the face, the picture is the input's own
+    assert np.abs(frames[:, 40:100].astype(int) - 200).mean() < 3
+
+
+def test_output_carries_the_new_audio_not_the_videos_own(finished, media) -> None:
+    out = finished[("cut_off", 3.0)]["mp4"]
+    samples, rate = decode_audio(out, RATE)
+    given, _ = decode_audio(media.audio_file, RATE)
+    assert peak_hz(samples, rate) == pytest.approx(300, abs=5)  # the input video's tone is 1 kHz
+    n = min(len(samples), round(2.0 * RATE))
+    got_env = rms_per_frame(samples[:n], rate, V_FRAMES)
+    want_env = rms_per_frame(given[:n], rate, V_FRAMES)
+    assert np.corrcoef(got_env, want_env)[0, 1] > 0.98
+    assert got_env.mean() == pytest.approx(want_env.mean(), rel=0.15)
+
+
+def test_silence_mode_pads_short_audio_with_silence(finished) -> None:
+    samples, rate = decode_audio(finished[("silence", 1.2)]["mp4"], RATE)
+    assert np.sqrt(np.mean(samples[: round(1.1 * rate)] ** 2)) > 0.1
+    assert np.sqrt(np.mean(samples[round(1.3 * rate) :] ** 2)) < 0.005
+
+
+def test_mouth_opening_follows_the_audio_loudness(finished) -> None:
+    for case in (("cut_off", 3.0), ("loop", 3.0), ("tts", "adam")):
+        out = finished[case]["mp4"]
+        frames = all_frames(out)
+        samples, rate = decode_audio(out, RATE)
+        loudness = rms_per_frame(samples, rate, len(frames))
+        dark = dark_pixels(frames)
+        assert dark.max() - dark.min() > 0.5 * dark.max(), (case, dark)  # it opens and closes
+        r = np.corrcoef(dark, loudness)[0, 1]
+        assert r > 0.85, (case, r)
+
+
+def test_segments_put_each_audio_in_its_range(finished, tmp_path) -> None:
+    out = finished["segments"]
+    gen = out["gen"]
+    assert gen["outputUrl"].endswith("-two_voices.mp4")
+    assert gen["segments"] == out["body"]["segments"]
+    assert gen["outputDuration"] == pytest.approx(V_SECONDS, abs=0.06)
+    wav = download(gen["segmentOutputUrl"], tmp_path)
+    track, rate = decode_audio(wav, RATE)
+    assert len(track) / rate == pytest.approx(V_SECONDS, abs=0.05)
+    window = lambda a, b: track[round(a * rate) : round(b * rate)]  # noqa: E731
+    assert peak_hz(window(0.1, 0.7), rate) == pytest.approx(300, abs=5)
+    assert np.abs(window(0.85, 0.95)).max() < 0.01  # the gap between the segments
+    assert peak_hz(window(1.1, 1.8), rate) == pytest.approx(600, abs=5)
+    assert np.abs(window(1.92, 2.0)).max() < 0.01
+    mixed, _ = decode_audio(out["mp4"], RATE)
+    assert peak_hz(mixed[round(1.2 * rate) : round(1.7 * rate)], rate) == pytest.approx(600, abs=5)
+
+
+def test_tts_speaks_the_script_in_a_voice_per_voice_id(finished) -> None:
+    assert syncso.voice_spec(VOICES[0]) != syncso.voice_spec(VOICES[1])
+    tracks = []
+    for voice in VOICES:
+        out = finished[("tts", voice)]
+        samples, rate = decode_audio(out["mp4"], RATE)
+        assert np.sqrt(np.mean(samples**2)) > 0.02  # speech, not silence
+        assert out["gen"]["outputDuration"] == pytest.approx(len(samples) / rate, abs=0.1)
+        assert 1.0 < out["gen"]["outputDuration"] < 5.0  # a short sentence, looped video
+        tracks.append(samples)
+    n = min(map(len, tracks))
+    assert not np.allclose(tracks[0][:n], tracks[1][:n], atol=0.05)
+
+
+# ---- the real SDK, when it is importable -------------------------------------------------------
+def test_the_real_syncsdk_works_unchanged(sandbox: Sandbox, media) -> None:
+    sdk = pytest.importorskip("sync", reason="syncsdk is not installed (pip download it to /tmp)")
+    if not hasattr(sdk, "Sync"):
+        pytest.skip("the importable 'sync' is not syncsdk")
+    from sync.common import Audio, GenerationOptions, Video
+    from sync.core.api_error import ApiError
+
+    client = sdk.Sync(base_url=sandbox.base_url("syncso"), api_key=new_key())
+    gen = client.generations.create(
+        input=[Video(url=media.video), Audio(url=media.audio_long)],
+        model="lipsync-2",
+        options=GenerationOptions(sync_mode="loop"),
+        output_file_name="quickstart",
+    )
+    while gen.status not in TERMINAL:
+        time.sleep(0.05)
+        gen = client.generations.get(gen.id)
+    assert gen.status == "COMPLETED" and gen.output_duration == pytest.approx(3.0, abs=0.05)
+    assert [g.id for g in client.generations.list(status=["COMPLETED"])] == [gen.id]
+    cost = client.generations.estimate_cost(model="lipsync-2", input=[Video(url=media.video), Audio(url=media.audio_long)])  # fmt: skip
+    assert cost[0].estimated_frame_count == 50
+    uploaded = client.generations.create_with_files(
+        model="lipsync-2",
+        video=media.video_file.read_bytes(),
+        audio=("voice.wav", media.audio_file.read_bytes(), "audio/wav"),
+    )
+    assert uploaded.status == "PENDING" and len(uploaded.input) == 2
+    while uploaded.status not in TERMINAL:
+        time.sleep(0.05)
+        uploaded = client.generations.get(uploaded.id)
+    assert uploaded.status == "COMPLETED"
+    with pytest.raises(ApiError) as err:
+        client.generations.get("no-such-id")
+    assert err.value.status_code == 404
