@@ -581,6 +581,11 @@ MOTION_LEVELS = ((0.02, "still"), (0.3, "slow"), (math.inf, "fast"))
 TREND_DELTA = 0.08
 ACHROMATIC_SATURATION = 0.18
 SECOND_COLOR_SHARE = 0.2
+HUE_NAMES = (
+    (15, "red"), (45, "orange"), (70, "yellow"), (165, "green"), (200, "cyan"), (255, "blue"),
+    (290, "purple"), (345, "pink"), (361, "red"),
+)  # fmt: skip
+"""Colour name of a saturated pixel by hue: below each bound (degrees)."""
 METADATA_TEXT_KEYS = ("title", "comment", "description", "synopsis")
 
 # --------------------------------------------------------------------------------- audio
@@ -678,18 +683,12 @@ def _color_votes(frames: np.ndarray) -> dict[str, float]:
         mx == r, ((g - b) / delta) % 6, np.where(mx == g, (b - r) / delta + 2, (r - g) / delta + 4)
     )
     hue = hue * 60.0
-    bounds = ((15, "red"), (45, "orange"), (70, "yellow"), (165, "green"), (200, "cyan"))
-    bounds += ((255, "blue"), (290, "purple"), (345, "pink"), (361, "red"))
-    names = np.empty(len(px), dtype=object)
     chroma = (sat >= ACHROMATIC_SATURATION) & (mx > 0.15)
-    for i, h in enumerate(hue):
-        if chroma[i]:
-            names[i] = next(n for bound, n in bounds if h < bound)
-        else:
-            names[i] = "black" if mx[i] < 0.2 else ("grey" if mx[i] < 0.8 else "white")
-    votes: dict[str, float] = {}
-    for name in names:
-        votes[name] = votes.get(name, 0.0) + 1.0 / len(names)
+    hue_names = np.array([name for _, name in HUE_NAMES])
+    by_hue = hue_names[np.searchsorted([bound for bound, _ in HUE_NAMES], hue, side="right")]
+    by_value = np.where(mx < 0.2, "black", np.where(mx < 0.8, "grey", "white"))
+    names, counts = np.unique(np.where(chroma, by_hue, by_value), return_counts=True)
+    votes = {str(n): float(c) / len(px) for n, c in zip(names, counts, strict=True)}
     return votes
 
 
