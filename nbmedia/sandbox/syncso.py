@@ -29,8 +29,9 @@ Our readings where the documentation is silent (beyond those in providers.md):
   key), and the plan's concurrency (PENDING + PROCESSING generations of the key) on create. The
   documentation promises no ``Retry-After`` and none is ever sent, not even by the
   ``rate_limit_next`` fault: clients must back off on their own (the docs say 1, 2, 4, 8, 16 s).
-- Checks run in this order: auth (401), rate (429), ``Idempotency-Key`` (400/409/422 or a
-  replay), body size (413), body (400), credit (402), concurrency (429).
+- Checks run in this order: auth (401), rate (429), the ``Idempotency-Key`` header's form
+  (400), body size (413), key reuse (409/422, or a replay), body (400), credit (402),
+  concurrency (429).
 - What is a 400 and what is a failed generation: everything decidable from the body's shape is
   a 400 (types, enums, ranges, unknown properties, react-1-only options on other models, more
   than one video item, malformed or overlapping segments, a segment ``refId`` no input has, a
@@ -1340,10 +1341,13 @@ def _timeline(spec: Spec, video: VideoInfo, seconds: float, frames: int) -> tupl
             "[0:v]setpts=PTS-STARTPTS,split[fw][bw];[bw]reverse[rv];"
             f"[fw][rv]concat=n=2:v=1:a=0,loop=loop=-1:size={size},setpts=N/({fps}*TB),"
         )
-    elif mode == "silence" and longer:
-        head += f"tpad=stop_mode=clone:stop_duration={seconds - video.seconds + 1:.3f},"
-    elif mode == "remap":
-        head += f"setpts={seconds / video.seconds:.6f}*PTS,"
+    else:
+        if mode == "remap":
+            head += f"setpts={seconds / video.seconds:.6f}*PTS,"
+        # Holds the last frame: silence's rule when the audio is longer, and a guard for videos
+        # whose picture ends before the container's stated duration.
+        pad = max(0.0, seconds - video.seconds) + 1
+        head += f"tpad=stop_mode=clone:stop_duration={pad:.3f},"
     width, height = preview_size(video.width, video.height)
     chain = (
         f"{head}fps={fps},trim=end_frame={frames},setpts=PTS-STARTPTS,"
