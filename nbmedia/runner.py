@@ -9,6 +9,7 @@ the Studio owns a loop and runs it whenever a call needs it.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -27,13 +28,15 @@ class LoopRunner:
         except RuntimeError:
             self.loop = asyncio.new_event_loop()
             self.owned = True
+        self._thread = threading.get_ident()
         self._patched = False
 
     def __repr__(self) -> str:
         return f"<LoopRunner owned={self.owned}>"
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Runs `coro` to completion on the bound loop, from sync code, re-entering if needed."""
+        """Runs `coro` to completion on the bound loop, from sync code: re-entering the loop
+        from its own thread, or handing the work over from another thread."""
         if self.loop.is_closed():
             coro.close()
             raise RuntimeError("this Studio has been closed")
@@ -41,6 +44,10 @@ class LoopRunner:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
+        if threading.get_ident() != self._thread and self.loop.is_running():
+            # ipykernel 7 runs widget callbacks on its shell-channel thread: hand the work to
+            # the Studio's loop (the kernel's) and wait for it here
+            return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
         if running is not None and running is not self.loop:
             coro.close()
             raise RuntimeError(

@@ -289,6 +289,7 @@ class Studio:
         p = self.provider(provider)
         if text is not None and kind in p.text_field:
             fields = {p.text_field[kind]: text, **fields}
+        self._finish_inputs(fields)
         request = p.make_request(kind, fields)
         wire = request.wire()
         job = Job(
@@ -300,6 +301,14 @@ class Studio:
             _owner=self,
         )
         return job, request
+
+    def _finish_inputs(self, fields: Mapping[str, Any]) -> None:
+        """An earlier job given as an input is waited for, so one line can chain two jobs."""
+        for value in fields.values():
+            items = value.values() if isinstance(value, Mapping) else value
+            for item in items if isinstance(items, (list, tuple, type({}.values()))) else [value]:
+                if isinstance(item, Job) and not item.done:
+                    self.wait_job(item, None, False)
 
     async def send(self, job: Job, request: RequestModel) -> Job:
         """Records the job, then creates it at the provider and starts following it."""

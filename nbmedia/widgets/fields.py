@@ -21,6 +21,9 @@ from pydantic.fields import FieldInfo
 UNSET: Any = object()
 """A field the user left alone: not sent, so the provider's documented default applies."""
 
+DEFAULT = ""
+"""The dropdown value of "(provider default)": ipywidgets reads None as "nothing selected"."""
+
 SaveUpload = Callable[[str, bytes], Path]
 
 
@@ -93,7 +96,7 @@ class PlainInput(FieldInput):
 
     def value(self) -> Any:
         v = self.control.value
-        return UNSET if v is None else v
+        return UNSET if v is None or (isinstance(v, str) and v == DEFAULT) else v
 
 
 class OptionalNumber(FieldInput):

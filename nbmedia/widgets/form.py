@@ -16,6 +16,7 @@ import pydantic
 from ..errors import NbmediaError, ValidationError
 from ..models import Job
 from .fields import (
+    DEFAULT,
     UNSET,
     FieldInput,
     JsonInput,
@@ -213,13 +214,19 @@ def make_input(name: str, info: Any, form: PromptForm, given: Any) -> FieldInput
         return SubForm(name, annotation, form, default if isinstance(default, dict) else {})
     choices = literal_choices(annotation)
     if choices is not None:
-        options = [("(provider default)", None)] if default is None else []
+        options = [("(provider default)", DEFAULT)] if default is None else []
         options += [(str(c), c) for c in choices]
-        return PlainInput(name, W.Dropdown(options=options, value=default), info, default)
+        return PlainInput(
+            name,
+            W.Dropdown(options=options, value=DEFAULT if default is None else default),
+            info,
+            default,
+        )
     if annotation is bool:
         if optional and default is None:
             dd = W.Dropdown(
-                options=[("(provider default)", None), ("yes", True), ("no", False)], value=None
+                options=[("(provider default)", DEFAULT), ("yes", True), ("no", False)],
+                value=DEFAULT,
             )
             return PlainInput(name, dd, info, None)
         return PlainInput(name, W.Checkbox(value=bool(default), indent=False), info, default)
@@ -265,7 +272,8 @@ class _VoiceInput(FieldInput):
         super().__init__(name, picker, info)
 
     def value(self) -> Any:
-        return UNSET if self.picker.dropdown.value is None else self.picker.dropdown.value
+        v = self.picker.dropdown.value
+        return UNSET if v is None or v == DEFAULT else v
 
     def observe_value(self, callback: Callable[[Any], None]) -> None:
         self.picker.dropdown.observe(lambda _c: callback(None), "value")

@@ -36,6 +36,9 @@ class JobProgress(W.VBox):
         self.bar = W.FloatProgress(value=0.0, min=0.0, max=1.0, layout=W.Layout(width="100%"))
         self.label = W.HTML()
         self.player = W.Output()
+        self.bar.add_class("nbmedia-bar")
+        self.label.add_class("nbmedia-label")
+        self.player.add_class("nbmedia-player")
         self._shown_player = False
         super().__init__([self.header, self.bar, self.label, self.player], **kwargs)
         self.add_class("nbmedia-job")
@@ -44,6 +47,9 @@ class JobProgress(W.VBox):
 
     def _render(self, job: Job) -> None:
         status = job.status
+        for s in JobStatus:
+            self.remove_class(f"nbmedia-status-{s.value}")
+        self.add_class(f"nbmedia-status-{status.value}")
         self.bar.bar_style = BAR_STYLE[status]
         if status is JobStatus.SUCCEEDED:
             self.bar.value = 1.0
@@ -52,7 +58,7 @@ class JobProgress(W.VBox):
         parts = [f"<span class='nbmedia-status'>{status.value}</span>"]
         if job.progress is not None and not job.done:
             parts.append(f"{job.progress:.0%}")
-        parts.append(f"<span class='nbmedia-elapsed'>{job.elapsed_s:.0f} s</span>")
+        parts.append(f"<span class='nbmedia-elapsed'>{_seconds(job.elapsed_s)}</span>")
         if job.cost is not None:
             parts.append(f"cost {job.cost:g}")
         if job.id:
@@ -74,3 +80,8 @@ class JobProgress(W.VBox):
     def close(self) -> None:
         self._unsubscribe()
         super().close()
+
+
+def _seconds(value: float) -> str:
+    """0.4 s, 7.3 s, 42 s: one decimal while it is short."""
+    return f"{value:.1f} s" if value < 10 else f"{value:.0f} s"

@@ -16,6 +16,7 @@ import traitlets
 from IPython.display import HTML
 
 from ..media import relative_src
+from .fields import DEFAULT
 
 SampleFn = Callable[[str, bool], Path | None]
 """(voice id, billed request confirmed) → a local audio file, or None if there is no sample."""
@@ -36,14 +37,16 @@ class VoicePicker(W.VBox):
         description: str = "voice",
         allow_none: bool = False,
     ) -> None:
-        options: list[tuple[str, str | None]] = [("(provider default)", None)] if allow_none else []
+        options: list[tuple[str, str | None]] = (
+            [("(provider default)", DEFAULT)] if allow_none else []
+        )
         options += [(_label(v), v["id"]) for v in voices]
         known = {v["id"] for v in voices}
         if value is not None and value not in known:
             options.append((value, value))
         self.dropdown = W.Dropdown(
             options=options,
-            value=value if (value or allow_none) else options[0][1],
+            value=value if value is not None else (DEFAULT if allow_none else options[0][1]),
             description=description,
         )
         self.play = W.Button(
@@ -65,15 +68,15 @@ class VoicePicker(W.VBox):
         row = W.HBox([self.dropdown, self.play, self.confirm])
         super().__init__([row, self.status, self.player])
         self.add_class("nbmedia-voice-picker")
-        self.value = self.dropdown.value
+        self.value = self.dropdown.value or None
         self.dropdown.observe(self._changed, "value")
         self.play.on_click(self._play)
 
     def _changed(self, change: dict[str, Any]) -> None:
-        self.value = change["new"]
+        self.value = change["new"] or None
 
     def _play(self, _button: W.Button | None = None) -> None:
-        if self._sample is None or self.dropdown.value is None:
+        if self._sample is None or self.dropdown.value in (None, DEFAULT):
             return
         if self.confirm.layout.display != "none" and not self.confirm.value:
             self.status.value = "<span style='color:#c62828'>tick the box first: this sample is a billed request</span>"

@@ -2,11 +2,9 @@
 
 - ``jupyter_server`` (session): ``jupyter lab`` on 127.0.0.1, a free port and a random token,
   rooted in a temporary folder. Its kernels use the session's ``sandbox``: the server's
-  environment carries ``NBMEDIA_SANDBOX_URL``, and an IPython startup file (in a private
-  ``IPYTHONDIR``) makes ``nbmedia.sandbox.shared()`` return ``Sandbox.attach(url)``, so a plain
-  ``nm.Studio()`` in a notebook talks to the test's sandbox (its speed, faults, request log).
-  The startup file sets the private ``nbmedia.sandbox.server._shared``: a stopgap until
-  ``shared()`` honours ``NBMEDIA_SANDBOX_URL`` itself (then the file changes nothing).
+  environment carries ``NBMEDIA_SANDBOX_URL``, which ``nbmedia.sandbox.shared()`` honours by
+  attaching to that sandbox, so a plain ``nm.Studio()`` in a notebook talks to the test's
+  sandbox (its speed, faults, request log).
 - ``browser`` (session): headless ``/usr/bin/chromium`` through Playwright.
 - ``lab`` (per test): a fresh browser page; ``lab.open(notebook)`` copies the notebook into the
   server's root, opens it, waits for an idle kernel and returns a ``LabNotebook`` that runs
@@ -61,17 +59,6 @@ KERNEL_IDLE_TIMEOUT_MS = 60_000
 CELL_TIMEOUT_MS = 120_000
 VIEWPORT = {"width": 1280, "height": 1000}
 
-STARTUP_FILE = '''\
-"""Written by tests/browser/conftest.py: kernels use the test session's sandbox."""
-import os as _os
-
-if _os.environ.get("NBMEDIA_SANDBOX_URL"):
-    from nbmedia.sandbox import Sandbox as _Sandbox, server as _server
-
-    _server._shared = _Sandbox.attach(_os.environ["NBMEDIA_SANDBOX_URL"])
-    del _Sandbox, _server
-del _os
-'''
 
 LAB_SETTINGS = {
     # no request to the news feed, so no "news" notification to dismiss
@@ -151,9 +138,6 @@ def jupyter_server(
     base = tmp_path_factory.mktemp("jupyter")
     root = base / "root"
     root.mkdir()
-    startup = base / "ipython" / "profile_default" / "startup"
-    startup.mkdir(parents=True)
-    (startup / "00-nbmedia-sandbox.py").write_text(STARTUP_FILE)
     settings = base / "lab-settings"
     for name, value in LAB_SETTINGS.items():
         path = settings / name

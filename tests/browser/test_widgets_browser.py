@@ -1,0 +1,230 @@
+"""The widget layer in a real JupyterLab: the generated form, the voice picker, the compare
+grid with ratings, the job table and the cell magic, checked in the page itself."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import nbformat
+import pytest
+
+from .conftest import REPO, Lab, LabNotebook, Screenshots
+from .test_quickstart_browser import MEDIA_TIMEOUT_MS, _bar_percent, _wait_for_media
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator
+
+    from nbmedia.sandbox import Sandbox
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+
+DOCS = REPO / "docs"
+
+
+def notebook(tmp_path: Path, name: str, *cells: str) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+    }
+    path = tmp_path / name
+    nbformat.write(nb, path)
+    return path
+
+
+def field(form: Locator, name: str) -> Locator:
+    return form.locator(f".nbmedia-field-{name}")
+
+
+def wait_until(nb: LabNotebook, check, what: str, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        nb.page.wait_for_timeout(100)
+
+
+def test_generated_form_validates_as_you_type_and_submits(
+    lab: Lab, screenshots: Screenshots, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    path = notebook(
+        tmp_path,
+        "form.ipynb",
+        "import nbmedia as nm\nstudio = nm.Studio()\nform = studio.form('mercadream', 'video')\nform",
+    )
+    nb = lab.open(path)
+    nb.run_cell(0)
+    form = nb.output(0).locator(".nbmedia-form")
+    form.wait_for()
+    screenshots.save(nb.page, "form-defaults", show=form)
+
+    # the documented defaults are filled in
+    assert field(form, "resolution").locator("select").input_value() == "4k"
+    assert field(form, "duration").locator("select").input_value() == "30"
+    assert field(form, "fps").locator("select").input_value() == "24"
+    assert field(form, "style").locator("input").input_value() == "cinematic"
+    submit = form.locator(".nbmedia-submit")
+    assert submit.is_disabled(), "submit must wait for a prompt"
+
+    # too long a prompt: the rule next to the field, a red counter, submit stays disabled
+    prompt = field(form, "prompt").locator("textarea")
+    prompt.fill("x" * 1001)
+    error = field(form, "prompt").locator(".nbmedia-field-error")
+    wait_until(nb, lambda: "at most 1000" in error.inner_text(), "the prompt's error message")
+    assert "1001 / 1000" in field(form, "prompt").locator(".nbmedia-counter").inner_text()
+    assert submit.is_disabled()
+    screenshots.save(nb.page, "form-invalid", show=form)
+
+    # a valid request: the error goes, submit enables
+    prompt.fill("Neon rain on Tokyo streets")
+    field(form, "duration").locator("select").select_option("15")
+    field(form, "resolution").locator("select").select_option("720p")
+    wait_until(nb, lambda: not submit.is_disabled(), "submit to enable")
+    assert error.inner_text().strip() == ""
+
+    speed = sandbox.speed
+    sandbox.speed = 0.5
+    try:
+        submit.click()
+        job = form.locator(".nbmedia-results .nbmedia-job")
+        job.wait_for(timeout=MEDIA_TIMEOUT_MS)
+        bar = job.locator(".nbmedia-bar .progress-bar")
+        samples: list[float] = []
+        deadline = time.monotonic() + 60
+        while not samples or samples[-1] < 100:
+            samples.append(_bar_percent(bar))
+            assert time.monotonic() < deadline, samples
+            nb.page.wait_for_timeout(100)
+            if len(samples) == 5:
+                screenshots.save(nb.page, "form-progress", show=form)
+    finally:
+        sandbox.speed = speed
+    assert len({s for s in samples if 0 < s < 100}) >= 2, f"the bar did not move: {samples}"
+    video = job.locator("video")
+    video.wait_for(timeout=MEDIA_TIMEOUT_MS)
+    state = _wait_for_media(nb, video)
+    assert state["error"] is None and state["readyState"] >= 1, state
+    assert abs(float(state["duration"]) - 15) <= 0.2, state
+    assert prompt.input_value() == "Neon rain on Tokyo streets", "the form stays for the next try"
+    screenshots.save(nb.page, "form-player", show=form)
+    assert not nb.tracebacks()
+
+
+def test_voice_picker_plays_a_real_sample(
+    lab: Lab, screenshots: Screenshots, tmp_path: Path
+) -> None:
+    path = notebook(
+        tmp_path,
+        "voices.ipynb",
+        "import nbmedia as nm\nstudio = nm.Studio()\npicker = studio.voice_picker('vimmerse')\npicker",
+    )
+    nb = lab.open(path)
+    nb.run_cell(0)
+    picker = nb.output(0).locator(".nbmedia-voice-picker")
+    picker.wait_for()
+    options = picker.locator("select option").all_inner_texts()
+    assert len(options) == 22 and any("Rachel" in o for o in options)
+    picker.locator("select").select_option(label=next(o for o in options if "Rachel" in o))
+    picker.locator(".nbmedia-voice-sample").click()
+    audio = picker.locator("audio.nbmedia-sample")
+    audio.wait_for(timeout=MEDIA_TIMEOUT_MS)
+    state = _wait_for_media(nb, audio)
+    assert state["error"] is None and state["readyState"] >= 1 and float(state["duration"]) > 1, (
+        state
+    )
+    assert "samples/Rachel.wav" in str(state["src"])
+    screenshots.save(nb.page, "voice-sample", show=picker)
+
+
+def test_compare_grid_ratings_and_leaderboard(
+    lab: Lab, screenshots: Screenshots, tmp_path: Path
+) -> None:
+    path = notebook(
+        tmp_path,
+        "compare.ipynb",
+        "import nbmedia as nm\nstudio = nm.Studio()\n"
+        "cmp = studio.compare('Drone shot over snowy peaks at sunrise',\n"
+        "    providers=['mercadream', 'vimmerse', 'meshapi'],\n"
+        "    per_provider={'mercadream': {'duration': 15, 'resolution': '720p'},\n"
+        "                  'vimmerse': {'duration': 4}, 'meshapi': {'duration': 4}})\n"
+        "cmp",
+        "cmp.wait(timeout=120)\nstudio.leaderboard()",
+    )
+    nb = lab.open(path)
+    nb.run_cell(0)
+    grid = nb.output(0).locator(".nbmedia-compare")
+    grid.wait_for()
+    columns = grid.locator(".nbmedia-compare-column")
+    assert columns.count() == 3
+    for i in range(3):
+        video = columns.nth(i).locator("video")
+        video.wait_for(timeout=90_000)
+        state = _wait_for_media(nb, video)
+        assert state["error"] is None and state["readyState"] >= 1, state
+    texts = [columns.nth(i).inner_text() for i in range(3)]
+    for provider, text in zip(["mercadream", "vimmerse", "meshapi"], texts, strict=True):
+        assert provider in text and "succeeded" in text and "cost" in text, text
+    columns.nth(0).locator(".nbmedia-rate-up").click()
+    columns.nth(1).locator(".nbmedia-rate-down").click()
+    nb.page.wait_for_timeout(500)
+    screenshots.save(nb.page, "compare-grid", show=grid)
+    DOCS.mkdir(exist_ok=True)
+    grid.screenshot(path=str(DOCS / "compare.png"))
+    nb.run_cell(1)
+    board = nb.output(1).inner_text()
+    assert "mercadream" in board and "vimmerse" in board
+    lines = [ln for ln in board.splitlines() if ln.strip()]
+    assert "mercadream" in lines[1], board  # the 👍 ranks first
+
+
+def test_job_table_and_magic(lab: Lab, screenshots: Screenshots, tmp_path: Path) -> None:
+    path = notebook(
+        tmp_path,
+        "table.ipynb",
+        "%load_ext nbmedia\nimport nbmedia as nm\nstudio = nm.Studio()\ntable = studio.job_table()\ntable",
+        "%%nbmedia speech --format wav --speed 1.2\nSpoken from a cell magic.",
+        "v = studio.generate('A table row with a thumbnail', duration=15, resolution='720p')\nv.wait(timeout=120)",
+        "%nbmedia jobs",
+    )
+    nb = lab.open(path)
+    nb.run_cell(0)
+    table = nb.output(0).locator(".nbmedia-table")
+    table.wait_for()
+    nb.run_cell(1)
+    magic_audio = nb.output(1).locator(".nbmedia-job audio")
+    magic_audio.wait_for(timeout=MEDIA_TIMEOUT_MS)
+    assert _wait_for_media(nb, magic_audio)["readyState"] >= 1
+    nb.run_cell(2)
+    # the table above refreshed itself as the jobs changed
+    wait_until(nb, lambda: "2 of 2 jobs" in table.inner_text(), "the table to list both jobs")
+    grid = table.locator(".nbmedia-job-table")
+    assert "speech" in grid.inner_text() and "video" in grid.inner_text()
+    assert table.locator(".nbmedia-job-table img").count() >= 1, "a thumbnail for the video"
+    table.locator(".nbmedia-play").first.click()
+    player = table.locator(".nbmedia-table-player video, .nbmedia-table-player audio")
+    player.first.wait_for(timeout=MEDIA_TIMEOUT_MS)
+    assert _wait_for_media(nb, player.first)["readyState"] >= 1
+    screenshots.save(nb.page, "job-table", show=table)
+    nb.run_cell(3)
+    assert nb.output(3).locator(".nbmedia-table").count() == 1
+    assert not nb.tracebacks()
+
+
+def test_quickstart_screenshot_for_the_readme(lab: Lab, tmp_path: Path) -> None:
+    """The README's picture: the quickstart's video cell after it played in a real page."""
+    src = REPO / "notebooks" / "01_quickstart.ipynb"
+    path = tmp_path / src.name
+    shutil.copy(src, path)
+    nb = lab.open(path)
+    nb.run_cells(0, 4)
+    job = nb.output(3).locator(".nbmedia-job")
+    video = job.locator("video")
+    video.wait_for(timeout=60_000)
+    assert _wait_for_media(nb, video)["readyState"] >= 1
+    nb.page.wait_for_timeout(300)
+    DOCS.mkdir(exist_ok=True)
+    nb.cell(3).screenshot(path=str(DOCS / "quickstart.png"))
