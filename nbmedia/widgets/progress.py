@@ -58,9 +58,11 @@ class JobProgress(W.VBox):
         parts = [f"<span class='nbmedia-status'>{status.value}</span>"]
         if job.progress is not None and not job.done:
             parts.append(f"{job.progress:.0%}")
-        parts.append(f"<span class='nbmedia-elapsed'>{_seconds(job.elapsed_s)}</span>")
+        parts.append(f"<span class='nbmedia-elapsed'>{seconds_text(job.elapsed_s)}</span>")
         if job.cost is not None:
             parts.append(f"cost {job.cost:g}")
+        elif job.done:
+            parts.append("cost —")  # the provider reports none
         if job.id:
             parts.append(f"<code>{html.escape(job.id)}</code>")
         if job.note:
@@ -82,6 +84,6 @@ class JobProgress(W.VBox):
         super().close()
 
 
-def _seconds(value: float) -> str:
+def seconds_text(value: float) -> str:
     """0.4 s, 7.3 s, 42 s: one decimal while it is short."""
     return f"{value:.1f} s" if value < 10 else f"{value:.0f} s"

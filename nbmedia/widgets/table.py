@@ -15,6 +15,7 @@ import pandas as pd
 from IPython.display import HTML
 
 from ..models import Job
+from .progress import seconds_text
 
 ALL = "(all)"
 MAX_ROWS = 50
@@ -88,8 +89,9 @@ class JobTable(W.VBox):
 
     def _row(self, row: pd.Series) -> list[W.Widget]:
         thumb: W.Widget = W.HTML("")
-        if row["kind"] == "video" and self._thumbnail is not None:
-            path = self._thumbnail(row["id"], row["output_path"])
+        output = row["output_path"] if isinstance(row["output_path"], str) else None
+        if row["kind"] == "video" and self._thumbnail is not None and output:
+            path = self._thumbnail(row["id"], output)
             if path is not None and path.exists():
                 data = self._thumbs.setdefault(str(path), path.read_bytes())
                 thumb = W.Image(value=data, format="jpeg", width=96)
@@ -101,16 +103,16 @@ class JobTable(W.VBox):
             status += (
                 f"<br><small style='color:#c62828'>{html.escape(str(row['error_code']))}</small>"
             )
-        elapsed = "" if pd.isna(row["elapsed_s"]) else f"{row['elapsed_s']:.0f} s"
+        elapsed = "" if pd.isna(row["elapsed_s"]) else seconds_text(row["elapsed_s"])
         cost = "" if pd.isna(row["cost"]) else f"{row['cost']:g}"
         play = W.Button(
             icon="play",
             tooltip="play",
             layout=W.Layout(width="40px"),
-            disabled=not row["output_path"],
+            disabled=not output,
         )
         play.add_class("nbmedia-play")
-        play.on_click(lambda _b, p=row["output_path"], i=row["id"]: self.play(i, p))
+        play.on_click(lambda _b, p=output, i=row["id"]: self.play(i, p))
         return [
             thumb,
             W.HTML(html.escape(str(row["provider"]))),

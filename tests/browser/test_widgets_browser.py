@@ -177,8 +177,8 @@ def test_compare_grid_ratings_and_leaderboard(
     nb.run_cell(1)
     board = nb.output(1).inner_text()
     assert "mercadream" in board and "vimmerse" in board
-    lines = [ln for ln in board.splitlines() if ln.strip()]
-    assert "mercadream" in lines[1], board  # the 👍 ranks first
+    ranked = [ln.split("\t")[1] for ln in board.splitlines() if ln.startswith(("0\t", "1\t"))]
+    assert ranked == ["mercadream", "vimmerse"], board  # the 👍 ranks first
 
 
 def test_job_table_and_magic(lab: Lab, screenshots: Screenshots, tmp_path: Path) -> None:
