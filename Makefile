@@ -5,12 +5,12 @@ BIN := $(VENV)/bin
 STAMP_LAB := $(VENV)/.lab-installed
 STAMP_TEST := $(VENV)/.test-installed
 PORT ?= 8888
+ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
 .PHONY: lab test lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 
 $(STAMP_LAB): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[lab]'
@@ -21,7 +21,7 @@ $(STAMP_TEST): pyproject.toml | $(BIN)/python
 	touch $@
 
 lab: $(STAMP_LAB)
-	cd notebooks && ../$(BIN)/jupyter lab --ServerApp.root_dir=. --port=$(PORT) $(LAB_ARGS) 01_quickstart.ipynb
+	cd notebooks && ../$(BIN)/jupyter lab --ServerApp.root_dir=. --port=$(PORT) $(ALLOW_ROOT) $(LAB_ARGS) 01_quickstart.ipynb
 
 test: $(STAMP_TEST)
 	$(BIN)/ruff check .

@@ -351,6 +351,7 @@ class Studio:
             return False
         job.note = "create answer lost; found the job in the provider's list"
         self.ledger.record(job, submitted=True)
+        self.ledger.set_extra(job.local_id, reconciled=True)
         self._follow(job)
         return True
 

@@ -57,6 +57,7 @@ class Tracker:
         self._busy: set[str] = set()
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self._polls: set[asyncio.Task[None]] = set()
         self.listeners: list[Callable[[Job], None]] = []
         """Called on every change of any job (the job table); not on clock ticks."""
 
@@ -104,7 +105,9 @@ class Tracker:
                     due.setdefault(job.provider, []).append(job)
             for provider, jobs in due.items():
                 self._busy.add(provider)
-                self._runner.create_task(self._poll(provider, jobs))
+                task = self._runner.create_task(self._poll(provider, jobs))
+                self._polls.add(task)
+                task.add_done_callback(self._polls.discard)
             for job in self._open.values():
                 job._emit()  # clock tick for elapsed time
             next_at = min((s.next_at for s in self._schedule.values()), default=now + TICK)
@@ -257,6 +260,10 @@ class Tracker:
         return job
 
     async def stop(self) -> None:
+        for task in list(self._polls):
+            task.cancel()
+        if self._polls:
+            await asyncio.gather(*self._polls, return_exceptions=True)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

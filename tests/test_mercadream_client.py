@@ -217,7 +217,7 @@ def test_lost_create_answer_is_reconciled_not_resent(studio, sandbox) -> None:
     sandbox.faults.drop_after_receive_next(1)
     job = studio.speech("The answer to this create is lost on the way back.", format="wav")
     assert api_posts(sandbox, "/v2/speech") == before + 1
-    assert job.id and "found the job" in (job.note or "")
+    assert job.id and studio.ledger.extra(job.local_id).get("reconciled") is True
     job.wait(timeout=60)
     assert job.path.exists()
 

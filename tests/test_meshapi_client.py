@@ -198,3 +198,17 @@ def test_data_uri_sizes_are_decoded_sizes() -> None:
 
     raw = b"x" * 1000
     assert data_uri_size("data:a/b;base64," + base64.b64encode(raw).decode()) == 1000
+
+
+def test_unsigned_callback_only_triggers_a_re_read(studio, sandbox) -> None:
+    import json as _json
+
+    job = studio.generate("Callback", provider="meshapi", duration=4)
+    forged = _json.dumps(
+        {"id": job.id, "status": "succeeded", "content": {"video_url": "http://evil/x.mp4"}}
+    ).encode()
+    assert studio.handle_webhook("meshapi", {}, forged) is job
+    job.wait(timeout=120)
+    assert "evil" not in (
+        job.output("video").url or ""
+    )  # the state came from GET, not the callback

@@ -180,3 +180,16 @@ def test_failed_generation_keeps_error_code(studio, sandbox, clips) -> None:
     with pytest.raises(nm.JobFailed):
         job.wait(timeout=180)
     assert job.error["code"] == "generation_input_validation_failed"
+
+
+def test_a_retried_create_with_the_same_key_is_the_same_generation(studio, sandbox, clips) -> None:
+    provider = studio.provider("syncso")
+    job, request = studio.prepare(
+        "syncso", "lipsync", None, video=clips["video"], audio=clips["audio"]
+    )
+    first = studio._runner.run(provider.submit(job, request)).id
+    again = nm.Job(provider="syncso", kind="lipsync", local_id=job.local_id)  # same Idempotency-Key
+    second = studio._runner.run(provider.submit(again, request)).id
+    assert first == second
+    listed = studio.remote_jobs("syncso")
+    assert (listed["id"] == first).sum() == 1

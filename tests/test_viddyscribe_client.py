@@ -152,3 +152,47 @@ def test_failed_job_keeps_error_code(studio, sandbox, clip) -> None:
     with pytest.raises(nm.JobFailed):
         job.wait(timeout=180)
     assert job.error["code"] == "processing_failed"
+
+
+def test_large_files_take_the_signed_url_flow(studio, sandbox, clip, monkeypatch) -> None:
+    monkeypatch.setattr(vs, "DIRECT_UPLOAD_MAX", 1024)  # the clip now counts as large
+    before = len(sandbox.request_log)
+    job = studio.describe(clip, format="vtt")
+    paths = [r.path for r in list(sandbox.request_log)[before:]]
+    assert any("notify_upload_complete" in p for p in paths)
+    assert any("get_upload_status" in p for p in paths)
+    assert any(r.method == "PUT" for r in list(sandbox.request_log)[before:])
+    job.wait(timeout=180)
+    assert job.output("captions").path.read_text().startswith("WEBVTT")
+
+
+def test_by_url_of_an_earlier_output(studio, clip) -> None:
+    first = studio.describe(clip, output="video")
+    first.wait(timeout=180)
+    job = studio.describe(first.output("video").url)
+    job.wait(timeout=180)
+    assert len(studio.segments(job)) >= 1
+
+
+def test_expired_links_are_refreshed_before_download(studio, sandbox, clip) -> None:
+    import asyncio
+    import dataclasses
+
+    job = studio.describe(clip, output="audio")
+    job.wait(timeout=180)
+    provider = studio.provider("viddyscribe")
+    stale = dataclasses.replace(job, outputs=[], local_id=job.local_id + "x")
+    studio._runner.run(provider.refresh(stale))  # links signed now...
+    speed = sandbox.speed
+    sandbox.speed = 20000  # ...and 15 sandbox minutes later they have expired
+    asyncio.run(asyncio.sleep(0.2))
+    sandbox.speed = speed
+    copy = dataclasses.replace(stale, outputs=[o for o in stale.outputs])
+    with pytest.raises(nm.ProviderError) as info:
+        studio._runner.run(studio.media.download(copy, provider.api))
+    assert info.value.http_status == 403
+    final = dataclasses.replace(stale, outputs=list(stale.outputs))
+    target = dataclasses.replace(stale, outputs=[])
+    studio.tracker._open[target.local_id] = target
+    studio._runner.run(studio.tracker._settle(target, final, provider))
+    assert target.path is not None and mediacheck.audio_rms(target.path) > 0.01

@@ -326,7 +326,11 @@ class ViddyScribe(Provider):
             outs.append(_text_output(text, job.request.get("format", "json"), role, old))
         return outs + keep
 
-    # ---- inline players ----------------------------------------------------------------------
+    def voices(self) -> list[dict[str, Any]]:
+        """The narration voices we know of (the API takes any voice id it offers)."""
+        return [
+            {"id": v, "name": v, "language": "multi", "default": v == "Achernar"} for v in VOICES
+        ]
 
 
 def _fresh(previous: Output | None, new: Output) -> Output:
