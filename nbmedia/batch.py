@@ -90,6 +90,10 @@ class Batch:
                     await self.studio.send(job, request)
                     break
                 except RateLimited as exc:
+                    if not exc.retryable:  # e.g. an exhausted plan: waiting will not help
+                        self.errors[index] = exc
+                        self.studio.tracker.changed(job)
+                        return
                     wait = exc.retry_after if exc.retry_after is not None else C.POLL_MAX
                     job.note = f"rate-limited, retrying in {wait:.0f} s"
                     self.studio.tracker.changed(job)

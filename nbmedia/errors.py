@@ -51,6 +51,7 @@ class ProviderError(NbmediaError):
         *,
         retry_after: float | None = None,
         body: Any = None,
+        retryable: bool = True,
     ) -> None:
         self.provider = provider
         self.http_status = http_status
@@ -58,6 +59,8 @@ class ProviderError(NbmediaError):
         self.message = message
         self.retry_after = retry_after
         self.body = body
+        self.retryable = retryable
+        """False when waiting will not help (e.g. a 429 for an exhausted plan)."""
         super().__init__(f"{provider} {http_status} {code or 'error'}: {message}")
 
 

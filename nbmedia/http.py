@@ -287,6 +287,7 @@ class ApiClient:
             self.redact(parsed.message),
             retry_after=retry_after,
             body=body,
+            retryable=parsed.retryable,
         )
         return _Error(exc, parsed.retryable)
 

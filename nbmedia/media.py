@@ -41,8 +41,9 @@ class MediaStore:
             stem += f".{index}"
         return self.root / _safe(job.provider) / f"{stem}.{ext}"
 
-    async def download(self, job: Job, api: ApiClient) -> None:
-        """Fetches every output of `job` that is not on disk yet."""
+    async def download(self, job: Job, api: ApiClient, *, overwrite: bool = False) -> None:
+        """Fetches every output of `job` that is not on disk yet (into its usual place when
+        `overwrite`, else beside another job's file of the same name)."""
         counts: dict[str, int] = {}
         for out in job.outputs:
             index = counts.get(out.role, 0)
@@ -52,7 +53,7 @@ class MediaStore:
             if out.url is None and out.content is None:
                 continue
             dest = self.path_for(job, out, index)
-            if dest.exists():  # another generation of the same provider id (e.g. a PATCH)
+            if dest.exists() and not overwrite:  # another generation of the same id (a PATCH)
                 dest = dest.with_name(f"{dest.stem}.{job.local_id}{dest.suffix}")
             if out.content is not None:
                 dest.parent.mkdir(parents=True, exist_ok=True)

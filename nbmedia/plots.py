@@ -24,11 +24,13 @@ STATUS_COLOURS = {
 def timeline(jobs: pd.DataFrame, *, ax: Any = None) -> Any:
     """A Gantt-style chart: one lane per provider, one bar per job, coloured by status."""
     import matplotlib.dates as mdates
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
 
     df = jobs.dropna(subset=["created_at"]).copy()
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(9, 1.2 + 0.5 * max(1, df["provider"].nunique())))
+    if ax is None:  # a Figure outside pyplot: shown once, as the cell's value
+        fig = Figure(figsize=(9, 1.2 + 0.5 * max(1, df["provider"].nunique())))
+        ax = fig.subplots()
     else:
         fig = ax.figure
     now = pd.Timestamp.now(tz="UTC")
@@ -44,7 +46,7 @@ def timeline(jobs: pd.DataFrame, *, ax: Any = None) -> Any:
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))
     ax.set_xlabel("time (UTC): submitted → finished")
     ax.set_title(f"{len(df)} jobs")
-    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in STATUS_COLOURS.values()]
+    handles = [Rectangle((0, 0), 1, 1, color=c) for c in STATUS_COLOURS.values()]
     ax.legend(handles, list(STATUS_COLOURS), loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     fig.tight_layout()
     return fig
@@ -52,19 +54,25 @@ def timeline(jobs: pd.DataFrame, *, ax: Any = None) -> Any:
 
 def provider_summary(jobs: pd.DataFrame) -> Any:
     """Median time-to-result and total cost per provider, side by side."""
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     done = jobs[jobs["status"].astype(str) == "succeeded"]
     stats = done.groupby("provider", observed=True).agg(
-        seconds=("elapsed_s", "median"), cost=("cost", "sum"), jobs=("id", "count")
+        seconds=("elapsed_s", "median"), jobs=("id", "count")
     )
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3))
+    # a provider that reports no cost stays empty rather than showing 0
+    stats["cost"] = done.groupby("provider", observed=True)["cost"].sum(min_count=1)
+    fig = Figure(figsize=(9, 3))
+    left, right = fig.subplots(1, 2)
     stats["seconds"].plot.bar(ax=left, color="#1565c0")
     left.set_ylabel("seconds (median)")
     left.set_title("time to result")
     stats["cost"].plot.bar(ax=right, color="#6a1b9a")
     right.set_ylabel("provider units")
     right.set_title("cost (each provider's own unit)")
+    costs = stats["cost"].dropna()
+    if len(costs) > 1 and costs.min() > 0 and costs.max() / costs.min() > 100:
+        right.set_yscale("log")  # units and tokens differ by orders of magnitude
     for ax in (left, right):
         ax.set_xlabel("")
         ax.tick_params(axis="x", rotation=0)

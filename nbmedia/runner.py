@@ -30,6 +30,10 @@ class LoopRunner:
             self.owned = True
         self._thread = threading.get_ident()
         self._patched = False
+        if not self.owned:
+            # patch now, not at the first nested run: a loop patched while its own _run_once is
+            # on the stack can pop from an empty ready queue
+            self._patch()
 
     def __repr__(self) -> str:
         return f"<LoopRunner owned={self.owned}>"

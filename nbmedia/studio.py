@@ -160,7 +160,11 @@ class Studio:
     def describe(self, video: Any, provider: str = "viddyscribe", **fields: Any) -> Job:
         """An audio description of `video` (a file, URL, media id or an earlier job):
         `output="text"|"audio"|"video"`, `language=`, `format="json"|"vtt"|"edl"`, …"""
-        return self.submit(provider, "describe", None, video=video, **fields)
+        job, request = self.prepare(provider, "describe", None, video=video, **fields)
+        w = job.request
+        source = video.prompt or video.id if isinstance(video, Job) else Path(str(w["video"])).name
+        job.prompt = f"describe {source} → {w.get('output', 'text')} ({w.get('language')}, {w.get('format')})"
+        return self._runner.run(self.send(job, request))
 
     def lipsync(
         self,
@@ -392,6 +396,22 @@ class Studio:
                 return job
         raise KeyError(id)
 
+    def download(self, job: Job, *, force: bool = False) -> Job:
+        """Fetches a finished job's files again (all of them with `force`), re-reading the job
+        first so that expired provider links are replaced by fresh ones."""
+        if job.status is not JobStatus.SUCCEEDED:
+            raise NbmediaError(
+                f"{job.provider} job {job.id} is {job.status.value}: nothing to download"
+            )
+        p = self.provider(job.provider)
+        saved = {id(o): o.path for o in job.outputs}
+        self._runner.run(p.refresh(job))
+        for out in job.outputs:
+            out.path = None if force else saved.get(id(out), out.path)
+        self._runner.run(self.media.download(job, p.api, overwrite=force))
+        self.ledger.record(job)
+        return job
+
     def jobs(self) -> pd.DataFrame:
         """Every job in the ledger, newest first (a new Studio on the same root sees them too)."""
         return self._frame(self.ledger.rows())
@@ -488,8 +508,11 @@ class Studio:
         """Every voice of a provider with a play-sample button."""
         from .widgets import VoicePicker
 
+        voices = self.provider(provider).voices()
+        if not voices:
+            raise NbmediaError(f"{self.provider(provider).title} offers no voices to pick from")
         return VoicePicker(
-            self.provider(provider).voices(),
+            voices,
             sample=self._sampler(provider),
             billed=not self._on_sandbox(provider),
         )

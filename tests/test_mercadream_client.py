@@ -214,8 +214,9 @@ def test_5xx_on_get_is_retried_but_not_on_create(studio, sandbox) -> None:
 
 def test_lost_create_answer_is_reconciled_not_resent(studio, sandbox) -> None:
     before = api_posts(sandbox, "/v2/speech")
-    sandbox.faults.drop_after_receive_next(1)
+    sandbox.faults.drop_after_receive_next(1, path="/v2/speech")
     job = studio.speech("The answer to this create is lost on the way back.", format="wav")
+    assert [r.status for r in sandbox.request_log.where(method="POST")][-1] is None  # dropped
     assert api_posts(sandbox, "/v2/speech") == before + 1
     assert job.id and studio.ledger.extra(job.local_id).get("reconciled") is True
     job.wait(timeout=60)
@@ -303,14 +304,19 @@ def test_remote_jobs_and_vault(studio) -> None:
 
 
 def test_refresh_many_uses_one_list_call(studio, sandbox) -> None:
-    jobs = [studio.speech(f"batch {i}", format="wav") for i in range(4)]
     provider = studio.provider("mercadream")
+    jobs = []
+    for i in range(4):  # created but not tracked: only refresh_many reads them
+        job, request = studio.prepare("mercadream", "speech", f"batch {i}", format="wav")
+        jobs.append(studio._runner.run(provider.submit(job, request)))
     sandbox.request_log.clear()
     studio._runner.run(provider.refresh_many(jobs))
     gets = [r for r in list(sandbox.request_log) if r.method == "GET"]
     assert len(gets) == 1 and gets[0].path.endswith("/v2/jobs")
-    for job in jobs:
-        job.wait(timeout=60)
+    assert all(
+        j.status in (nm.JobStatus.QUEUED, nm.JobStatus.RUNNING, nm.JobStatus.SUCCEEDED)
+        for j in jobs
+    )
 
 
 def test_webhook_signature_verified(studio, sandbox) -> None:
@@ -392,3 +398,21 @@ def test_no_key_and_no_sandbox_is_a_clear_error(tmp_path, monkeypatch) -> None:
     with pytest.raises(nm.AuthError, match="MERCADREAM_API_KEY"):
         s.generate("a")
     s.close()
+
+
+def test_download_again_after_the_file_is_lost(studio) -> None:
+    job = studio.speech("Download me twice.", format="wav")
+    job.wait(timeout=60)
+    original = job.path.read_bytes()
+    job.path.unlink()
+    studio.download(job)
+    assert job.path.read_bytes() == original
+    job.path.write_bytes(b"corrupted")
+    studio.download(job, force=True)
+    assert job.path.read_bytes() == original
+    assert len(list(job.path.parent.glob(job.id + "*"))) == 1  # overwritten, not duplicated
+
+
+def test_voice_picker_for_a_provider_without_voices(studio) -> None:
+    with pytest.raises(nm.NbmediaError, match="offers no voices"):
+        studio.voice_picker("meshapi")

@@ -196,3 +196,16 @@ def test_expired_links_are_refreshed_before_download(studio, sandbox, clip) -> N
     studio.tracker._open[target.local_id] = target
     studio._runner.run(studio.tracker._settle(target, final, provider))
     assert target.path is not None and mediacheck.audio_rms(target.path) > 0.01
+
+
+def test_batch_does_not_wait_out_an_exhausted_plan(tmp_path, sandbox, monkeypatch, clip) -> None:
+    import pandas as pd
+
+    monkeypatch.setenv("NBMEDIA_VIDDYSCRIBE_BASE_URL", sandbox.base_url("viddyscribe"))
+    with nm.Studio(root=tmp_path, keys={"viddyscribe": "vsk_exhausted_team"}, sandbox=False) as s:
+        batch = s.batch(
+            pd.DataFrame({"provider": ["viddyscribe"], "kind": ["describe"], "video": [str(clip)]})
+        )
+        batch.wait(timeout=60)
+        row = batch.table().iloc[0]
+    assert row["error_code"] == "plan_limit_exceeded"

@@ -58,7 +58,7 @@ class Faults:
         self.webhook_reorder: float | bool = 0.0
         self.download_delay: float = 0.0
         self._forced: list[_Forced] = []
-        self._drops = 0
+        self._drops: list[str] = []
         self._job_failures: list[tuple[str, str]] = []
 
     def reset(self) -> None:
@@ -67,7 +67,7 @@ class Faults:
             self.latency = self.error_rate = self.download_delay = 0.0
             self.webhook_drop = self.webhook_duplicate = self.webhook_reorder = 0.0
             self._forced.clear()
-            self._drops = 0
+            self._drops.clear()
             self._job_failures.clear()
 
     def fail_next_requests(self, n: int = 1, status: int = 503) -> None:
@@ -89,9 +89,11 @@ class Faults:
         with self._lock:
             self._job_failures.extend((code, message) for _ in range(n))
 
-    def drop_after_receive_next(self, n: int = 1) -> None:
+    def drop_after_receive_next(self, n: int = 1, path: str = "") -> None:
+        """Only requests whose path contains `path` count (all when empty), so background
+        polls cannot take a drop meant for one create."""
         with self._lock:
-            self._drops += n
+            self._drops.extend(path for _ in range(n))
 
     def take_job_failure(self) -> tuple[str, str] | None:
         """Called by a provider when it creates a job: the (code, message) it must fail with."""
@@ -103,11 +105,12 @@ class Faults:
         p = float(knob)
         return p > 0 and (p >= 1 or self._rng.random() < p)
 
-    def _take_request_fault(self) -> _Forced | str | None:
+    def _take_request_fault(self, path: str = "") -> _Forced | str | None:
         with self._lock:
-            if self._drops:
-                self._drops -= 1
-                return "drop"
+            for i, wanted in enumerate(self._drops):
+                if wanted in path:
+                    del self._drops[i]
+                    return "drop"
             if self._forced:
                 return self._forced.pop(0)
         if self.chance(self.error_rate):
@@ -129,7 +132,7 @@ class FaultMiddleware:
             return
         if self.faults.latency > 0:
             await asyncio.sleep(self.faults.latency)
-        fault = self.faults._take_request_fault()
+        fault = self.faults._take_request_fault(scope.get("path", ""))
         if fault == "drop":
             await self.app(scope, receive, _swallow)
             raise DropConnection

@@ -243,6 +243,10 @@ class Sandbox:
         shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
         self.url = f"http://{shown}:{self.port}"
 
+        # the renderers are imported here, once: two render threads importing them for the
+        # first time at once deadlock on Python's import locks
+        from .media import audio, music, probe, speech, video  # noqa: F401
+
         self.faults = Faults()
         self.clock = Clock(speed)
         self.request_log = RequestLog()
