@@ -687,13 +687,13 @@ class Studio:
         if self._closed:
             return
         self._closed = True
+        self.tracker.cancel()  # no poll may write to the ledger once it is closed
         loop = self._runner.loop
-        if not loop.is_closed():
-            if loop.is_running():
-                loop.create_task(self._aclose())
-            else:
-                with contextlib.suppress(RuntimeError):
-                    loop.run_until_complete(self._aclose())
+        if not loop.is_closed() and not loop.is_running():
+            with contextlib.suppress(RuntimeError):
+                loop.run_until_complete(self._aclose())
+        # inside a running loop (an async main, a kernel) the HTTP clients are left to the
+        # garbage collector: closing them would need an await the caller cannot give
         self._runner.close()
         self.ledger.close()
 

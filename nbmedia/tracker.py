@@ -259,6 +259,16 @@ class Tracker:
             raise JobFailed(job)
         return job
 
+    def cancel(self) -> None:
+        """Stops following jobs at once (sync): the loop task and every poll in flight."""
+        for task in list(self._polls):
+            task.cancel()
+        if self._task is not None:
+            self._task.cancel()
+        for futures in self._waiters.values():
+            for fut in futures:
+                fut.cancel()
+
     async def stop(self) -> None:
         for task in list(self._polls):
             task.cancel()
