@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+import nbmedia as nm
 from nbmedia.sandbox import Sandbox, start
 
 SANDBOX_SPEED = 20.0
@@ -18,6 +20,14 @@ def sandbox() -> Iterator[Sandbox]:
     sb = start(speed=SANDBOX_SPEED)
     yield sb
     sb.stop()
+
+
+@pytest.fixture
+def studio(tmp_path: Path, sandbox: Sandbox) -> Iterator[nm.Studio]:
+    """A Studio on the session's sandbox with its own folder (ledger and media)."""
+    s = nm.Studio(root=tmp_path, sandbox=sandbox)
+    yield s
+    s.close()
 
 
 @pytest.fixture(autouse=True)

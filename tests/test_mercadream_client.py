@@ -19,13 +19,6 @@ from tests import mediacheck
 pytestmark = pytest.mark.timeout(180)
 
 
-@pytest.fixture
-def studio(tmp_path: Path, sandbox):
-    s = nm.Studio(root=tmp_path, sandbox=sandbox)
-    yield s
-    s.close()
-
-
 def live_studio(tmp_path: Path, sandbox, key: str, monkeypatch) -> nm.Studio:
     """A Studio configured as for the real service (a key, no sandbox), aimed at the sandbox URL."""
     monkeypatch.setenv("NBMEDIA_MERCADREAM_BASE_URL", sandbox.base_url("mercadream"))

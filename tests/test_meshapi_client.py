@@ -16,13 +16,6 @@ from tests import mediacheck
 pytestmark = pytest.mark.timeout(180)
 
 
-@pytest.fixture
-def studio(tmp_path: Path, sandbox):
-    s = nm.Studio(root=tmp_path, sandbox=sandbox)
-    yield s
-    s.close()
-
-
 def tone(path: Path, seconds: float, rate: int = 16000) -> Path:
     t = np.arange(int(seconds * rate)) / rate
     samples = (0.3 * np.sin(2 * np.pi * 440 * t) * 32767).astype(np.int16)

@@ -19,13 +19,6 @@ from tests import mediacheck
 pytestmark = pytest.mark.timeout(240)
 
 
-@pytest.fixture
-def studio(tmp_path: Path, sandbox):
-    s = nm.Studio(root=tmp_path, sandbox=sandbox)
-    yield s
-    s.close()
-
-
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("clips")

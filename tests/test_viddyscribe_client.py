@@ -14,13 +14,6 @@ from tests import mediacheck
 pytestmark = pytest.mark.timeout(240)
 
 
-@pytest.fixture
-def studio(tmp_path: Path, sandbox):
-    s = nm.Studio(root=tmp_path, sandbox=sandbox)
-    yield s
-    s.close()
-
-
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("clips") / "clip.mp4"

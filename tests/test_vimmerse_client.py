@@ -13,13 +13,6 @@ from tests import mediacheck
 pytestmark = pytest.mark.timeout(180)
 
 
-@pytest.fixture
-def studio(tmp_path: Path, sandbox):
-    s = nm.Studio(root=tmp_path, sandbox=sandbox)
-    yield s
-    s.close()
-
-
 def sent(sandbox, method: str = "POST") -> int:
     return sum(
         1 for r in list(sandbox.request_log) if r.provider == "vimmerse" and r.method == method

@@ -16,13 +16,6 @@ from tests import mediacheck
 pytestmark = pytest.mark.timeout(180)
 
 
-@pytest.fixture
-def studio(tmp_path: Path, sandbox):
-    s = nm.Studio(root=tmp_path, sandbox=sandbox)
-    yield s
-    s.close()
-
-
 def test_form_has_documented_defaults(studio) -> None:
     form: PromptForm = studio.form("mercadream", "video")
     assert form.inputs["resolution"].control.value == "4k"
