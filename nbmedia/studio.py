@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import hashlib
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -93,7 +94,8 @@ class Studio:
             if use_sandbox:
                 box = self._ensure_sandbox(sandbox)
                 base_url = box.base_url(name)
-                secret: Secret | None = Secret(cls.sandbox_key)  # a live key never goes there
+                # a live key never goes there; each folder is its own sandbox account
+                secret: Secret | None = Secret(_sandbox_key(cls.sandbox_key, self.root))
                 hook = _sandbox_webhook_secret(box, name)
             else:
                 base_url = os.environ.get(f"NBMEDIA_{name.upper()}_BASE_URL", cls.default_base_url)
@@ -706,6 +708,13 @@ class Studio:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _sandbox_key(base: str, root: Path) -> str:
+    """The sandbox key of a folder: stable across restarts (a new Studio on the same root sees
+    its jobs), distinct between folders (their rate and concurrency limits do not mix)."""
+    digest = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:10]
+    return f"{base}_{digest}"
 
 
 def _safe_name(name: str) -> str:
