@@ -74,7 +74,7 @@ import string
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -87,6 +87,7 @@ from starlette.routing import Route
 
 from .clock import FAIL_POINT, Lifecycle, Snapshot, Stage, Timing
 from .inputs import Unreachable, data_uri_mime, data_uri_size, fetch, is_data_uri
+from .routing import Handler, endpoint
 from .webhooks import Delivery
 
 if TYPE_CHECKING:
@@ -1060,19 +1061,10 @@ def _last_frame(video: Path, out: Path, seconds: float) -> None:
 
 # ------------------------------------------------------------------------------- routes
 
-Handler = Callable[[Request], Awaitable[Response]]
-
 
 def _endpoint(handler: Handler) -> Handler:
-    """Run ``handler``; an ``ApiError`` becomes the Mesh error envelope."""
-
-    async def endpoint(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except ApiError as exc:
-            return exc.response()
-
-    return endpoint
+    """Run ``handler``; an ``ApiError`` becomes this provider's error body."""
+    return endpoint(handler, ApiError)
 
 
 async def _read_body(request: Request) -> bytes:

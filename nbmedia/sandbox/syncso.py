@@ -112,7 +112,6 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from fractions import Fraction
@@ -127,6 +126,7 @@ from starlette.routing import Route
 
 from .clock import Lifecycle, Snapshot, Stage, Timing
 from .inputs import Unreachable, fetch, is_data_uri
+from .routing import Handler, endpoint
 from .webhooks import Delivery
 
 if TYPE_CHECKING:
@@ -1523,17 +1523,10 @@ def _idempotency_key(request: Request) -> str | None:
 
 # ------------------------------------------------------------------------------- routes
 
-Handler = Callable[[Request], Awaitable[Response]]
-
 
 def _endpoint(handler: Handler) -> Handler:
-    async def endpoint(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except ApiError as exc:
-            return exc.response()
-
-    return endpoint
+    """Run ``handler``; an ``ApiError`` becomes this provider's error body."""
+    return endpoint(handler, ApiError)
 
 
 def build(env: Env) -> list[Route]:

@@ -102,7 +102,7 @@ import string
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -116,6 +116,7 @@ from starlette.routing import Route
 
 from .clock import Lifecycle, Stage, Timing
 from .inputs import Unreachable, data_uri_size, fetch, is_data_uri
+from .routing import Handler, endpoint
 
 if TYPE_CHECKING:
     from .server import Env
@@ -1663,19 +1664,10 @@ def parse_config(raw: Any, kind: str, prefix: str = "generation_config.") -> dic
 
 # ------------------------------------------------------------------------------- routes
 
-Handler = Callable[[Request], Awaitable[Response]]
-
 
 def _endpoint(handler: Handler) -> Handler:
-    """Run ``handler``; an ``ApiError`` becomes the ViddyScribe error body."""
-
-    async def endpoint(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except ApiError as exc:
-            return exc.response()
-
-    return endpoint
+    """Run ``handler``; an ``ApiError`` becomes this provider's error body."""
+    return endpoint(handler, ApiError)
 
 
 def build(env: Env) -> list[Route]:
