@@ -31,6 +31,8 @@ class DropConnection(Exception):
 class _Forced:
     status: int
     retry_after: int | None = None
+    path: str = ""
+    """Only requests whose path contains this take the fault (all when empty)."""
 
 
 class Faults:
@@ -70,15 +72,15 @@ class Faults:
             self._drops.clear()
             self._job_failures.clear()
 
-    def fail_next_requests(self, n: int = 1, status: int = 503) -> None:
+    def fail_next_requests(self, n: int = 1, status: int = 503, path: str = "") -> None:
         if not 500 <= status <= 599:
             raise ValueError(f"status must be a 5xx, got {status}")
         with self._lock:
-            self._forced.extend(_Forced(status) for _ in range(n))
+            self._forced.extend(_Forced(status, path=path) for _ in range(n))
 
-    def rate_limit_next(self, n: int = 1, retry_after: int = 1) -> None:
+    def rate_limit_next(self, n: int = 1, retry_after: int = 1, path: str = "") -> None:
         with self._lock:
-            self._forced.extend(_Forced(429, int(retry_after)) for _ in range(n))
+            self._forced.extend(_Forced(429, int(retry_after), path) for _ in range(n))
 
     def fail_next_jobs(
         self,
@@ -111,8 +113,9 @@ class Faults:
                 if wanted in path:
                     del self._drops[i]
                     return "drop"
-            if self._forced:
-                return self._forced.pop(0)
+            for i, forced in enumerate(self._forced):
+                if forced.path in path:
+                    return self._forced.pop(i)
         if self.chance(self.error_rate):
             return _Forced(500)
         return None
