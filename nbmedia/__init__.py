@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from .errors import (
     AuthError,
+    DownloadError,
     JobFailed,
     JobTimeout,
+    JobUnconfirmed,
+    MalformedResponse,
     NbmediaError,
     NotFound,
     PermissionDenied,
@@ -24,16 +27,20 @@ from .errors import (
 )
 from .http import Secret
 from .models import Job, JobStatus, Output
-from .studio import Studio
+from .studio import AsyncStudio, Studio
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AsyncStudio",
     "AuthError",
+    "DownloadError",
     "Job",
     "JobFailed",
     "JobStatus",
     "JobTimeout",
+    "JobUnconfirmed",
+    "MalformedResponse",
     "NbmediaError",
     "NotFound",
     "Output",

@@ -25,23 +25,40 @@ POLL_FACTOR = 1.5
 POLL_MAX = 10.0
 """...up to this many seconds between polls of one job."""
 
-DOWNLOAD_CHUNK = 1 << 16
+POLL_ERROR_MAX = 300.0
+"""A job whose status checks or downloads keep failing is retried at most this far apart
+(the backoff grows from POLL_FIRST: whatever goes wrong, one request per job per step)."""
+GIVE_UP_STATUSES = (401, 403, 404)
+"""A status check answered with one of these..."""
+GIVE_UP_AFTER = 3
+"""...this many times in a row ends the job failed with the provider's code."""
 
-KEY_ENV = {
-    "mercadream": "MERCADREAM_API_KEY",
-    "vimmerse": "VIMMERSE_API_KEY",
-    "viddyscribe": "VIDDYSCRIBE_API_KEY",
-    "meshapi": "MESHAPI_API_KEY",
-    "syncso": "SYNC_API_KEY",
-}
-"""The environment variable that holds each provider's key."""
+FIND_CREATED_WINDOW = 60.0
+"""Seconds a create whose answer was lost is searched for in the provider's list; found
+nowhere by then (and searched at least FIND_CREATED_TRIES times) it was not created."""
+FIND_CREATED_TRIES = 3
+
+DOWNLOADS_IN_FLIGHT = 4
+"""Files fetched at once per Studio."""
+DOWNLOAD_FAILURES_TO_RAISE = 3
+"""After this many failed attempts `wait()` raises DownloadError (the engine keeps trying)."""
+
+LEASE_TTL = 20.0
+"""Seconds without a heartbeat after which another Studio may take a job over (a killed
+kernel's jobs are resumed by the next Studio on the folder after this long)."""
+LEASE_RENEW = 5.0
+"""Seconds between heartbeats of a Studio's leases."""
+WATCH_INTERVAL = 2.0
+"""Seconds between re-reads of a job another Studio follows (its row in the ledger)."""
+
+TICK = 1.0
+"""Seconds between clock ticks sent to open jobs' listeners (elapsed time), no network."""
+
+DOWNLOAD_CHUNK = 1 << 16
 
 LEDGER_DIR = ".nbmedia"
 LEDGER_FILE = "ledger.sqlite"
 MEDIA_DIR = "media"
 
-BATCH_DEFAULT_CONCURRENCY = 2
-"""Open jobs per provider in a batch when no limit is given: the smallest documented plan's
-(MercaDream Regular: 2 concurrent); raise it with `studio.batch(df, limits={...})`."""
-BATCH_CONCURRENCY = {"syncso": 1, "mercadream": 2}
-"""Known smallest-plan concurrency (sync.so Hobbyist 1, MercaDream Regular 2)."""
+RATE_LIMIT_WAIT = 10.0
+"""Seconds a batch waits on a 429 that names no Retry-After before sending the row again."""

@@ -61,7 +61,58 @@ class ProviderError(NbmediaError):
         self.body = body
         self.retryable = retryable
         """False when waiting will not help (e.g. a 429 for an exhausted plan)."""
+        self.may_have_reached_server = False
+        """True when this answer came to a create that an earlier attempt may already have
+        delivered (a retried idempotent create): the job may exist in spite of this error."""
         super().__init__(f"{provider} {http_status} {code or 'error'}: {message}")
+
+
+class MalformedResponse(ProviderError):
+    """A 2xx answer whose body is empty, truncated, not JSON or JSON of the wrong shape.
+
+    Carries the first bytes of the body. After a create it means the job may exist: the engine
+    reconciles it like a lost answer.
+    """
+
+    def __init__(self, provider: str, http_status: int, detail: str, head: bytes) -> None:
+        shown = head[:HEAD_BYTES].decode("utf-8", "replace")
+        super().__init__(
+            provider,
+            http_status,
+            "malformed_response",
+            f"{detail}; the body began {shown!r}" if head else f"{detail}; the body was empty",
+            body=shown,
+        )
+        self.may_have_reached_server = True
+
+
+HEAD_BYTES = 80
+"""How much of a malformed body an error quotes."""
+
+
+class DownloadError(NbmediaError):
+    """A finished job's files could not be fetched, verified or saved; the engine keeps trying.
+
+    `cause` names what went wrong and `remedy` what the user can do (free disk space, …).
+    """
+
+    def __init__(self, provider: str, message: str, *, remedy: str = "") -> None:
+        self.provider = provider
+        self.remedy = remedy
+        super().__init__(f"{provider}: {message}" + (f": {remedy}" if remedy else ""))
+
+
+class JobUnconfirmed(NbmediaError):
+    """A create may have reached the provider but no answer confirmed it and it cannot be
+    looked up: the job may exist (and be billed). `studio.attach(job, provider_id)` links it."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        super().__init__(
+            f"{job.provider} job {job.local_id} is unconfirmed: the create may have reached "
+            f"{job.provider} but its answer was lost and {job.provider} offers no way to look "
+            "it up: check its dashboard, and if it is there, studio.attach(job, provider_id)"
+        )
 
 
 class AuthError(ProviderError):
@@ -92,13 +143,17 @@ class JobFailed(NbmediaError):
 
 
 class JobTimeout(NbmediaError, TimeoutError):
-    """`job.wait(timeout=…)` ran out before the job finished; the job keeps running."""
+    """`job.wait(timeout=…)` ran out before the job finished; the job keeps running.
 
-    def __init__(self, job: Job, timeout: float) -> None:
+    `cause` is the last thing that held the job up (a failing poll, a download), if any."""
+
+    def __init__(self, job: Job, timeout: float, cause: str | None = None) -> None:
         self.job = job
         self.timeout = timeout
+        self.cause = cause
+        why = f" (last: {cause})" if cause else ""
         super().__init__(
-            f"{job.provider} job {job.id} still {job.status.value} after {timeout:g} s"
+            f"{job.provider} job {job.id} still {job.status.value} after {timeout:g} s{why}"
         )
 
 

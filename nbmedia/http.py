@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from . import constants as C
-from .errors import ProviderError, TransportError, error_for_status
+from .errors import MalformedResponse, ProviderError, TransportError, error_for_status
 
 log = logging.getLogger("nbmedia.http")
 
@@ -119,6 +119,13 @@ def backoff(attempt: int) -> float:
     return random.uniform(0, min(C.BACKOFF_MAX, C.BACKOFF_BASE * (2**attempt)))
 
 
+def poll_backoff(failures: int) -> float:
+    """Delay before the next try of a job whose status check, search or download failed
+    `failures` times in a row: grows from POLL_FIRST to minutes (POLL_ERROR_MAX), jittered."""
+    span = min(C.POLL_ERROR_MAX, C.POLL_FIRST * (2 ** min(failures, 20)))
+    return random.uniform(span / 2, span)
+
+
 class ApiClient:
     """One provider's HTTP client: a base URL, an auth header builder and an error parser."""
 
@@ -214,6 +221,7 @@ class ApiClient:
         url = path if path.startswith(("http://", "https://")) else self.base_url + path
         safe_to_repeat = not creates_job or idempotent_create
         attempt = 0
+        reached = False  # an earlier attempt of this call may have been delivered
         while True:
             try:
                 response = await self.client.request(
@@ -237,6 +245,7 @@ class ApiClient:
                 continue
             except httpx.TransportError as exc:
                 reason = f"{type(exc).__name__} during {method} {urlsplit(url).path}"
+                reached = True
                 if not safe_to_repeat or attempt >= self.max_retries:
                     raise TransportError(
                         self.provider, self.redact(reason), may_have_reached_server=True
@@ -254,6 +263,10 @@ class ApiClient:
             retryable = (response.status_code == 429 and error.retry_after_ok) or (
                 response.status_code >= 500 and safe_to_repeat
             )
+            if creates_job:
+                # a 5xx may come after the job was made; any answer after a delivered attempt
+                # leaves the first one standing
+                error.exc.may_have_reached_server = reached or response.status_code >= 500
             if not retryable or attempt >= self.max_retries:
                 raise error.exc
             delay = error.exc.retry_after if error.exc.retry_after is not None else backoff(attempt)
@@ -264,6 +277,32 @@ class ApiClient:
             )
             await self._pause(f"{label}, retrying in {delay:.0f} s", delay)
             attempt += 1
+
+    def json(self, response: httpx.Response, shape: type = dict) -> Any:
+        """The body of a 2xx answer as JSON of the expected `shape` (dict or list).
+
+        An empty, truncated or non-JSON body, or JSON of another shape, raises MalformedResponse
+        (a ProviderError carrying the first bytes), never a raw JSONDecodeError.
+        """
+        raw = response.content
+        try:
+            body = response.json()
+        except (ValueError, UnicodeDecodeError):
+            detail = "an empty body" if not raw.strip() else "a body that is not valid JSON"
+            raise MalformedResponse(
+                self.provider, response.status_code, f"answered {detail}", self._head(raw)
+            ) from None
+        if not isinstance(body, shape):
+            raise MalformedResponse(
+                self.provider,
+                response.status_code,
+                f"answered JSON {type(body).__name__} where a {shape.__name__} was expected",
+                self._head(raw),
+            )
+        return body
+
+    def _head(self, raw: bytes) -> bytes:
+        return self.redact(raw[:200].decode("utf-8", "replace")).encode()
 
     async def _pause(self, reason: str, delay: float) -> None:
         log.info("%s: %s", self.provider, reason)
@@ -291,15 +330,15 @@ class ApiClient:
         )
         return _Error(exc, parsed.retryable)
 
-    async def download(self, url: str, dest: Path, *, with_auth: bool = False) -> Path:
-        """Streams a file to `dest` (via a temporary name, so a partial file never looks done).
+    async def download(self, url: str, dest: Path, *, with_auth: bool = False) -> Download:
+        """Streams a file into `dest` (the caller's temporary name) and checks its length.
 
-        The key is sent only when asked and only to the API's own host: signed CDN links need
-        none, and a key must not travel to another host.
+        A body shorter or longer than its Content-Length raises TransportError (and is retried
+        here first). The key is sent only when asked and only to the API's own host: signed CDN
+        links need none, and a key must not travel to another host. Disk errors (OSError) are
+        the caller's to name.
         """
         headers = self._headers(None, with_auth=with_auth and self._same_host(url))
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        part = dest.with_name(dest.name + ".part")
         timeout = httpx.Timeout(C.DOWNLOAD_READ_TIMEOUT, connect=C.CONNECT_TIMEOUT)
         attempt = 0
         while True:
@@ -313,20 +352,45 @@ class ApiClient:
                         await self._pause(f"download HTTP {r.status_code}", backoff(attempt))
                         attempt += 1
                         continue
-                    with part.open("wb") as fh:
+                    expected = _content_length(r)
+                    size = 0
+                    with dest.open("wb") as fh:
                         async for chunk in r.aiter_bytes(C.DOWNLOAD_CHUNK):
                             fh.write(chunk)
-                part.replace(dest)
-                return dest
+                            size += len(chunk)
+                    if (
+                        expected is not None
+                        and size != expected
+                        and not r.headers.get("content-encoding")
+                    ):
+                        raise httpx.ReadError(f"got {size} of {expected} bytes")
+                    return Download(dest, size, expected, r.headers.get("content-type"))
             except httpx.TransportError as exc:
                 if attempt >= self.max_retries:
                     raise TransportError(
                         self.provider,
-                        f"download failed ({type(exc).__name__})",
+                        f"download failed ({type(exc).__name__}: {self.redact(str(exc))[:120]})",
                         may_have_reached_server=True,
                     ) from None
                 await self._pause("download interrupted, retrying", backoff(attempt))
                 attempt += 1
+
+
+@dataclass
+class Download:
+    """What a download wrote: where, how many bytes, what the server announced."""
+
+    path: Path
+    size: int
+    expected: int | None
+    content_type: str | None
+
+
+def _content_length(response: httpx.Response) -> int | None:
+    try:
+        return int(response.headers["content-length"])
+    except (KeyError, ValueError):
+        return None
 
 
 @dataclass
@@ -337,11 +401,13 @@ class _Error:
 
 __all__ = [
     "ApiClient",
+    "Download",
     "ErrorParser",
     "ParsedError",
     "ProviderError",
     "Secret",
     "backoff",
     "default_error_parser",
+    "poll_backoff",
     "parse_retry_after",
 ]

@@ -13,10 +13,13 @@ from typing import Any
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from .errors import ValidationError
+from .providers import REGISTRY
 
-KINDS = ("video", "speech", "music")
+TEXT_KINDS = tuple(dict.fromkeys(k for cls in REGISTRY.values() for k in cls.text_field))
+"""Every kind whose prompt or text a cell body can be (from the providers' declarations)."""
 USAGE = (
-    "usage: %%nbmedia video|speech|music [--provider NAME] [--field value ...]  (or %nbmedia jobs)"
+    f"usage: %%nbmedia {'|'.join(TEXT_KINDS)} [--provider NAME] [--field value ...]"
+    "  (or %nbmedia jobs)"
 )
 
 
@@ -72,10 +75,12 @@ class NbmediaMagics(Magics):
                 return studio.job_table()
             raise ValidationError("nbmedia", "magic", line, USAGE)
         kind, provider, fields = parse_args(line)
-        if kind not in KINDS:
-            raise ValidationError("nbmedia", "kind", kind, f"must be one of {', '.join(KINDS)}")
+        if kind not in TEXT_KINDS:
+            raise ValidationError(
+                "nbmedia", "kind", kind, f"must be one of {', '.join(TEXT_KINDS)}"
+            )
         text = cell.strip()
-        return studio.submit(provider or "mercadream", kind, text, **fields)
+        return studio.submit(provider or studio.default_provider(kind), kind, text, **fields)
 
 
 def load(ipython: Any) -> None:

@@ -19,9 +19,14 @@ class JobStatus(str, Enum):
     QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
+    """The provider finished and every main output is on disk and verified."""
     FAILED = "failed"
+    """The provider failed it, or it provably never reached the provider."""
     CANCELLED = "cancelled"
     EXPIRED = "expired"
+    UNCONFIRMED = "unconfirmed"
+    """The create may have reached the provider (and may be billed) but no answer confirmed it
+    and the provider offers no way to look it up: check its dashboard, then `studio.attach`."""
 
     @property
     def terminal(self) -> bool:
@@ -32,7 +37,13 @@ class JobStatus(str, Enum):
 
 
 TERMINAL = frozenset(
-    {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.EXPIRED}
+    {
+        JobStatus.SUCCEEDED,
+        JobStatus.FAILED,
+        JobStatus.CANCELLED,
+        JobStatus.EXPIRED,
+        JobStatus.UNCONFIRMED,
+    }
 )
 
 
@@ -68,14 +79,35 @@ class Output:
         )
 
 
-class JobOwner(Protocol):
-    """What a Job delegates to (the Studio): waiting, display, and nothing else."""
+MIME_BY_EXT = {
+    "mp4": "video/mp4",
+    "webm": "video/webm",
+    "mov": "video/quicktime",
+    "mp3": "audio/mpeg",
+    "wav": "audio/wav",
+    "flac": "audio/flac",
+    "m4a": "audio/mp4",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "vtt": "text/vtt",
+    "srt": "application/x-subrip",
+    "json": "application/json",
+    "edl": "text/plain",
+}
+EXT_BY_MIME = {v: k for k, v in reversed(MIME_BY_EXT.items())}
+"""File extension ⇄ MIME type of the outputs providers return."""
 
-    def wait_job(self, job: Job, timeout: float | None, progress: bool | None = None) -> Job: ...
 
-    async def await_job(self, job: Job, timeout: float | None) -> Job: ...
+class JobHooks(Protocol):
+    """How waiting and display work for a job; registered on it by the Studio that follows it
+    (a Job is data and events: it knows no Studio)."""
 
-    def display_job(self, job: Job) -> None: ...
+    def wait(self, job: Job, timeout: float | None, progress: bool | None) -> Job: ...
+
+    async def wait_async(self, job: Job, timeout: float | None) -> Job: ...
+
+    def display(self, job: Job) -> None: ...
 
 
 def utcnow() -> dt.datetime:
@@ -107,7 +139,7 @@ class Job:
     local_id: str = ""
     note: str | None = None
     """Why the job is waiting right now, e.g. 'rate-limited, retrying in 8 s'."""
-    _owner: JobOwner | None = field(default=None, repr=False)
+    _hooks: JobHooks | None = field(default=None, repr=False, compare=False)
     _listeners: list[Callable[[Job], None]] = field(default_factory=list, repr=False)
 
     @property
@@ -132,6 +164,11 @@ class Job:
         out = self.output()
         return out.path if out else None
 
+    def bind(self, hooks: JobHooks) -> Job:
+        """Registers how this job is waited for and displayed (done by the Studio)."""
+        self._hooks = hooks
+        return self
+
     def on_change(self, callback: Callable[[Job], None]) -> Callable[[], None]:
         """Call `callback(job)` on every change; returns a function that unsubscribes."""
         self._listeners.append(callback)
@@ -152,22 +189,22 @@ class Job:
         In a terminal a text progress bar is drawn on stderr (`progress=None` means: when stderr
         is a terminal and this is not a notebook); in a notebook the widget shows progress.
         """
-        if self._owner is None:
+        if self._hooks is None:
             raise RuntimeError("this Job is not attached to a Studio")
-        return self._owner.wait_job(self, timeout, progress)
+        return self._hooks.wait(self, timeout, progress)
 
     def __await__(self) -> Generator[Any, None, Job]:
-        if self._owner is None:
+        if self._hooks is None:
             raise RuntimeError("this Job is not attached to a Studio")
-        return self._owner.await_job(self, None).__await__()
+        return self._hooks.wait_async(self, None).__await__()
 
     def _ipython_display_(self) -> None:
-        if self._owner is None:
+        if self._hooks is None:
             from IPython.display import display
 
             display(repr(self))
             return
-        self._owner.display_job(self)
+        self._hooks.display(self)
 
     def __repr__(self) -> str:
         prog = "" if self.progress is None else f" {self.progress:.0%}"

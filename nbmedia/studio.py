@@ -1,4 +1,9 @@
-"""Studio: the one public entry. Owns the providers, the tracker, the ledger and the media folder."""
+"""Studio (sync face) and AsyncStudio (async core): wiring, and verbs that delegate.
+
+Both share one implementation (`_StudioBase`, whose private coroutines do the work, as httpx's
+Client and AsyncClient share theirs): AsyncStudio awaits them, Studio runs them on its loop.
+Job state belongs to the engine; features live in lib/, looks in display/.
+"""
 
 from __future__ import annotations
 
@@ -10,38 +15,29 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from . import constants as C
-from .batch import Batch
-from .comparison import Comparison
-from .errors import AuthError, NbmediaError, ProviderError, TransportError, ValidationError
+from .engine.downloads import Downloads
+from .engine.jobs import Engine
+from .engine.ledger import Ledger
+from .engine.runner import LoopRunner
+from .errors import AuthError, NbmediaError, ValidationError
 from .http import ApiClient, Secret
-from .ledger import Ledger
-from .media import MediaStore
-from .models import Job, JobStatus, utcnow
+from .lib.batch import Batch
+from .lib.comparison import Comparison
+from .models import Job
 from .providers import REGISTRY, Provider
-from .runner import LoopRunner
-from .textprogress import TextProgress
-from .tracker import Tracker
+from .providers.base import Capability, Unsupported
 from .validation import RequestModel
 
-JOB_COLUMNS = [
-    "provider", "id", "kind", "status", "progress", "prompt", "created_at", "updated_at",
-    "completed_at", "elapsed_s", "output_path", "output_url", "cost", "error_code", "error_message",
-]  # fmt: skip
+if TYPE_CHECKING:
+    import pandas as pd
 
 
-class Studio:
-    """Talks to every provider, follows their jobs live and keeps them all in one table.
-
-    `keys` maps provider name → API key and falls back on the environment
-    (`MERCADREAM_API_KEY`, …). `sandbox=None` sends each provider without a key to the embedded
-    sandbox, `True` sends all of them there, `False` none (a provider without a key is then
-    unavailable). A running `nbmedia.sandbox.Sandbox` may be passed to use that one.
-    """
+class _StudioBase:
+    """What Studio and AsyncStudio share: the wiring, the reads, the widgets, and the private
+    coroutines behind every verb."""
 
     def __init__(
         self,
@@ -52,31 +48,26 @@ class Studio:
         self.root = Path(root)
         self._runner = LoopRunner()
         self.ledger = Ledger(self.root / C.LEDGER_DIR / C.LEDGER_FILE)
-        self.media = MediaStore(self.root / C.MEDIA_DIR)
+        self.media = Downloads(self.root / C.MEDIA_DIR)
         self._keys = _read_keys(keys)
         self._providers: dict[str, Provider] = {}
         self._unavailable: dict[str, str] = {}
         self._sandbox: Any = None
         self._setup_providers(sandbox)
-        self.tracker = Tracker(self._runner, self.provider, self.ledger, self.media)
-        self._live: dict[str, Job] = {}
+        self.engine = Engine(self._runner, self.provider, self.ledger, self.media)
+        self.engine.hooks = _Hooks(self.engine, self._runner)
         self._closed = False
-        self._resume()
-        atexit.register(self.close)
-        Studio._current = self
-
-    _current: Studio | None = None
-
-    @classmethod
-    def current(cls) -> Studio:
-        """The Studio made last in this process (the magic uses it), made on first use."""
-        if cls._current is None or cls._current._closed:
-            cls._current = cls()
-        return cls._current
+        self.engine.resume(lambda name: name in self._providers)
+        self.resumed_batch: Batch | None = Batch.resume(
+            self.engine, self._remake, self._limits(None)
+        )
+        """Rows a stopped Studio planned in a batch and never sent, sent by this one."""
+        if self.resumed_batch is not None:
+            self.resumed_batch.start()
 
     def __repr__(self) -> str:
         where = {n: ("sandbox" if self._on_sandbox(n) else "live") for n in self._providers}
-        return f"<Studio root={str(self.root)!r} providers={where}>"
+        return f"<{type(self).__name__} root={str(self.root)!r} providers={where}>"
 
     # ---- providers ---------------------------------------------------------------------------
     def _setup_providers(self, sandbox: Any) -> None:
@@ -85,9 +76,8 @@ class Studio:
             explicit = sandbox not in (None, True, False)  # a Sandbox object takes every provider
             use_sandbox = sandbox is True or explicit or (sandbox is None and key is None)
             if not use_sandbox and key is None:
-                env = C.KEY_ENV.get(name, name.upper() + "_API_KEY")
                 self._unavailable[name] = (
-                    f"no API key for {cls.title}: set {env} or pass keys={{'{name}': ...}}, "
+                    f"no API key for {cls.title}: set {cls.key_env} or pass keys={{'{name}': ...}}, "
                     "or use the sandbox (Studio(sandbox=True))"
                 )
                 continue
@@ -137,6 +127,10 @@ class Studio:
     def providers(self) -> list[str]:
         return list(self._providers)
 
+    @property
+    def tracker(self) -> Any:
+        return self.engine.tracker
+
     def provider(self, name: str) -> Provider:
         """The client of one provider (raises a clear error if it has no key and no sandbox)."""
         if name in self._providers:
@@ -146,391 +140,237 @@ class Studio:
         known = ", ".join(REGISTRY)
         raise ValidationError("nbmedia", "provider", name, f"must be one of {known}")
 
-    # ---- making things -----------------------------------------------------------------------
-    def generate(self, prompt: str, provider: str = "mercadream", **fields: Any) -> Job:
-        """A video from a prompt; returns the Job at once (display it for live progress)."""
-        return self.submit(provider, "video", prompt, **fields)
+    def default_provider(self, kind: str, capability: Capability | None = None) -> str:
+        """The first provider (in registry order) that makes `kind` (and has `capability`)."""
+        for name, cls in REGISTRY.items():
+            if (kind in cls.requests or kind == "*") and (
+                capability is None or cls.has(capability)
+            ):
+                return name
+        raise ValidationError("nbmedia", "kind", kind, "no provider makes it")
 
-    def speech(self, text: str, provider: str = "mercadream", **fields: Any) -> Job:
-        """Speech from text (a voice-over)."""
-        return self.submit(provider, "speech", text, **fields)
+    def _capable(self, provider: str | None, capability: Capability) -> Provider:
+        p = self.provider(provider or self.default_provider("*", capability))
+        if not p.has(capability):
+            raise Unsupported(f"{p.title} has no {capability.value.replace('_', ' ')}")
+        return p
 
-    def music(self, prompt: str, provider: str = "mercadream", **fields: Any) -> Job:
-        """A music track from a description."""
-        return self.submit(provider, "music", prompt, **fields)
+    def _limits(self, limits: Mapping[str, int] | None) -> dict[str, int]:
+        return {n: cls.concurrency for n, cls in REGISTRY.items()} | dict(limits or {})
 
-    def describe(self, video: Any, provider: str = "viddyscribe", **fields: Any) -> Job:
-        """An audio description of `video` (a file, URL, media id or an earlier job):
-        `output="text"|"audio"|"video"`, `language=`, `format="json"|"vtt"|"edl"`, …"""
-        job, request = self.prepare(provider, "describe", None, video=video, **fields)
-        w = job.request
-        source = video.prompt or video.id if isinstance(video, Job) else Path(str(w["video"])).name
-        job.prompt = f"describe {source} → {w.get('output', 'text')} ({w.get('language')}, {w.get('format')})"
-        return self._runner.run(self.send(job, request))
-
-    def lipsync(
-        self,
-        video: Any,
-        audio: Any = None,
-        text: str | None = None,
-        voice_id: str | None = None,
-        provider: str = "syncso",
-        **options: Any,
-    ) -> Job:
-        """`video` lip-synced to `audio` (recorded) or to `text` spoken by `voice_id`."""
-        fields = {
-            k: v
-            for k, v in {"audio": audio, "text": text, "voice_id": voice_id}.items()
-            if v is not None
-        }
-        return self.submit(provider, "lipsync", None, video=video, **fields, **options)
-
-    def estimate(
-        self, provider: str = "syncso", kind: str | None = None, **fields: Any
-    ) -> pd.DataFrame:
-        """The provider's cost estimate for a request, before anything is spent."""
-        p = self.provider(provider)
-        if not hasattr(p, "estimate"):
-            raise NbmediaError(f"{p.title} has no cost estimate endpoint")
-        kind = kind or next(iter(p.requests))
-        return pd.DataFrame.from_records(self._runner.run(p.estimate(p.make_request(kind, fields))))
-
-    def segments(self, job: Job) -> pd.DataFrame:
-        """The timed segments (start, end, text) of a finished audio description."""
-        from .providers.viddyscribe import segments_of
-
-        return pd.DataFrame.from_records(segments_of(job), columns=["start", "end", "text"])
-
-    def batch(self, requests: pd.DataFrame, *, limits: Mapping[str, int] | None = None) -> Batch:
-        """A DataFrame of requests (columns provider, kind, prompt/text and any fields) → jobs.
-
-        Every row is validated first; rows are then sent in the background within each
-        provider's concurrency (`limits`, else the smallest plan's), waiting out 429s. Display
-        the Batch for overall progress; `batch.wait()`; `batch.table()` joins the results.
-        """
-        merged = {**C.BATCH_CONCURRENCY, **dict(limits or {})}
-        return Batch(self, requests, merged).start()
-
-    def compare(
-        self,
-        prompt: str,
-        providers: list[str] | tuple[str, ...] = ("mercadream", "vimmerse", "meshapi"),
-        *,
-        kind: str = "video",
-        per_provider: Mapping[str, Mapping[str, Any]] | None = None,
-        **common: Any,
-    ) -> Comparison:
-        """The same prompt at several providers; display the result for a side-by-side grid.
-
-        `common` fields go to every provider, `per_provider={"mercadream": {...}}` to one. Every
-        request is validated before the first is sent, so a typo costs nothing anywhere.
-        """
-        per_provider = dict(per_provider or {})
-        unknown = set(per_provider) - set(providers)
-        if unknown:
-            raise ValidationError(
-                "nbmedia", "per_provider", sorted(unknown), "names providers not in providers="
-            )
-        plans = []
-        for name in providers:
-            fields = {**common, **per_provider.get(name, {})}
-            p = self.provider(name)
-            p.make_request(kind, {p.text_field.get(kind, "prompt"): prompt, **fields})
-            plans.append((name, fields))
-        jobs = {name: self.submit(name, kind, prompt, **fields) for name, fields in plans}
-        return Comparison(self, prompt, jobs)
-
-    def update(self, job: Job, **fields: Any) -> Job:
-        """Changes a job's media at the provider (Vimmerse PATCH).
-
-        Metadata fields update in place and return the same job; generation fields start a new
-        generation of the same media, returned as a new Job (the old one keeps its outputs).
-        """
-        self._check_open()
-        p = self.provider(job.provider)
-        if not hasattr(p, "patch") or job.id is None:
-            raise NbmediaError(f"{p.title} jobs cannot be updated")
-        update = p.check_update(fields)
-        if not p.regenerates(update):
-            job.raw = self._runner.run(p.patch(job.id, update))
-            job.updated_at = utcnow()
-            self.ledger.record(job)
-            return job
-        wire = update.wire()
-        new = Job(
-            provider=job.provider,
-            kind=job.kind,
-            id=job.id,
-            prompt=wire.get("prompt", job.prompt),
-            request={**job.request, **wire},
-            local_id=self.ledger.new_local_id(),
-            _owner=self,
-        )
-        self.ledger.record(new, submitted=False)
-        self.ledger.set_extra(new.local_id, parent=job.local_id)
-        try:
-            p.apply(new, self._runner.run(p.patch(job.id, update)))
-        except ProviderError as exc:
-            new.status = JobStatus.FAILED
-            new.error = {"code": exc.code or str(exc.http_status), "message": exc.message}
-            self.ledger.record(new)
-            raise
-        new.updated_at = utcnow()
-        self.ledger.record(new, submitted=True)
-        self._live[new.local_id] = new
-        self.tracker.track(new)
-        self.tracker.changed(new)
-        return new
-
-    def submit(self, provider: str, kind: str, text: str | None = None, /, **fields: Any) -> Job:
-        """Validates, writes the job to the ledger, then sends it; the Job comes back at once."""
-        job, request = self.prepare(provider, kind, text, **fields)
-        return self._runner.run(self.send(job, request))
-
+    # ---- preparing requests ------------------------------------------------------------------
     def prepare(
         self, provider: str, kind: str, text: str | None = None, /, **fields: Any
     ) -> tuple[Job, RequestModel]:
-        """Validates a request (raising ValidationError) and makes its Job; sends nothing."""
+        """Validates a request (raising ValidationError) and makes its Job; sends nothing and
+        writes nothing."""
         self._check_open()
         p = self.provider(provider)
         if text is not None and kind in p.text_field:
             fields = {p.text_field[kind]: text, **fields}
-        self._finish_inputs(fields)
         request = p.make_request(kind, fields)
         wire = request.wire()
-        job = Job(
-            provider=provider,
-            kind=kind,
-            prompt=text if text is not None else wire.get(p.text_field.get(kind, "prompt")),
-            request=wire,
-            local_id=self.ledger.new_local_id(),
-            _owner=self,
-        )
+        job = self.engine.new_job(provider, kind, prompt=p.label(kind, wire, fields), request=wire)
         return job, request
 
-    def _finish_inputs(self, fields: Mapping[str, Any]) -> None:
+    def _remake(self, job: Job, fields: dict[str, Any]) -> RequestModel:
+        fields = dict(fields)
+        text = fields.pop("text", None)
+        p = self.provider(job.provider)
+        if text is not None and job.kind in p.text_field:
+            fields = {p.text_field[job.kind]: text, **fields}
+        return p.make_request(job.kind, fields)
+
+    async def _inputs_ready(self, fields: Mapping[str, Any]) -> None:
         """An earlier job given as an input is waited for, so one line can chain two jobs."""
         for value in fields.values():
             items = value.values() if isinstance(value, Mapping) else value
             for item in items if isinstance(items, (list, tuple, type({}.values()))) else [value]:
                 if isinstance(item, Job) and not item.done:
-                    self.wait_job(item, None, False)
+                    await self.engine.wait(item)
 
-    async def send(self, job: Job, request: RequestModel) -> Job:
-        """Records the job, then creates it at the provider and starts following it."""
-        p = self.provider(job.provider)
-        self.ledger.record(job, submitted=False)  # before anything leaves the machine
-        try:
-            await p.submit(job, request)
-        except ProviderError as exc:
-            job.status = JobStatus.FAILED
-            job.error = {"code": exc.code or str(exc.http_status), "message": exc.message}
-            job.updated_at = utcnow()
-            self.ledger.record(job, submitted=False)
-            raise
-        except TransportError as exc:
-            if exc.may_have_reached_server and await self._reconcile(job):
-                return job
-            if not exc.may_have_reached_server:
-                job.status = JobStatus.FAILED
-                job.error = {"code": "not_sent", "message": str(exc)}
-                self.ledger.record(job, submitted=False)
-            raise
-        job.error = None  # a retried create (after a 429) starts clean
-        job.updated_at = utcnow()
-        self.ledger.record(job, submitted=True)
-        self._follow(job)
-        return job
+    # ---- the private coroutines behind the verbs ----------------------------------------------
+    async def _submit(
+        self, provider: str | None, kind: str, text: str | None, fields: dict[str, Any]
+    ) -> Job:
+        provider = provider or self.default_provider(kind)
+        await self._inputs_ready(fields)
+        job, request = self.prepare(provider, kind, text, **fields)
+        return await self.engine.send(job, request)
 
-    def _follow(self, job: Job) -> None:
-        self._live[job.local_id] = job
-        self.tracker.track(job)
-        self.tracker.changed(job)
-
-    async def _reconcile(self, job: Job) -> bool:
-        """After a create whose answer was lost: find it at the provider instead of resending."""
-        try:
-            found = await self.provider(job.provider).reconcile(job)
-        except NbmediaError:
-            return False
-        if found is None:
-            return False
-        job.note = "create answer lost; found the job in the provider's list"
-        self.ledger.record(job, submitted=True)
-        self.ledger.set_extra(job.local_id, reconciled=True)
-        self._follow(job)
-        return True
-
-    def _resume(self) -> None:
-        """Re-attaches to jobs a previous kernel left running."""
-        for job, submitted in self.ledger.unfinished():
-            if job.provider not in self._providers:
-                continue
-            job._owner = self
-            self._live[job.local_id] = job
-            if submitted and job.id:
-                self.tracker.track(job)
-            elif not self._reconcile_quietly(job):
-                job.status = JobStatus.FAILED
-                job.error = {
-                    "code": "not_submitted",
-                    "message": "the create did not complete and the provider lists no such job",
-                }
-                self.ledger.record(job)
-
-    def _reconcile_quietly(self, job: Job) -> bool:
-        try:
-            return self._runner.run(self._reconcile(job))
-        except Exception:
-            return False
-
-    # ---- reading -----------------------------------------------------------------------------
-    def job(self, id: str) -> Job:
-        """A job by provider id or local id, live if this Studio follows it."""
-        for job in self._live.values():
-            if id in (job.id, job.local_id):
-                return job
-        for row in self.ledger.rows():
-            if id in (row["id"], row["local_id"]):
-                job = self.ledger.to_job(row)
-                job._owner = self
-                self._live[job.local_id] = job
-                return job
-        raise KeyError(id)
-
-    def download(self, job: Job, *, force: bool = False) -> Job:
-        """Fetches a finished job's files again (all of them with `force`), re-reading the job
-        first so that expired provider links are replaced by fresh ones."""
-        if job.status is not JobStatus.SUCCEEDED:
-            raise NbmediaError(
-                f"{job.provider} job {job.id} is {job.status.value}: nothing to download"
+    async def _compare(
+        self,
+        prompt: str,
+        providers: list[str] | tuple[str, ...] | None,
+        kind: str,
+        per_provider: Mapping[str, Mapping[str, Any]] | None,
+        common: dict[str, Any],
+    ) -> Comparison:
+        names = list(providers) if providers else [
+            n for n in self._providers if kind in self._providers[n].requests
+        ]  # fmt: skip
+        per_provider = dict(per_provider or {})
+        unknown = set(per_provider) - set(names)
+        if unknown:
+            raise ValidationError(
+                "nbmedia", "per_provider", sorted(unknown), "names providers not in providers="
             )
-        p = self.provider(job.provider)
-        saved = {id(o): o.path for o in job.outputs}
-        self._runner.run(p.refresh(job))
-        for out in job.outputs:
-            out.path = None if force else saved.get(id(out), out.path)
-        self._runner.run(self.media.download(job, p.api, overwrite=force))
-        self.ledger.record(job)
-        return job
+        plans = [  # every request validated before the first is sent
+            (name, *self.prepare(name, kind, prompt, **common, **per_provider.get(name, {})))
+            for name in names
+        ]
+        jobs = {}
+        for name, job, request in plans:
+            jobs[name] = await self.engine.send(job, request)
+        return Comparison(prompt, jobs, table=self.table_of, rate=self.rate, rating=self.rating)
 
-    def jobs(self) -> pd.DataFrame:
-        """Every job in the ledger, newest first (a new Studio on the same root sees them too)."""
-        return self._frame(self.ledger.rows())
+    async def _estimate(
+        self, provider: str | None, kind: str | None, fields: dict[str, Any]
+    ) -> pd.DataFrame:
+        import pandas as pd
 
-    def _frame(self, rows: list[Any]) -> pd.DataFrame:
-        records = []
-        for row in rows:
-            job = self.ledger.to_job(row)
-            main = job.output()
-            err = job.error or {}
-            records.append(
-                {
-                    "provider": job.provider,
-                    "id": job.id,
-                    "kind": job.kind,
-                    "status": job.status.value,
-                    "progress": job.progress,
-                    "prompt": job.prompt,
-                    "created_at": job.created_at,
-                    "updated_at": job.updated_at,
-                    "completed_at": job.completed_at,
-                    "elapsed_s": job.elapsed_s,
-                    "output_path": str(main.path) if main and main.path else None,
-                    "output_url": main.url if main else None,
-                    "cost": job.cost,
-                    "error_code": err.get("code"),
-                    "error_message": err.get("message"),
-                }
-            )
-        df = pd.DataFrame.from_records(records, columns=JOB_COLUMNS)
-        for col in ("created_at", "updated_at", "completed_at"):
-            df[col] = pd.to_datetime(df[col], utc=True)
-        df["status"] = pd.Categorical(df["status"], categories=[s.value for s in JobStatus])
-        for col in ("progress", "elapsed_s", "cost"):
-            df[col] = pd.to_numeric(df[col])
-        return df
+        p = self._capable(provider, Capability.ESTIMATE)
+        kind = kind or next(iter(p.requests))
+        return pd.DataFrame.from_records(await p.estimate(p.make_request(kind, fields)))
 
-    def table_of(self, jobs: list[Job]) -> pd.DataFrame:
-        """The ledger rows of these jobs, in the order given."""
-        by_local = {r["local_id"]: r for r in self.ledger.rows()}
-        return self._frame([by_local[j.local_id] for j in jobs if j.local_id in by_local])
+    async def _vault(self, provider: str | None) -> pd.DataFrame:
+        import pandas as pd
 
-    def vault(self, provider: str = "mercadream") -> pd.DataFrame:
-        """The provider's own store of finished assets, newest first."""
-        p = self.provider(provider)
-        if not hasattr(p, "vault"):
-            raise NbmediaError(f"{provider} has no vault")
-        items = self._runner.run(p.vault())
-        df = pd.DataFrame.from_records(items)
+        p = self._capable(provider, Capability.VAULT)
+        df = pd.DataFrame.from_records(await p.vault())
         if "created_at" in df:
             df["created_at"] = pd.to_datetime(df["created_at"], utc=True)
         return df
 
-    def remote_jobs(self, provider: str, **filters: Any) -> pd.DataFrame:
-        """The provider's own job list (not the ledger), with its filters."""
-        items = self._runner.run(self.provider(provider).list_jobs(**filters))
-        return pd.DataFrame.from_records(items)
+    async def _remote_jobs(self, provider: str, filters: dict[str, Any]) -> pd.DataFrame:
+        import pandas as pd
 
-    def voices(self, provider: str = "mercadream") -> pd.DataFrame:
-        return pd.DataFrame.from_records(self.provider(provider).voices())
+        return pd.DataFrame.from_records(await self.provider(provider).list_jobs(**filters))
 
-    # ---- widgets ----------------------------------------------------------------------------
-    def form(self, provider: str = "mercadream", kind: str | None = None) -> Any:
+    # ---- reading -----------------------------------------------------------------------------
+    def job(self, id: str) -> Job:
+        """A job by provider id or local id, live if this Studio follows it."""
+        return self.engine.job(id)
+
+    def jobs(self) -> pd.DataFrame:
+        """Every job in the ledger, newest first (a new Studio on the same root sees them too)."""
+        from .lib.tables import jobs_frame
+
+        return jobs_frame(self.ledger.to_job(r) for r in self.ledger.rows())
+
+    def table_of(self, jobs: list[Job]) -> pd.DataFrame:
+        """The ledger rows of these jobs, in the order given."""
+        from .lib.tables import jobs_frame
+
+        found = [self.ledger.get(j.local_id) for j in jobs]
+        return jobs_frame(j for j in found if j is not None)
+
+    def segments(self, job: Job) -> pd.DataFrame:
+        """The timed segments (start, end, text) of a finished job that has them."""
+        import pandas as pd
+
+        p = self.provider(job.provider)
+        if not p.has(Capability.SEGMENTS):
+            raise Unsupported(f"{p.title} jobs have no timed segments")
+        return pd.DataFrame.from_records(p.segments(job), columns=["start", "end", "text"])
+
+    def voices(self, provider: str | None = None) -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.DataFrame.from_records(
+            self.provider(provider or self.default_provider("speech")).voices()
+        )
+
+    def subscribe(self, callback: Callable[[Job], None]) -> Callable[[], None]:
+        """Calls `callback(job)` whenever any job changes; returns an unsubscribe function."""
+        listeners = self.engine.listeners
+        listeners.append(callback)
+        return lambda: callback in listeners and listeners.remove(callback)
+
+    def attach(self, job: Job, provider_id: str) -> Job:
+        """Links an `unconfirmed` job to its id at the provider (found on its dashboard); the
+        job is then followed and downloaded like any other."""
+        return self.engine.attach(job, provider_id)
+
+    def handle_webhook(self, provider: str, headers: Mapping[str, str], body: bytes) -> Job | None:
+        """Verifies a webhook and checks the job it names at once."""
+        return self.engine.webhook(provider, headers, body)
+
+    # ---- ratings -----------------------------------------------------------------------------
+    def rate(self, job: Job, rating: int | None) -> None:
+        """Stores the user's 👍 (+1) / 👎 (-1) for a result in the ledger (None clears it)."""
+        from .lib.ratings import RATINGS
+
+        if rating not in RATINGS:
+            raise ValidationError("nbmedia", "rating", rating, "must be 1 (👍), -1 (👎) or None")
+        self.engine.annotate(job, rating=rating, prompt=job.prompt)
+
+    def rating(self, job: Job) -> int | None:
+        return self.engine.annotation(job, "rating")
+
+    def leaderboard(self) -> pd.DataFrame:
+        """Providers ranked by the user's own ratings across prompts (Wilson lower bound)."""
+        from .lib.ratings import leaderboard
+
+        rows = self.ledger.rows()
+        return leaderboard(
+            (r["provider"], r["prompt"], self.ledger.extra(r["local_id"]).get("rating"))
+            for r in rows
+        )
+
+    # ---- widgets -----------------------------------------------------------------------------
+    def form(self, provider: str | None = None, kind: str | None = None) -> Any:
         """A prompt form generated from the provider's request model (validated as you type)."""
-        from .widgets import PromptForm
+        from .display import PromptForm
 
-        p = self.provider(provider)
+        p = self.provider(provider or self.default_provider(kind or "video"))
         kind = kind or next(iter(p.requests))
         if kind not in p.requests:
             raise ValidationError(
-                provider, "kind", kind, f"{p.title} makes only {', '.join(p.requests)}"
+                p.name, "kind", kind, f"{p.title} makes only {', '.join(p.requests)}"
             )
         return PromptForm(
             f"{p.title} · {kind}",
             p.requests[kind],
             validate=lambda values: p.make_request(kind, values),
-            submit=lambda values: self.submit(provider, kind, None, **values),
+            submit=lambda values: self._runner.run(self._submit(p.name, kind, None, values)),
             voices=p.voices(),
-            sample=self._sampler(provider),
-            billed_samples=not self._on_sandbox(provider),
+            sample=self._sampler(p.name),
+            billed_samples=not self._on_sandbox(p.name),
             save_upload=self._save_upload,
-            estimate=self._estimator(provider, kind),
+            estimate=self._estimator(p, kind),
+            media_fields=p.media_fields,
         )
 
-    def _estimator(self, provider: str, kind: str) -> Callable[[dict[str, Any]], str] | None:
-        p = self.provider(provider)
-        if not hasattr(p, "estimate"):
+    def _estimator(self, p: Provider, kind: str) -> Callable[[dict[str, Any]], str] | None:
+        if not p.has(Capability.ESTIMATE):
             return None
         return lambda values: p.describe_estimate(
             self._runner.run(p.estimate(p.make_request(kind, values)))
         )
 
-    def voice_picker(self, provider: str = "mercadream") -> Any:
+    def voice_picker(self, provider: str | None = None) -> Any:
         """Every voice of a provider with a play-sample button."""
-        from .widgets import VoicePicker
+        from .display import VoicePicker
 
-        voices = self.provider(provider).voices()
+        p = self.provider(provider or self.default_provider("speech"))
+        voices = p.voices()
         if not voices:
-            raise NbmediaError(f"{self.provider(provider).title} offers no voices to pick from")
+            raise NbmediaError(f"{p.title} offers no voices to pick from")
         return VoicePicker(
-            voices,
-            sample=self._sampler(provider),
-            billed=not self._on_sandbox(provider),
+            voices, sample=self._sampler(p.name), billed=not self._on_sandbox(p.name)
         )
 
     def job_table(self) -> Any:
         """The ledger as an interactive table that refreshes itself as jobs change."""
-        from .media import output_from_path, player_html, thumbnail_for
-        from .widgets import JobTable
+        from .display import JobTable
+        from .display.players import output_from_path, player_html, thumbnail_for
 
         def thumb(_id: str | None, output_path: str | None) -> Path | None:
             return thumbnail_for(Path(output_path)) if output_path else None
 
         def play(output_path: str | None) -> str | None:
-            if not output_path:
-                return None
-            return player_html(output_from_path(output_path))
+            return player_html(output_from_path(output_path)) if output_path else None
 
         return JobTable(self.jobs, subscribe=self.subscribe, thumbnail=thumb, player=play)
 
@@ -551,8 +391,13 @@ class Studio:
                 n for n, f in p.requests["speech"].model_fields.items()
                 if isinstance(f.json_schema_extra, dict) and f.json_schema_extra.get("voice")
             )  # fmt: skip
-            job = self.speech(
-                text or f"Hello, this is the voice {voice}.", provider, **{voice_field: voice}
+            job = self._runner.run(
+                self._submit(
+                    provider,
+                    "speech",
+                    text or f"Hello, this is the voice {voice}.",
+                    {voice_field: voice},
+                )
             )
             return job.wait().path
         return None
@@ -572,7 +417,7 @@ class Studio:
     # ---- pictures and sharing ------------------------------------------------------------------
     def timeline(self, jobs: pd.DataFrame | None = None) -> Any:
         """A chart of jobs per provider: submitted → finished, coloured by status."""
-        from .plots import timeline
+        from .lib.plots import timeline
 
         return timeline(self.jobs() if jobs is None else jobs)
 
@@ -587,109 +432,229 @@ class Studio:
 
         In JupyterLab the notebook is found from the kernel's session when not given.
         """
-        from .export import export
+        from .lib.export import export
 
         nb = notebook or os.environ.get("JPY_SESSION_NAME")
         return export(
             self.jobs() if jobs is None else jobs, Path(path), notebook=Path(nb) if nb else None
         )
 
-    # ---- ratings -----------------------------------------------------------------------------
-    def rate(self, job: Job, rating: int | None) -> None:
-        """Stores the user's 👍 (+1) / 👎 (-1) for a result in the ledger (None clears it)."""
-        if rating not in (1, -1, None):
-            raise ValidationError("nbmedia", "rating", rating, "must be 1 (👍), -1 (👎) or None")
-        self.ledger.set_extra(job.local_id, rating=rating, prompt=job.prompt)
-
-    def rating(self, job: Job) -> int | None:
-        return self.ledger.extra(job.local_id).get("rating")
-
-    def leaderboard(self) -> pd.DataFrame:
-        """Providers ranked by the user's own ratings across prompts (Wilson lower bound)."""
-        counts: dict[str, list[int]] = {}
-        prompts: dict[str, set[str]] = {}
-        for row in self.ledger.rows():
-            value = self.ledger.extra(row["local_id"]).get("rating")
-            if value in (1, -1):
-                counts.setdefault(row["provider"], []).append(value)
-                prompts.setdefault(row["provider"], set()).add(row["prompt"] or "")
-        records = []
-        for provider, values in counts.items():
-            ups = values.count(1)
-            n = len(values)
-            records.append(
-                {
-                    "provider": provider,
-                    "up": ups,
-                    "down": n - ups,
-                    "rated": n,
-                    "prompts": len(prompts[provider]),
-                    "share_up": ups / n,
-                    "score": _wilson(ups, n),
-                }
-            )
-        df = pd.DataFrame.from_records(
-            records, columns=["provider", "up", "down", "rated", "prompts", "share_up", "score"]
-        )
-        return df.sort_values(["score", "rated"], ascending=False).reset_index(drop=True)
-
-    def subscribe(self, callback: Callable[[Job], None]) -> Callable[[], None]:
-        """Calls `callback(job)` whenever any job changes; returns an unsubscribe function."""
-        self.tracker.listeners.append(callback)
-        return lambda: (
-            callback in self.tracker.listeners and self.tracker.listeners.remove(callback)
-        )
-
-    # ---- webhooks ----------------------------------------------------------------------------
-    def handle_webhook(self, provider: str, headers: Mapping[str, str], body: bytes) -> Job | None:
-        """Verifies a webhook and settles the job it names at once (re-read from the API)."""
-        event = self.provider(provider).parse_webhook(headers, body)
-        for job in self._live.values():
-            if job.provider == provider and job.id == event["id"]:
-                self.tracker.poll_soon(job)
-                return job
-        return None
-
-    # ---- JobOwner ----------------------------------------------------------------------------
-    def wait_job(self, job: Job, timeout: float | None, progress: bool | None = None) -> Job:
-        self._adopt(job)
-        if progress is None:
-            progress = not _in_kernel() and sys.stderr.isatty()
-        bar = TextProgress(job) if progress and not job.done else None
-        try:
-            return self._runner.run(self.tracker.wait(job, timeout))
-        finally:
-            if bar is not None:
-                bar.close()
-
-    async def await_job(self, job: Job, timeout: float | None) -> Job:
-        self._adopt(job)
-        return await self.tracker.wait(job, timeout)
-
-    def display_job(self, job: Job) -> None:
-        from IPython.display import display
-
-        if _in_kernel():
-            from .widgets import JobProgress
-
-            display(JobProgress(job))
-        else:
-            display(job.__repr__())
-
-    def _adopt(self, job: Job) -> None:
-        self._live.setdefault(job.local_id, job)
-
     # ---- lifetime ----------------------------------------------------------------------------
     def _check_open(self) -> None:
         if self._closed:
             raise NbmediaError("this Studio is closed")
 
-    def close(self) -> None:
-        """Stops tracking (jobs keep running at the provider; a new Studio resumes them)."""
+    async def _aclose(self) -> None:
+        await self.engine.tracker.stop()
+        await asyncio.gather(*(p.api.aclose() for p in self._providers.values()))
+
+
+class AsyncStudio(_StudioBase):
+    """The async core: the same verbs as Studio, as coroutines, for async code.
+
+    async with nm.AsyncStudio() as s:
+        job = await s.generate("Neon rain")
+        await job
+    """
+
+    async def generate(self, prompt: str, provider: str | None = None, **fields: Any) -> Job:
+        """A video from a prompt; returns the Job at once (await it for the finished job)."""
+        return await self._submit(provider, "video", prompt, fields)
+
+    async def speech(self, text: str, provider: str | None = None, **fields: Any) -> Job:
+        return await self._submit(provider, "speech", text, fields)
+
+    async def music(self, prompt: str, provider: str | None = None, **fields: Any) -> Job:
+        return await self._submit(provider, "music", prompt, fields)
+
+    async def describe(self, video: Any, provider: str | None = None, **fields: Any) -> Job:
+        return await self._submit(provider, "describe", None, {"video": video, **fields})
+
+    async def lipsync(self, video: Any, provider: str | None = None, **fields: Any) -> Job:
+        fields = {k: v for k, v in fields.items() if v is not None}
+        return await self._submit(provider, "lipsync", None, {"video": video, **fields})
+
+    async def submit(
+        self, provider: str | None, kind: str, text: str | None = None, /, **fields: Any
+    ) -> Job:
+        return await self._submit(provider, kind, text, fields)
+
+    async def compare(
+        self,
+        prompt: str,
+        providers: list[str] | tuple[str, ...] | None = None,
+        *,
+        kind: str = "video",
+        per_provider: Mapping[str, Mapping[str, Any]] | None = None,
+        **common: Any,
+    ) -> Comparison:
+        return await self._compare(prompt, providers, kind, per_provider, common)
+
+    async def batch(
+        self, requests: pd.DataFrame, *, limits: Mapping[str, int] | None = None
+    ) -> Batch:
+        return Batch.plan(
+            self.engine, self.prepare, requests, self._limits(limits), self.default_provider
+        ).start()
+
+    async def estimate(
+        self, provider: str | None = None, kind: str | None = None, **fields: Any
+    ) -> pd.DataFrame:
+        return await self._estimate(provider, kind, fields)
+
+    async def update(self, job: Job, **fields: Any) -> Job:
+        self._check_open()
+        return await self.engine.update(job, fields)
+
+    async def download(self, job: Job, *, force: bool = False) -> Job:
+        return await self.engine.download_again(job, force=force)
+
+    async def vault(self, provider: str | None = None) -> pd.DataFrame:
+        return await self._vault(provider)
+
+    async def remote_jobs(self, provider: str, **filters: Any) -> pd.DataFrame:
+        return await self._remote_jobs(provider, filters)
+
+    async def wait(self, job: Job, timeout: float | None = None) -> Job:
+        return await self.engine.wait(job, timeout)
+
+    async def aclose(self) -> None:
+        """Stops following (jobs keep running at the provider; a new Studio resumes them)."""
         if self._closed:
             return
         self._closed = True
-        self.tracker.cancel()  # no poll may write to the ledger once it is closed
+        self.engine.close()
+        await self._aclose()
+        self.ledger.close()
+
+    async def __aenter__(self) -> AsyncStudio:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class Studio(_StudioBase):
+    """Talks to every provider, follows their jobs live and keeps them all in one table.
+
+    `keys` maps provider name → API key and falls back on the environment (each provider's
+    `key_env`, e.g. `MERCADREAM_API_KEY`). `sandbox=None` sends each provider without a key to
+    the embedded sandbox, `True` sends all of them there, `False` none (a provider without a key
+    is then unavailable). A running `nbmedia.sandbox.Sandbox` may be passed to use that one.
+    """
+
+    _current: Studio | None = None
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] = ".",
+        keys: Mapping[str, str] | None = None,
+        sandbox: Any = None,
+    ) -> None:
+        super().__init__(root, keys, sandbox)
+        atexit.register(self.close)
+        Studio._current = self
+
+    @classmethod
+    def current(cls) -> Studio:
+        """The Studio made last in this process (the magic uses it), made on first use."""
+        if cls._current is None or cls._current._closed:
+            cls._current = cls()
+        return cls._current
+
+    def _run(self, coro: Any) -> Any:
+        return self._runner.run(coro)
+
+    def generate(self, prompt: str, provider: str | None = None, **fields: Any) -> Job:
+        """A video from a prompt; returns the Job at once (display it for live progress)."""
+        return self._run(self._submit(provider, "video", prompt, fields))
+
+    def speech(self, text: str, provider: str | None = None, **fields: Any) -> Job:
+        """Speech from text (a voice-over)."""
+        return self._run(self._submit(provider, "speech", text, fields))
+
+    def music(self, prompt: str, provider: str | None = None, **fields: Any) -> Job:
+        """A music track from a description."""
+        return self._run(self._submit(provider, "music", prompt, fields))
+
+    def describe(self, video: Any, provider: str | None = None, **fields: Any) -> Job:
+        """A description of `video` (a file, URL, media id or an earlier job), with the
+        provider's own fields (output, language, format, …)."""
+        return self._run(self._submit(provider, "describe", None, {"video": video, **fields}))
+
+    def lipsync(self, video: Any, provider: str | None = None, **fields: Any) -> Job:
+        """`video` lip-synced to the provider's audio fields (recorded audio, or text and a
+        voice); fields given as None are left out."""
+        fields = {k: v for k, v in fields.items() if v is not None}
+        return self._run(self._submit(provider, "lipsync", None, {"video": video, **fields}))
+
+    def submit(
+        self, provider: str | None, kind: str, text: str | None = None, /, **fields: Any
+    ) -> Job:
+        """Validates, writes the job to the ledger, then sends it; the Job comes back at once."""
+        return self._run(self._submit(provider, kind, text, fields))
+
+    def compare(
+        self,
+        prompt: str,
+        providers: list[str] | tuple[str, ...] | None = None,
+        *,
+        kind: str = "video",
+        per_provider: Mapping[str, Mapping[str, Any]] | None = None,
+        **common: Any,
+    ) -> Comparison:
+        """The same prompt at several providers (every one that makes `kind` by default);
+        display the result for a side-by-side grid. `common` fields go to every provider,
+        `per_provider={"name": {...}}` to one. Every request is validated before the first is
+        sent, so a typo costs nothing anywhere."""
+        return self._run(self._compare(prompt, providers, kind, per_provider, common))
+
+    def batch(self, requests: pd.DataFrame, *, limits: Mapping[str, int] | None = None) -> Batch:
+        """A DataFrame of requests (columns provider, kind, prompt/text and any fields) → jobs.
+
+        Every row is validated, then recorded, before the first is sent; rows go out in the
+        background within each provider's concurrency (`limits`, else the smallest plan's),
+        waiting out 429s. Display the Batch for overall progress; `batch.wait()`;
+        `batch.table()` joins the results. A Studio stopped mid-batch leaves the rest to the
+        next Studio on the folder (`studio.resumed_batch`).
+        """
+        self._check_open()
+        return Batch.plan(
+            self.engine, self.prepare, requests, self._limits(limits), self.default_provider
+        ).start()
+
+    def estimate(
+        self, provider: str | None = None, kind: str | None = None, **fields: Any
+    ) -> pd.DataFrame:
+        """The provider's cost estimate for a request, before anything is spent."""
+        return self._run(self._estimate(provider, kind, fields))
+
+    def update(self, job: Job, **fields: Any) -> Job:
+        """Changes a job's media at the provider (where it allows): metadata fields update in
+        place and return the same job; generation fields start a new generation of the same
+        media, returned as a new Job (the old one keeps its outputs)."""
+        self._check_open()
+        return self._run(self.engine.update(job, fields))
+
+    def download(self, job: Job, *, force: bool = False) -> Job:
+        """Fetches a finished job's files again (all of them with `force`), re-reading the job
+        first so that expired provider links are replaced by fresh ones."""
+        return self._run(self.engine.download_again(job, force=force))
+
+    def vault(self, provider: str | None = None) -> pd.DataFrame:
+        """The provider's own store of finished assets, newest first."""
+        return self._run(self._vault(provider))
+
+    def remote_jobs(self, provider: str, **filters: Any) -> pd.DataFrame:
+        """The provider's own job list (not the ledger), with its filters."""
+        return self._run(self._remote_jobs(provider, filters))
+
+    def close(self) -> None:
+        """Stops following (jobs keep running at the provider; a new Studio resumes them)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.engine.close()  # no step may write to the ledger once it is closed
         loop = self._runner.loop
         if not loop.is_closed() and not loop.is_running():
             with contextlib.suppress(RuntimeError):
@@ -699,15 +664,44 @@ class Studio:
         self._runner.close()
         self.ledger.close()
 
-    async def _aclose(self) -> None:
-        await self.tracker.stop()
-        await asyncio.gather(*(p.api.aclose() for p in self._providers.values()))
-
     def __enter__(self) -> Studio:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _Hooks:
+    """How a job is waited for and shown: registered on every job the engine adopts."""
+
+    def __init__(self, engine: Engine, runner: LoopRunner) -> None:
+        self._engine = engine
+        self._runner = runner
+
+    def wait(self, job: Job, timeout: float | None, progress: bool | None) -> Job:
+        from .display.textprogress import TextProgress
+
+        if progress is None:
+            progress = not _in_kernel() and sys.stderr.isatty()
+        bar = TextProgress(job) if progress and not job.done else None
+        try:
+            return self._runner.run(self._engine.wait(job, timeout))
+        finally:
+            if bar is not None:
+                bar.close()
+
+    async def wait_async(self, job: Job, timeout: float | None) -> Job:
+        return await self._engine.wait(job, timeout)
+
+    def display(self, job: Job) -> None:
+        from IPython.display import display
+
+        if _in_kernel():
+            from .display import JobProgress
+
+            display(JobProgress(job))
+        else:
+            display(repr(job))
 
 
 def _sandbox_key(base: str, root: Path) -> str:
@@ -721,20 +715,10 @@ def _safe_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "_"
 
 
-def _wilson(ups: int, n: int, z: float = 1.96) -> float:
-    """Lower bound of the Wilson interval: few ratings rank below many good ones."""
-    if n == 0:
-        return 0.0
-    p = ups / n
-    centre = p + z * z / (2 * n)
-    margin = z * ((p * (1 - p) + z * z / (4 * n)) / n) ** 0.5
-    return (centre - margin) / (1 + z * z / n)
-
-
 def _read_keys(keys: Mapping[str, str] | None) -> dict[str, Secret]:
     out: dict[str, Secret] = {}
-    for name in REGISTRY:
-        value = (keys or {}).get(name) or os.environ.get(C.KEY_ENV.get(name, ""), "")
+    for name, cls in REGISTRY.items():
+        value = (keys or {}).get(name) or os.environ.get(cls.key_env, "")
         if value:
             out[name] = value if isinstance(value, Secret) else Secret(value)
     return out

@@ -5,32 +5,70 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from enum import Enum
 from typing import Any, ClassVar
 
 import httpx
 
-from ..errors import UnknownStatus
+from ..errors import NbmediaError, UnknownStatus
 from ..http import ApiClient, ParsedError, Secret, default_error_parser
-from ..models import Job, JobStatus, Output
+from ..models import EXT_BY_MIME, MIME_BY_EXT, Job, JobStatus, Output
 from ..validation import RequestModel, build
 
 
+class Capability(str, Enum):
+    """What a provider's API offers beyond submit and refresh; declared on its class."""
+
+    LIST_REFRESH = "list_refresh"
+    """Open jobs can be refreshed through a list endpoint (`refresh_many` in few calls)."""
+    ESTIMATE = "estimate"
+    """A cost estimate before anything is spent (`estimate`, `describe_estimate`)."""
+    PATCH = "patch"
+    """A job's media can be changed or regenerated (`check_update`, `regenerates`, `patch`)."""
+    VAULT = "vault"
+    """A store of past outputs (`vault`)."""
+    SEGMENTS = "segments"
+    """Timed segments of a finished job (`segments`)."""
+    SIGNED_WEBHOOKS = "signed_webhooks"
+    """Webhooks carry a signature, so a verified payload can settle a job without a GET."""
+    FIND_CREATED = "find_created"
+    """A job whose create answer was lost can be found (`find_created`)."""
+    IDEMPOTENT_CREATE = "idempotent_create"
+    """A create may be re-sent safely (the provider deduplicates it by a key)."""
+
+
+class Unsupported(NbmediaError):
+    """The provider's API does not offer this (see `Provider.capabilities`)."""
+
+
 class Provider(ABC):
-    """One generation API. Knows its wire format; does not know whether it talks to the sandbox."""
+    """One generation API. Knows its wire format; does not know whether it talks to the sandbox.
+
+    Its facts are declared on the class; nothing outside its module names it or probes it.
+    """
 
     name: ClassVar[str]
     title: ClassVar[str]
+    key_env: ClassVar[str]
+    """The environment variable that holds the API key, e.g. MERCADREAM_API_KEY."""
     default_base_url: ClassVar[str]
     sandbox_key: ClassVar[str]
     """A key the sandbox accepts; used instead of the user's key whenever the sandbox is the target."""
+    concurrency: ClassVar[int] = 2
+    """Jobs the smallest documented plan may run at once (the default limit of a batch)."""
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    """What the API offers beyond submit and refresh."""
+    media_fields: ClassVar[dict[str, tuple[str, bool, str]]] = {}
+    """Request fields that take files: name → (accepted file types, several?, item kind);
+    forms show an upload for them."""
     requests: ClassVar[dict[str, type[RequestModel]]]
     """Job kind → its request model (the source of forms and validation)."""
     text_field: ClassVar[dict[str, str]]
     """Job kind → the field that holds the prompt or text."""
     statuses: ClassVar[dict[str, JobStatus]]
     """The provider's status strings → our lifecycle. Anything else is an UnknownStatus error."""
-    capabilities: ClassVar[dict[str, str]]
+    makes: ClassVar[dict[str, str]]
     """Job kind → what it makes, in a few words (README and forms)."""
 
     def __init__(self, api: ApiClient, *, webhook_secret: Secret | None = None) -> None:
@@ -39,6 +77,13 @@ class Provider(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.api.base_url}>"
+
+    @classmethod
+    def has(cls, capability: Capability) -> bool:
+        return capability in cls.capabilities
+
+    def _unsupported(self, what: str) -> Unsupported:
+        return Unsupported(f"{self.title} has no {what}")
 
     @staticmethod
     @abstractmethod
@@ -60,6 +105,11 @@ class Provider(ABC):
             )
         return build(self.name, self.requests[kind], dict(fields))
 
+    def label(self, kind: str, wire: Mapping[str, Any], fields: Mapping[str, Any]) -> str | None:
+        """The text the job table shows for a request (its prompt or text by default)."""
+        value = wire.get(self.text_field.get(kind, "prompt"))
+        return None if value is None else str(value)
+
     def status_of(self, value: str) -> JobStatus:
         try:
             return self.statuses[value]
@@ -69,7 +119,11 @@ class Provider(ABC):
     # ---- the lifecycle ------------------------------------------------------------------------
     @abstractmethod
     async def submit(self, job: Job, request: RequestModel) -> Job:
-        """Creates the job at the provider and fills `job` from the answer."""
+        """Creates the job at the provider and fills `job` from the answer.
+
+        `job.local_id` is stable for the job's life (an idempotency key where the API takes
+        one). Errors: ProviderError (with `may_have_reached_server` set by the HTTP client when
+        the job may exist anyway), MalformedResponse for an unreadable 2xx, TransportError."""
 
     @abstractmethod
     async def refresh(self, job: Job) -> Job:
@@ -92,9 +146,41 @@ class Provider(ABC):
         """The voices this provider offers (id, name, language, …); empty if none."""
         return []
 
-    async def reconcile(self, job: Job) -> Job | None:
-        """Finds a job whose create may have reached the server without an answer."""
-        return None
+    async def find_created(self, job: Job, claimed: Collection[str]) -> Job | None:
+        """Finds the provider's job for `job`, whose create may have reached the server without
+        an answer; fills `job` from it and returns it, or None when the provider has none.
+
+        Matches on the creation window (from `job.created_at`, a little before, to now) and
+        the request's own fields (`job.request`), never on the prompt alone; ids in `claimed`
+        belong to other ledger rows and are never taken. Only with FIND_CREATED."""
+        raise self._unsupported("way to find a job whose create answer was lost")
+
+    # ---- optional capabilities (each declared in `capabilities`) -----------------------------
+    async def estimate(self, request: RequestModel) -> list[dict[str, Any]]:
+        raise self._unsupported("cost estimate endpoint")
+
+    @staticmethod
+    def describe_estimate(estimate: list[dict[str, Any]]) -> str:
+        return str(estimate)
+
+    async def vault(self) -> list[dict[str, Any]]:
+        raise self._unsupported("vault")
+
+    def segments(self, job: Job) -> list[dict[str, Any]]:
+        raise self._unsupported("timed segments")
+
+    def check_update(self, fields: Mapping[str, Any]) -> RequestModel:
+        raise self._unsupported("way to update a job")
+
+    def regenerates(self, update: RequestModel) -> bool:
+        return False
+
+    async def patch(self, job_id: str, update: RequestModel) -> dict[str, Any]:
+        raise self._unsupported("way to update a job")
+
+    def apply(self, job: Job, payload: dict[str, Any]) -> Job:
+        """Copies a job object from the wire into `job`."""
+        raise self._unsupported("job payload reader")
 
 
 def parse_time(value: Any) -> dt.datetime | None:
@@ -124,23 +210,13 @@ def guess_mime(url: str, kind: str) -> str:
     )
 
 
-MIME_BY_EXT = {
-    "mp4": "video/mp4",
-    "webm": "video/webm",
-    "mov": "video/quicktime",
-    "mp3": "audio/mpeg",
-    "wav": "audio/wav",
-    "flac": "audio/flac",
-    "m4a": "audio/mp4",
-    "jpg": "image/jpeg",
-    "jpeg": "image/jpeg",
-    "png": "image/png",
-    "vtt": "text/vtt",
-    "srt": "application/x-subrip",
-    "json": "application/json",
-    "edl": "text/plain",
-}
-EXT_BY_MIME = {v: k for k, v in reversed(MIME_BY_EXT.items())}
-
-
-__all__ = ["Output", "Provider", "guess_mime", "parse_time"]
+__all__ = [
+    "EXT_BY_MIME",
+    "MIME_BY_EXT",
+    "Capability",
+    "Output",
+    "Provider",
+    "Unsupported",
+    "guess_mime",
+    "parse_time",
+]

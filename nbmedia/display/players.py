@@ -1,8 +1,7 @@
-"""Outputs on disk: streamed to media/<provider>/<job id>.<ext> and shown by relative path.
+"""Players for outputs on disk, by a path relative to the notebook.
 
-Provider links expire, so a job's files are fetched the moment it succeeds. Players point at
-the local file by a path relative to the notebook, which the Jupyter server serves (also on
-Binder); large files are never base64-embedded into the notebook.
+The Jupyter server serves the notebook's folder (also on Binder), so players point at the local
+file; large files are never base64-embedded into the notebook.
 """
 
 from __future__ import annotations
@@ -12,55 +11,7 @@ import html
 import os
 from pathlib import Path
 
-from .http import ApiClient
-from .models import Job, Output
-from .providers.base import EXT_BY_MIME, MIME_BY_EXT
-
-DEFAULT_EXT = {"video": "mp4", "audio": "mp3", "image": "jpg", "captions": "vtt", "text": "json"}
-
-
-class MediaStore:
-    """Where a Studio keeps its outputs."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
-
-    def __repr__(self) -> str:
-        return f"<MediaStore {self.root}>"
-
-    def path_for(self, job: Job, out: Output, index: int) -> Path:
-        ext = (
-            EXT_BY_MIME.get(out.mime or "")
-            or _ext_from_url(out.url)
-            or DEFAULT_EXT.get(out.kind, "bin")
-        )
-        stem = _safe(job.id or job.local_id)
-        if out.role != "main":
-            stem += f".{out.role}"
-        if index:
-            stem += f".{index}"
-        return self.root / _safe(job.provider) / f"{stem}.{ext}"
-
-    async def download(self, job: Job, api: ApiClient, *, overwrite: bool = False) -> None:
-        """Fetches every output of `job` that is not on disk yet (into its usual place when
-        `overwrite`, else beside another job's file of the same name)."""
-        counts: dict[str, int] = {}
-        for out in job.outputs:
-            index = counts.get(out.role, 0)
-            counts[out.role] = index + 1
-            if out.path is not None and Path(out.path).exists():
-                continue
-            if out.url is None and out.content is None:
-                continue
-            dest = self.path_for(job, out, index)
-            if dest.exists() and not overwrite:  # another generation of the same id (a PATCH)
-                dest = dest.with_name(f"{dest.stem}.{job.local_id}{dest.suffix}")
-            if out.content is not None:
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                dest.write_text(out.content, encoding="utf-8")
-            else:
-                await api.download(out.url, dest)
-            out.path = dest
+from ..models import MIME_BY_EXT, Job, Output
 
 
 def thumbnail_for(video: Path) -> Path | None:
@@ -95,21 +46,6 @@ def output_from_path(path: str | Path) -> Output:
     mime = MIME_BY_EXT.get(ext, "application/octet-stream")
     kind = mime.split("/", 1)[0] if mime.split("/", 1)[0] in ("video", "audio", "image") else "text"
     return Output(kind, None, mime, path)
-
-
-def _ext_from_url(url: str | None) -> str | None:
-    if not url:
-        return None
-    name = url.split("?", 1)[0].rsplit("/", 1)[-1]
-    if "." in name:
-        ext = name.rsplit(".", 1)[-1].lower()
-        if ext.isalnum() and len(ext) <= 5:
-            return ext
-    return None
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
 def relative_src(path: Path, base: Path | None = None) -> str:

@@ -33,15 +33,6 @@ from .fields import (
 from .progress import JobProgress
 from .voice import SampleFn, VoicePicker
 
-MEDIA_FIELDS = {
-    "images": ("image/*", True, None),
-    "videos": ("video/*", True, None),
-    "audios": (".wav,.mp3", True, None),
-    "media_items": ("image/*,video/*,audio/*", True, "image"),
-    "narration_url": ("audio/*", False, None),
-    "bg_music_url": ("audio/*", False, None),
-}
-"""Fields that take media: (accept, several?, item type when each item is {type, url})."""
 SLIDER_SPAN = 10_000
 """Bounded numbers with a wider range get a bounded box instead of a slider."""
 
@@ -62,8 +53,12 @@ class PromptForm(W.VBox):
         save_upload: SaveUpload | None = None,
         estimate: Callable[[dict[str, Any]], str] | None = None,
         values: dict[str, Any] | None = None,
+        media_fields: dict[str, tuple[str, bool, str | None]] | None = None,
     ) -> None:
         self.model = model
+        self.media_fields = dict(media_fields or {})
+        """Fields that take files: name → (accept, several?, item type when each item is
+        {type, url}); the provider declares them."""
         self._validate = validate
         self._submit = submit
         self._estimate = estimate
@@ -207,8 +202,8 @@ def make_input(name: str, info: Any, form: PromptForm, given: Any) -> FieldInput
             allow_none=default is None,
         )
         return _VoiceInput(name, picker, info)
-    if name in MEDIA_FIELDS:
-        accept, many, item_type = MEDIA_FIELDS[name]
+    if name in form.media_fields:
+        accept, many, item_type = form.media_fields[name]
         return MediaInput(name, info, accept, form._save, many, item_type)
     if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
         return SubForm(name, annotation, form, default if isinstance(default, dict) else {})

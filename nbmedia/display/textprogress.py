@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from .models import Job
+from ..models import Job
 
 WIDTH = 24
 

@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import contextlib
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 
-from .errors import JobFailed
-from .models import Job
+from ..errors import JobFailed
+from ..models import Job
 
-if TYPE_CHECKING:
-    from .studio import Studio
+Rate = Callable[[Job, "int | None"], None]
 
 
 class Comparison:
-    """The jobs of one prompt at several providers; displays as a grid, one column each."""
+    """The jobs of one prompt at several providers; displays as a grid, one column each.
 
-    def __init__(self, studio: Studio, prompt: str, jobs: dict[str, Job]) -> None:
-        self.studio = studio
+    `table`, `rate` and `rating` come from the Studio (the ledger's rows and ratings)."""
+
+    def __init__(
+        self,
+        prompt: str,
+        jobs: dict[str, Job],
+        *,
+        table: Callable[[list[Job]], pd.DataFrame],
+        rate: Rate,
+        rating: Callable[[Job], int | None],
+    ) -> None:
         self.prompt = prompt
         self.jobs = jobs
+        self._table = table
+        self.rate = rate
+        self.rating = rating
 
     def __repr__(self) -> str:
         cells = ", ".join(f"{p}={j.status.value}" for p, j in self.jobs.items())
@@ -38,14 +51,22 @@ class Comparison:
                     raise
         return self
 
+    async def wait_async(self, timeout: float | None = None) -> Comparison:
+        import asyncio
+
+        for job in self.jobs.values():
+            with contextlib.suppress(JobFailed):
+                await asyncio.wait_for(job.__await__(), timeout) if timeout else await job
+        return self
+
     def table(self) -> pd.DataFrame:
         """These jobs as ledger rows, one per provider, in the order asked."""
-        return self.studio.table_of(list(self.jobs.values()))
+        return self._table(list(self.jobs.values()))
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
-        from .widgets import CompareGrid
+        from ..display import CompareGrid
 
         display(CompareGrid(self))
 

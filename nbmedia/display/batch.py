@@ -11,7 +11,7 @@ import ipywidgets as W
 from ..models import Job
 
 if TYPE_CHECKING:
-    from ..batch import Batch
+    from ..lib.batch import Batch
 
 
 class BatchProgress(W.VBox):

@@ -15,8 +15,8 @@ import ipywidgets as W
 import traitlets
 from IPython.display import HTML
 
-from ..media import relative_src
 from .fields import DEFAULT
+from .players import relative_src
 
 SampleFn = Callable[[str, bool], Path | None]
 """(voice id, billed request confirmed) → a local audio file, or None if there is no sample."""

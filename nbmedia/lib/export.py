@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .media import output_from_path, player_html
+from ..display.players import output_from_path, player_html
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>{title}</title>

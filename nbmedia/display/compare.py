@@ -13,7 +13,7 @@ from ..models import Job
 from .progress import JobProgress
 
 if TYPE_CHECKING:
-    from ..comparison import Comparison
+    from ..lib.comparison import Comparison
 
 
 class RatingButtons(W.HBox):
@@ -51,13 +51,12 @@ class CompareGrid(W.VBox):
 
     def __init__(self, comparison: Comparison) -> None:
         self.comparison = comparison
-        studio = comparison.studio
         self.columns: dict[str, JobProgress] = {}
         self.ratings: dict[str, RatingButtons] = {}
         boxes = []
         for provider, job in comparison.jobs.items():
             progress = JobProgress(job, show_prompt=False)
-            rating = RatingButtons(job, studio.rate, studio.rating(job))
+            rating = RatingButtons(job, comparison.rate, comparison.rating(job))
             self.columns[provider] = progress
             self.ratings[provider] = rating
             box = W.VBox([progress, rating], layout=W.Layout(flex="1 1 0", min_width="220px"))

@@ -10,8 +10,8 @@ import html
 import ipywidgets as W
 from IPython.display import HTML
 
-from ..media import job_player_html
 from ..models import Job, JobStatus
+from .players import job_player_html
 
 BAR_STYLE = {
     JobStatus.QUEUED: "info",

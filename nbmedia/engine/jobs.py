@@ -1,0 +1,616 @@
+"""The engine: the one owner of every job, from the ledger row to the verified file.
+
+record → send → (reconcile) → follow → download → verify. Only this module (with the tracker's
+schedule) assigns a job's status, error, outputs or note, and only it writes the ledger. The
+provider always works on a copy (`_copy`); `_absorb` is the one place a provider's answer
+becomes the job everyone holds. A job is in the ledger before its create leaves the machine; a
+create that may have reached the provider is searched for (or ends `unconfirmed`), never called
+failed; a job is `succeeded` only once its main files are on disk and verified; every
+exception of a step is contained by the tracker and backs the job off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from .. import constants as C
+from ..errors import (
+    DownloadError,
+    JobFailed,
+    JobTimeout,
+    JobUnconfirmed,
+    NbmediaError,
+    ProviderError,
+    RateLimited,
+    TransportError,
+    UnknownStatus,
+    ValidationError,
+)
+from ..models import Job, JobHooks, JobStatus, utcnow
+from ..providers.base import Capability, Provider
+from ..validation import RequestModel
+from .downloads import Downloads
+from .ledger import Ledger, Phase
+from .runner import LoopRunner
+from .tracker import Entry, Tracker
+
+log = logging.getLogger("nbmedia.engine")
+
+EXPIRED_LINK = (401, 403, 404, 410)
+"""A download refused with one of these: the signed link expired; re-read the job."""
+
+
+class Engine:
+    """Records, sends, reconciles, follows, downloads and verifies every job of a Studio."""
+
+    def __init__(
+        self,
+        runner: LoopRunner,
+        providers: Callable[[str], Provider],
+        ledger: Ledger,
+        downloads: Downloads,
+    ) -> None:
+        self.runner = runner
+        self._provider = providers
+        self.ledger = ledger
+        self.downloads = downloads
+        self.owner = "studio_" + uuid.uuid4().hex[:12]
+        """This Studio's name in the ledger's leases."""
+        self.tracker = Tracker(self)
+        self.listeners: list[Callable[[Job], None]] = []
+        """Called on every change of any job (not on clock ticks)."""
+        self.hooks: JobHooks | None = None
+        self._live: dict[str, Job] = {}
+        self._waiters: dict[str, list[asyncio.Future[Job]]] = {}
+        self._stuck: dict[str, DownloadError] = {}
+        self._slots: asyncio.Semaphore | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<Engine {self.owner} live={len(self._live)} open={len(self.tracker.open_jobs)}>"
+
+    # ---- identity ------------------------------------------------------------------------------
+    def adopt(self, job: Job) -> Job:
+        """The one live object of this job in this Studio (bound to its hooks)."""
+        live = self._live.setdefault(job.local_id, job)
+        if self.hooks is not None and live._hooks is None:
+            live.bind(self.hooks)
+        return live
+
+    def job(self, id: str) -> Job:
+        """A job by provider id or local id: the live one if followed, else from the ledger."""
+        for job in self._live.values():
+            if id in (job.id, job.local_id):
+                return job
+        found = self.ledger.find(id)
+        if found is None:
+            raise KeyError(id)
+        return self.adopt(found)
+
+    def new_job(self, provider: str, kind: str, **fields: Any) -> Job:
+        return Job(provider=provider, kind=kind, local_id=self.ledger.new_local_id(), **fields)
+
+    # ---- events --------------------------------------------------------------------------------
+    def changed(self, job: Job) -> None:
+        job._emit()
+        for listener in list(self.listeners):
+            try:
+                listener(job)
+            except Exception:
+                log.exception("job listener failed")
+
+    def set_note(self, job: Job, note: str | None) -> None:
+        """Says why a job waits (e.g. a batch holding it for a rate limit)."""
+        job.note = note
+        self.changed(job)
+
+    def _record(self, job: Job, phase: str, **kw: Any) -> None:
+        job.updated_at = utcnow()
+        self.ledger.record(job, phase, **kw)
+
+    # ---- creating ------------------------------------------------------------------------------
+    def plan(self, job: Job, fields: dict[str, Any]) -> Job:
+        """Writes a job that will be sent later (a batch row), with the fields to send."""
+        job = self.adopt(job)
+        self._record(job, Phase.PLANNED, fields=fields)
+        self.ledger.acquire([job.local_id], self.owner, time.time(), C.LEASE_TTL)
+        return job
+
+    def planned(self) -> list[tuple[Job, dict[str, Any]]]:
+        """Rows planned by a batch that never got sent (the Studio that planned them stopped),
+        taken over by this Studio."""
+        rows = [(j, f) for j, phase, f in self.ledger.open_rows() if phase == Phase.PLANNED]
+        got = self.acquire([j for j, _ in rows])
+        return [(self.adopt(j), f or {}) for j, f in rows if j.local_id in got]
+
+    def fail_planned(self, job: Job, exc: BaseException) -> None:
+        """A planned row that can no longer be sent (its provider or fields changed)."""
+        self._finish(job, JobStatus.FAILED, {"code": "not_sent", "message": str(exc)})
+
+    def annotate(self, job: Job, **values: Any) -> None:
+        """Small facts kept with a job's row (a rating, the prompt it was rated for)."""
+        self.ledger.set_extra(job.local_id, **values)
+
+    def annotation(self, job: Job, key: str) -> Any:
+        return self.ledger.extra(job.local_id).get(key)
+
+    async def send(self, job: Job, request: RequestModel, *, wait_rate_limits: bool = False) -> Job:
+        """Records the job, then creates it at the provider and starts following it.
+
+        Raises the provider's error when the create was refused (the job is `failed` with the
+        provider's code). A create that may have reached the provider returns the job, which is
+        then searched for in the provider's list, or ends `unconfirmed` where there is none.
+        With `wait_rate_limits`, a 429 that waiting cures is waited out and the create re-sent
+        (a 429 creates nothing)."""
+        job = self.adopt(job)
+        self._record(job, Phase.SENDING)  # before anything leaves the machine
+        self.ledger.acquire([job.local_id], self.owner, time.time(), C.LEASE_TTL)
+        provider = self._provider(job.provider)
+        while True:
+            shadow = _copy(job)
+            try:
+                await provider.submit(shadow, request)
+            except RateLimited as exc:
+                if exc.may_have_reached_server:
+                    await self.lost_answer(job, str(exc))
+                    return job
+                if wait_rate_limits and exc.retryable:
+                    wait = exc.retry_after if exc.retry_after is not None else C.RATE_LIMIT_WAIT
+                    if wait <= C.RETRY_AFTER_MAX:
+                        self.set_note(job, f"rate-limited, sending again in {wait:.0f} s")
+                        await asyncio.sleep(wait)
+                        continue
+                self._finish(job, JobStatus.FAILED, _error_of(exc))
+                raise
+            except ProviderError as exc:
+                if exc.may_have_reached_server:
+                    await self.lost_answer(job, str(exc))
+                    return job
+                self._finish(job, JobStatus.FAILED, _error_of(exc))
+                raise
+            except TransportError as exc:
+                if exc.may_have_reached_server:
+                    await self.lost_answer(job, str(exc))
+                    return job
+                self._finish(job, JobStatus.FAILED, {"code": "not_sent", "message": str(exc)})
+                raise
+            except NbmediaError as exc:  # refused on this machine, before sending
+                code = "invalid" if isinstance(exc, ValidationError) else "not_sent"
+                self._finish(job, JobStatus.FAILED, {"code": code, "message": str(exc)})
+                raise
+            except Exception as exc:  # unexpected: the create may have gone out
+                log.exception("%s create of %s failed unexpectedly", job.provider, job.local_id)
+                await self.lost_answer(job, f"{type(exc).__name__}: {exc}")
+                return job
+            break
+        job.error = None
+        job.note = None
+        self._absorb(job, shadow)
+        return job
+
+    async def lost_answer(self, job: Job, cause: str) -> None:
+        """A create may have reached the provider without a confirmed answer: search the
+        provider's list for it, or end `unconfirmed` where the API offers no way to look."""
+        provider = self._provider(job.provider)
+        if not provider.has(Capability.FIND_CREATED):
+            self._finish(
+                job,
+                JobStatus.UNCONFIRMED,
+                {"code": "unconfirmed", "message": f"the create's answer was lost ({cause})"},
+            )
+            return
+        job.note = f"the create's answer was lost ({cause}); looking for it at {provider.title}"
+        self._record(job, Phase.SEARCHING)
+        self.ledger.set_extra(job.local_id, lost_answer=cause)
+        self.tracker.follow(job, Phase.SEARCHING, delay=0.0, owned=True)
+        self.changed(job)
+
+    async def search(self, entry: Entry) -> None:
+        """One search of the provider's list for a job whose create answer was lost."""
+        job = entry.job
+        provider = self._provider(job.provider)
+        entry.searches += 1
+        claimed = self.ledger.claimed_ids(job.provider)
+        shadow = _copy(job)
+        found = await provider.find_created(shadow, claimed)
+        if found is not None and shadow.id and shadow.id not in claimed:
+            self.ledger.set_extra(job.local_id, reconciled=True)
+            job.note = f"the create's answer was lost; found it in {provider.title}'s list"
+            self._absorb(job, shadow)
+            return
+        age = (utcnow() - job.created_at).total_seconds()
+        if entry.searches >= C.FIND_CREATED_TRIES and age >= C.FIND_CREATED_WINDOW:
+            self._finish(
+                job,
+                JobStatus.FAILED,
+                {
+                    "code": "not_created",
+                    "message": f"the create got no answer and {provider.title}'s list shows no "
+                    f"such job after {entry.searches} searches over {age:.0f} s: "
+                    "it was not created",
+                },
+            )
+            return
+        self.tracker.succeeded_step(entry, grow=False)
+        entry.interval = min(C.POLL_MAX, entry.interval * 2)
+        entry.next_at = time.monotonic() + entry.interval
+
+    def attach(self, job: Job, provider_id: str) -> Job:
+        """Links an `unconfirmed` job to the provider's id (found on its dashboard)."""
+        job = self.adopt(job)
+        if job.status is not JobStatus.UNCONFIRMED:
+            raise ValidationError(job.provider, "job", job.local_id, "only an unconfirmed job")
+        if provider_id in self.ledger.claimed_ids(job.provider):
+            raise ValidationError(
+                job.provider, "provider_id", provider_id, "another ledger row holds this id"
+            )
+        job.id = provider_id
+        job.status = JobStatus.QUEUED
+        job.error = None
+        job.note = "attached by hand"
+        self._record(job, Phase.FOLLOWING)
+        self.tracker.follow(job, Phase.FOLLOWING, delay=0.0, owned=True)
+        self.changed(job)
+        return job
+
+    # ---- following -----------------------------------------------------------------------------
+    def _absorb(self, job: Job, shadow: Job) -> None:
+        """The provider's state (`shadow`) becomes the job's; the one place that happens."""
+        if shadow.status is JobStatus.SUCCEEDED:
+            _merge(shadow, job)
+            job.status = JobStatus.RUNNING  # succeeded only once the files are here
+            job.progress = 1.0
+            job.note = "downloading outputs"
+            self._record(job, Phase.DOWNLOADING)
+            self.tracker.follow(job, Phase.DOWNLOADING, delay=0.0, owned=True)
+            self.changed(job)
+            return
+        if shadow.done:
+            _merge(shadow, job)
+            self._finish(job, shadow.status, job.error or {"code": shadow.status.value})
+            return
+        moved = (shadow.status, shadow.progress, shadow.id) != (job.status, job.progress, job.id)
+        phase_was = self.ledger.phase(job.local_id)
+        _merge(shadow, job)
+        if job.note and "retrying in" in job.note:
+            job.note = None
+        if moved or phase_was != Phase.FOLLOWING:
+            self._record(job, Phase.FOLLOWING)
+        entry = self.tracker.entry(job)
+        if entry is None or entry.phase != Phase.FOLLOWING:
+            self.tracker.follow(job, Phase.FOLLOWING, owned=True)
+        else:
+            self.tracker.succeeded_step(entry)
+        if moved:
+            self.changed(job)
+
+    async def poll(self, provider_name: str, entries: list[Entry]) -> None:
+        """One status check of several open jobs of one provider (a list call where it has one)."""
+        provider = self._provider(provider_name)
+        jobs = [e.job for e in entries]
+        shadows = [_copy(j) for j in jobs]
+        await provider.refresh_many(shadows)
+        for entry, job, shadow in zip(entries, jobs, shadows, strict=True):
+            if self.tracker.entry(job) is not entry:
+                continue  # settled meanwhile (a webhook, another step)
+            self._absorb(job, shadow)
+
+    def poll_failed(self, provider: str, entries: list[Entry], exc: BaseException) -> None:
+        """A status check failed: the whole provider waits out a 429; an unknown status or a
+        persistent 401/403/404 ends the job; anything else backs the job off."""
+        for entry in entries:
+            if self.tracker.entry(entry.job) is not entry:
+                continue
+            if isinstance(exc, UnknownStatus):
+                self._finish(
+                    entry.job, JobStatus.FAILED, {"code": "unknown_status", "message": str(exc)}
+                )
+                continue
+            if (
+                isinstance(exc, ProviderError)
+                and exc.http_status in C.GIVE_UP_STATUSES
+                and entry.failures + 1 >= C.GIVE_UP_AFTER
+            ):
+                self._finish(entry.job, JobStatus.FAILED, _error_of(exc))
+                continue
+            self.step_failed(entry, exc, what="status check failed")
+
+    def step_failed(self, entry: Entry, exc: BaseException, *, what: str | None = None) -> None:
+        """Any step's exception, contained: the job backs off and its note says why."""
+        if isinstance(exc, (NbmediaError, OSError)):
+            cause = str(exc)
+        else:
+            log.error("%s job %s: step failed", entry.job.provider, entry.job.local_id,
+                      exc_info=exc)  # fmt: skip
+            cause = f"{type(exc).__name__}: {exc}"
+        delay = self.tracker.failed_step(entry, exc)
+        if what is None:
+            what = {
+                Phase.DOWNLOADING: "download failed",
+                Phase.SEARCHING: "searching for the lost create failed",
+            }.get(entry.phase, "status check failed")
+        label = "rate-limited" if isinstance(exc, RateLimited) else what
+        entry.job.note = f"{label} ({_short(cause)}); retrying in {_span(delay)}"
+        if (
+            entry.phase == Phase.DOWNLOADING
+            and isinstance(exc, DownloadError)
+            and entry.failures >= C.DOWNLOAD_FAILURES_TO_RAISE
+        ):
+            self._stuck[entry.job.local_id] = exc
+            self._resolve(entry.job, exc)
+        self.changed(entry.job)
+
+    # ---- downloading ---------------------------------------------------------------------------
+    async def download(self, entry: Entry) -> None:
+        """Fetches and verifies a finished job's files; only then is it `succeeded`."""
+        job = entry.job
+        provider = self._provider(job.provider)
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(C.DOWNLOADS_IN_FLIGHT)
+        async with self._slots:
+            try:
+                try:
+                    await self._fetch(job, provider)
+                except ProviderError as exc:
+                    if exc.http_status not in EXPIRED_LINK:
+                        raise
+                    await self._fresh_links(job, provider)  # signed links expired: new ones
+                    await self._fetch(job, provider)
+            except (ProviderError, TransportError) as exc:
+                raise DownloadError(
+                    job.provider, f"download failed ({exc})", remedy="it is retried"
+                ) from exc
+        if self.downloads.missing(job):
+            raise DownloadError(job.provider, "the provider gave no file for a main output")
+        self._stuck.pop(job.local_id, None)
+        job.status = JobStatus.SUCCEEDED
+        job.progress = 1.0
+        job.note = None
+        job.completed_at = job.completed_at or utcnow()
+        self._finish(job, JobStatus.SUCCEEDED, None)
+
+    async def _fetch(self, job: Job, provider: Provider, *, overwrite: bool = False) -> None:
+        # the paths land on a copy first: the job shows a file only once the ledger has it
+        shadow = _copy(job)
+        shadow.outputs = [dataclasses.replace(o) for o in job.outputs]
+        try:
+            await self.downloads.fetch(
+                shadow, provider.api, shared_id=self.ledger.shares_id(job), overwrite=overwrite
+            )
+        finally:
+            for out, saved in zip(job.outputs, shadow.outputs, strict=True):
+                out.path = saved.path
+
+    async def _fresh_links(self, job: Job, provider: Provider) -> None:
+        shadow = _copy(job)
+        await provider.refresh(shadow)
+        fresh = {(o.role, o.kind): o for o in shadow.outputs}
+        for out in job.outputs:
+            new = fresh.get((out.role, out.kind))
+            if new is not None and new.url:
+                out.url = new.url
+        job.raw = shadow.raw
+        self._record(job, self.ledger.phase(job.local_id) or Phase.DONE)
+
+    async def download_again(self, job: Job, *, force: bool = False) -> Job:
+        """A finished job's files fetched again (all of them with `force`), with fresh links
+        read from the provider first; starts no job."""
+        job = self.adopt(job)
+        if job.status is not JobStatus.SUCCEEDED:
+            raise NbmediaError(
+                f"{job.provider} job {job.id} is {job.status.value}: nothing to download"
+            )
+        provider = self._provider(job.provider)
+        await self._fresh_links(job, provider)
+        if force:
+            for out in job.outputs:
+                out.path = None
+        await self._fetch(job, provider, overwrite=force)
+        self._record(job, Phase.DONE)
+        self.changed(job)
+        return job
+
+    # ---- updating ------------------------------------------------------------------------------
+    async def update(self, job: Job, fields: dict[str, Any]) -> Job:
+        """Changes a job's media at the provider (PATCH): metadata in place on the same job,
+        a regeneration as a new job (recorded before it is sent)."""
+        job = self.adopt(job)
+        provider = self._provider(job.provider)
+        if not provider.has(Capability.PATCH) or job.id is None:
+            raise NbmediaError(f"{provider.title} jobs cannot be updated")
+        update = provider.check_update(fields)
+        if not provider.regenerates(update):
+            job.raw = await provider.patch(job.id, update)
+            self._record(job, self.ledger.phase(job.local_id) or Phase.DONE)
+            self.changed(job)
+            return job
+        wire = update.wire()
+        new = self.adopt(
+            self.new_job(
+                job.provider,
+                job.kind,
+                id=job.id,
+                prompt=wire.get("prompt", job.prompt),
+                request={**job.request, **wire},
+            )
+        )
+        self._record(new, Phase.SENDING)
+        self.ledger.set_extra(new.local_id, parent=job.local_id)
+        self.ledger.acquire([new.local_id], self.owner, time.time(), C.LEASE_TTL)
+        try:
+            payload = await provider.patch(job.id, update)
+        except ProviderError as exc:
+            if exc.may_have_reached_server:
+                await self.lost_answer(new, str(exc))
+                return new
+            self._finish(new, JobStatus.FAILED, _error_of(exc))
+            raise
+        except TransportError as exc:
+            if exc.may_have_reached_server:
+                await self.lost_answer(new, str(exc))
+                return new
+            self._finish(new, JobStatus.FAILED, {"code": "not_sent", "message": str(exc)})
+            raise
+        shadow = _copy(new)
+        shadow.outputs = []
+        provider.apply(shadow, payload)
+        self._absorb(new, shadow)
+        return new
+
+    # ---- ending --------------------------------------------------------------------------------
+    def _finish(self, job: Job, status: JobStatus, error: dict[str, Any] | None) -> None:
+        job.status = status
+        job.error = error if status is not JobStatus.SUCCEEDED else None
+        if status is not JobStatus.SUCCEEDED and job.note == "downloading outputs":
+            job.note = None
+        self._record(job, Phase.DONE)
+        self.ledger.release(self.owner, [job.local_id])
+        self.tracker.drop(job)
+        self.changed(job)
+        self._resolve(job, None)
+
+    def _resolve(self, job: Job, exc: BaseException | None) -> None:
+        for fut in self._waiters.pop(job.local_id, []):
+            if not fut.done():
+                if exc is None:
+                    fut.set_result(job)
+                else:
+                    fut.set_exception(exc)
+
+    # ---- waiting -------------------------------------------------------------------------------
+    async def wait(self, job: Job, timeout: float | None = None) -> Job:
+        """The finished job; raises JobFailed, JobUnconfirmed, DownloadError (files that keep
+        failing to save) or JobTimeout (the job keeps running in every case)."""
+        job = self.adopt(job)
+        if not job.done:
+            if job.local_id in self._stuck:
+                raise self._stuck[job.local_id]
+            if self.tracker.entry(job) is None:
+                self.resume_one(job, self.ledger.phase(job.local_id) or Phase.FOLLOWING)
+            fut: asyncio.Future[Job] = self.runner.loop.create_future()
+            self._waiters.setdefault(job.local_id, []).append(fut)
+            try:
+                await asyncio.wait_for(asyncio.shield(fut), timeout)
+            except asyncio.TimeoutError:
+                raise JobTimeout(job, timeout or 0.0, job.note) from None
+            finally:
+                waiters = self._waiters.get(job.local_id, [])
+                if fut in waiters:
+                    waiters.remove(fut)
+        if job.status is JobStatus.UNCONFIRMED:
+            raise JobUnconfirmed(job)
+        if job.status is not JobStatus.SUCCEEDED:
+            raise JobFailed(job)
+        return job
+
+    # ---- resuming and sharing a folder ---------------------------------------------------------
+    def resume(self, available: Callable[[str], bool]) -> None:
+        """Takes up every job a previous Studio left open (its lease decides who follows it)."""
+        for job, phase, _fields in self.ledger.open_rows():
+            if phase == Phase.PLANNED or not available(job.provider):
+                continue
+            self.resume_one(self.adopt(job), phase)
+
+    def resume_one(self, job: Job, phase: str) -> None:
+        if phase == Phase.DONE:
+            return
+        if phase == Phase.FOLLOWING and not job.id:
+            phase = Phase.SENDING
+        self.tracker.follow(job, phase, delay=0.0)
+
+    def take_over(self, job: Job) -> str:
+        """This Studio now holds the lease of `job`: bring it up to date from its row and
+        return the phase to continue from."""
+        row = self.ledger.get(job.local_id)
+        if row is not None:
+            _merge(row, job)
+        return self.ledger.phase(job.local_id) or Phase.DONE
+
+    def acquire(self, jobs: list[Job]) -> set[str]:
+        return self.ledger.acquire([j.local_id for j in jobs], self.owner, time.time(), C.LEASE_TTL)
+
+    def heartbeat(self) -> None:
+        self.ledger.renew(self.owner, time.time())
+
+    async def watch(self, job: Job) -> None:
+        """A job another Studio follows: show what its row in the ledger says."""
+        row = self.ledger.get(job.local_id)
+        if row is None:
+            return
+        phase = self.ledger.phase(job.local_id)
+        moved = (row.status, row.progress, row.id, len(row.outputs)) != (
+            job.status,
+            job.progress,
+            job.id,
+            len(job.outputs),
+        )
+        if moved:
+            _merge(row, job)
+            job.note = None if row.done else "followed by another Studio on this folder"
+            self.changed(job)
+        if phase == Phase.DONE:
+            self.tracker.drop(job)
+            self._resolve(job, None)
+
+    # ---- webhooks ------------------------------------------------------------------------------
+    def webhook(self, provider_name: str, headers: Any, body: bytes) -> Job | None:
+        """Verifies a webhook and checks the job it names at once."""
+        event = self._provider(provider_name).parse_webhook(headers, body)
+        for job in self.tracker.open_jobs:
+            if job.provider == provider_name and job.id == event["id"]:
+                self.tracker.poll_soon(job)
+                return job
+        return None
+
+    # ---- lifetime ------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Stops following (jobs keep running at the provider) and hands the leases back."""
+        if self._closed:
+            return
+        self._closed = True
+        self.tracker.cancel()
+        for futures in self._waiters.values():
+            for fut in futures:
+                fut.cancel()
+        try:
+            self.ledger.release(self.owner)
+        except Exception:  # the ledger may already be closed at interpreter exit
+            log.debug("could not release leases", exc_info=True)
+
+
+SHARED_FIELDS = tuple(
+    f.name
+    for f in dataclasses.fields(Job)
+    if not f.name.startswith("_")
+    and f.name not in ("local_id", "provider", "kind", "request", "note")
+)
+"""What a provider's answer may change on a job (the note is the engine's own)."""
+
+
+def _merge(src: Job, dst: Job) -> None:
+    """Copies the provider-side state of `src` onto `dst` (the job everyone holds)."""
+    for name in SHARED_FIELDS:
+        setattr(dst, name, getattr(src, name))
+
+
+def _copy(job: Job) -> Job:
+    """A private copy for a provider to fill; nobody listens to it."""
+    return dataclasses.replace(job, outputs=list(job.outputs), _listeners=[], _hooks=None)
+
+
+def _error_of(exc: ProviderError) -> dict[str, Any]:
+    return {"code": exc.code or str(exc.http_status), "message": exc.message}
+
+
+def _short(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _span(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"

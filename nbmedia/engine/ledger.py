@@ -1,0 +1,302 @@
+"""The job ledger: one SQLite file beside the notebooks, written before every submit.
+
+A kernel restart, a crash or a second kernel on the same folder loses nothing: every job the
+user paid for is here with its request, its provider id, its outputs, its last known state and
+its lifecycle phase (so a new Studio knows what is left to do). A lease (owner, heartbeat) makes
+one process at a time the follower of a job. Only the engine writes here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+from ..models import Job, JobStatus, Output
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    local_id     TEXT PRIMARY KEY,
+    provider     TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    id           TEXT,
+    status       TEXT NOT NULL,
+    submitted    INTEGER NOT NULL DEFAULT 0,
+    progress     REAL,
+    prompt       TEXT,
+    request      TEXT NOT NULL DEFAULT '{}',
+    created_at   TEXT NOT NULL,
+    updated_at   TEXT NOT NULL,
+    completed_at TEXT,
+    outputs      TEXT NOT NULL DEFAULT '[]',
+    error_code   TEXT,
+    error_message TEXT,
+    cost         REAL,
+    raw          TEXT,
+    extra        TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
+CREATE INDEX IF NOT EXISTS jobs_remote ON jobs (provider, id);
+"""
+ADDED_COLUMNS = {
+    "phase": "TEXT",
+    "owner": "TEXT",
+    "heartbeat": "REAL",
+    "request_fields": "TEXT",
+}
+"""Columns added after the first build; an older ledger gains them when opened."""
+PHASE_INDEX = "CREATE INDEX IF NOT EXISTS jobs_phase ON jobs (phase)"
+
+
+class Phase:
+    """Where a job is in its lifecycle (what is left to do after a restart)."""
+
+    PLANNED = "planned"
+    """A batch row written before the batch starts; nothing sent yet."""
+    SENDING = "sending"
+    """The create is on its way: it may or may not have reached the provider."""
+    SEARCHING = "searching"
+    """The create's answer was lost; the provider's list is being searched for it."""
+    FOLLOWING = "following"
+    """The provider has it; its status is followed."""
+    DOWNLOADING = "downloading"
+    """The provider finished it; its files are being fetched and verified."""
+    DONE = "done"
+    """Terminal: nothing left to do."""
+
+    OPEN = (PLANNED, SENDING, SEARCHING, FOLLOWING, DOWNLOADING)
+
+
+def _ts(value: dt.datetime | None) -> str | None:
+    return value.astimezone(dt.timezone.utc).isoformat() if value else None
+
+
+def _parse_ts(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+class Ledger:
+    """Every job, by local id; safe to open from several kernels at once (WAL)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
+        self._db.row_factory = sqlite3.Row
+        with self._lock, self._db:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(SCHEMA)
+            have = {r["name"] for r in self._db.execute("PRAGMA table_info(jobs)")}
+            for name, kind in ADDED_COLUMNS.items():
+                if name not in have:
+                    self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
+            if "phase" not in have:  # a first-build ledger: derive each row's phase
+                terminal = ",".join(f"'{s.value}'" for s in JobStatus if s.terminal)
+                self._db.execute(
+                    f"UPDATE jobs SET phase = CASE WHEN status IN ({terminal}) THEN 'done' "
+                    "WHEN submitted = 1 AND id IS NOT NULL THEN 'following' ELSE 'sending' END"
+                )
+            self._db.execute(PHASE_INDEX)
+
+    def __repr__(self) -> str:
+        return f"<Ledger {self.path}>"
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @staticmethod
+    def new_local_id() -> str:
+        return "nbm_" + uuid.uuid4().hex[:16]
+
+    def record(self, job: Job, phase: str, *, fields: dict[str, Any] | None = None) -> None:
+        """Inserts or updates the job's row in `phase` (the request never holds a key).
+
+        `fields` are the request as the user gave it (kept for a batch row that is sent later)."""
+        if not job.local_id:
+            job.local_id = self.new_local_id()
+        err = job.error or {}
+        row = {
+            "local_id": job.local_id,
+            "provider": job.provider,
+            "kind": job.kind,
+            "id": job.id,
+            "status": job.status.value,
+            "progress": job.progress,
+            "prompt": job.prompt,
+            "request": json.dumps(job.request, default=str),
+            "created_at": _ts(job.created_at),
+            "updated_at": _ts(job.updated_at),
+            "completed_at": _ts(job.completed_at),
+            "outputs": json.dumps([o.to_dict() for o in job.outputs]),
+            "error_code": err.get("code"),
+            "error_message": err.get("message"),
+            "cost": job.cost,
+            "raw": json.dumps(job.raw, default=str) if job.raw is not None else None,
+            "phase": phase,
+            "submitted": int(phase in (Phase.FOLLOWING, Phase.DOWNLOADING) or bool(job.id)),
+        }
+        if fields is not None:
+            row["request_fields"] = json.dumps(fields, default=str)
+        cols = ", ".join(row)
+        marks = ", ".join(f":{c}" for c in row)
+        updates = ", ".join(f"{c}=excluded.{c}" for c in row if c != "local_id")
+        with self._lock, self._db:
+            self._db.execute(
+                f"INSERT INTO jobs ({cols}) VALUES ({marks}) "
+                f"ON CONFLICT(local_id) DO UPDATE SET {updates}",
+                row,
+            )
+
+    def set_extra(self, local_id: str, **values: Any) -> None:
+        """Stores small per-job facts that are not part of the Job (ratings, links)."""
+        with self._lock, self._db:
+            cur = self._db.execute("SELECT extra FROM jobs WHERE local_id=?", (local_id,))
+            found = cur.fetchone()
+            if found is None:
+                raise KeyError(local_id)
+            extra = json.loads(found["extra"])
+            extra.update(values)
+            self._db.execute(
+                "UPDATE jobs SET extra=? WHERE local_id=?", (json.dumps(extra), local_id)
+            )
+
+    def extra(self, local_id: str) -> dict[str, Any]:
+        with self._lock:
+            found = self._db.execute(
+                "SELECT extra FROM jobs WHERE local_id=?", (local_id,)
+            ).fetchone()
+        return json.loads(found["extra"]) if found else {}
+
+    def rows(self) -> list[sqlite3.Row]:
+        """All rows, newest first."""
+        with self._lock:
+            return list(self._db.execute("SELECT * FROM jobs ORDER BY created_at DESC, rowid DESC"))
+
+    def get(self, local_id: str) -> Job | None:
+        with self._lock:
+            found = self._db.execute("SELECT * FROM jobs WHERE local_id=?", (local_id,)).fetchone()
+        return self.to_job(found) if found else None
+
+    def find(self, id: str) -> Job | None:
+        """A job by local id or provider id (by index, no scan)."""
+        with self._lock:
+            found = self._db.execute(
+                "SELECT * FROM jobs WHERE local_id=? UNION ALL "
+                "SELECT * FROM jobs WHERE id=? ORDER BY created_at DESC LIMIT 1",
+                (id, id),
+            ).fetchone()
+        return self.to_job(found) if found else None
+
+    def open_rows(self) -> list[tuple[Job, str, dict[str, Any] | None]]:
+        """Every job with something left to do: (job, phase, request fields if kept)."""
+        marks = ",".join("?" * len(Phase.OPEN))
+        with self._lock:
+            found = list(
+                self._db.execute(
+                    f"SELECT * FROM jobs WHERE phase IN ({marks}) ORDER BY created_at, rowid",
+                    Phase.OPEN,
+                )
+            )
+        return [
+            (
+                self.to_job(r),
+                r["phase"],
+                json.loads(r["request_fields"]) if r["request_fields"] else None,
+            )
+            for r in found
+        ]
+
+    def phase(self, local_id: str) -> str | None:
+        with self._lock:
+            found = self._db.execute(
+                "SELECT phase FROM jobs WHERE local_id=?", (local_id,)
+            ).fetchone()
+        return found["phase"] if found else None
+
+    def claimed_ids(self, provider: str) -> set[str]:
+        """Provider ids already held by a ledger row (never given to a second row)."""
+        with self._lock:
+            found = self._db.execute(
+                "SELECT DISTINCT id FROM jobs WHERE provider=? AND id IS NOT NULL", (provider,)
+            )
+            return {r["id"] for r in found}
+
+    def shares_id(self, job: Job) -> bool:
+        """True when another row holds the same provider id (a regeneration of one media)."""
+        if not job.id:
+            return False
+        with self._lock:
+            found = self._db.execute(
+                "SELECT COUNT(*) FROM jobs WHERE provider=? AND id=? AND local_id<>?",
+                (job.provider, job.id, job.local_id),
+            ).fetchone()
+        return bool(found[0])
+
+    # ---- leases: one follower per job -------------------------------------------------------
+    def acquire(self, local_ids: list[str], owner: str, now: float, ttl: float) -> set[str]:
+        """Takes the lease of each job that is free, ours, or whose holder stopped beating."""
+        if not local_ids:
+            return set()
+        got: set[str] = set()
+        with self._lock, self._db:
+            for local_id in local_ids:
+                cur = self._db.execute(
+                    "UPDATE jobs SET owner=?, heartbeat=? WHERE local_id=? AND phase<>'done' "
+                    "AND (owner IS NULL OR owner=? OR heartbeat IS NULL OR heartbeat < ?)",
+                    (owner, now, local_id, owner, now - ttl),
+                )
+                if cur.rowcount:
+                    got.add(local_id)
+        return got
+
+    def renew(self, owner: str, now: float) -> None:
+        """One heartbeat for every lease `owner` holds."""
+        with self._lock, self._db:
+            self._db.execute("UPDATE jobs SET heartbeat=? WHERE owner=?", (now, owner))
+
+    def release(self, owner: str, local_ids: list[str] | None = None) -> None:
+        """Gives leases back (all of `owner`'s by default), so another Studio takes over."""
+        with self._lock, self._db:
+            if local_ids is None:
+                self._db.execute("UPDATE jobs SET owner=NULL WHERE owner=?", (owner,))
+            else:
+                self._db.executemany(
+                    "UPDATE jobs SET owner=NULL WHERE owner=? AND local_id=?",
+                    [(owner, i) for i in local_ids],
+                )
+
+    def holds(self, owner: str, local_id: str) -> bool:
+        with self._lock:
+            found = self._db.execute(
+                "SELECT owner FROM jobs WHERE local_id=?", (local_id,)
+            ).fetchone()
+        return bool(found) and found["owner"] == owner
+
+    @staticmethod
+    def to_job(row: sqlite3.Row) -> Job:
+        err = None
+        if row["error_code"] or row["error_message"]:
+            err = {"code": row["error_code"], "message": row["error_message"]}
+        return Job(
+            provider=row["provider"],
+            kind=row["kind"],
+            id=row["id"],
+            status=JobStatus(row["status"]),
+            progress=row["progress"],
+            prompt=row["prompt"],
+            created_at=_parse_ts(row["created_at"]) or dt.datetime.now(dt.timezone.utc),
+            updated_at=_parse_ts(row["updated_at"]) or dt.datetime.now(dt.timezone.utc),
+            completed_at=_parse_ts(row["completed_at"]),
+            outputs=[Output.from_dict(d) for d in json.loads(row["outputs"])],
+            error=err,
+            cost=row["cost"],
+            raw=json.loads(row["raw"]) if row["raw"] else None,
+            request=json.loads(row["request"]),
+            local_id=row["local_id"],
+        )

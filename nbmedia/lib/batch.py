@@ -1,0 +1,191 @@
+"""`studio.batch(df)`: a DataFrame of requests → jobs, within each provider's limits.
+
+Every row is validated, then written to the ledger (planned), before the first request is
+sent: a batch interrupted by a restart is taken up by the next Studio on the folder. Rows are
+sent from a background task on the Studio's loop, at most `limits[provider]` open jobs per
+provider at a time; the engine waits out a 429 (a 429 creates nothing, so this cannot bill
+twice). Results join back onto the rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pandas as pd
+
+from ..engine.jobs import Engine
+from ..errors import NbmediaError, ValidationError
+from ..models import Job
+from ..validation import RequestModel
+
+Prepare = Callable[..., tuple[Job, RequestModel]]
+"""`prepare(provider, kind, text, **fields) -> (job, request)`: validates, sends nothing."""
+Remake = Callable[[Job, dict[str, Any]], RequestModel]
+"""Rebuilds the request of a planned job from its kept fields (a resumed batch)."""
+
+RESULT_COLUMNS = [
+    "job_id",
+    "status",
+    "output_path",
+    "elapsed_s",
+    "cost",
+    "error_code",
+    "error_message",
+]
+TEXT_COLUMNS = ("prompt", "text")
+
+
+class Batch:
+    """The jobs of a batch, one per row; displays overall progress; `table()` joins results."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        requests: pd.DataFrame,
+        planned: list[tuple[Job, RequestModel]],
+        limits: Mapping[str, int],
+    ) -> None:
+        self.engine = engine
+        self.requests = requests.reset_index(drop=True)
+        self.limits = dict(limits)
+        self.planned = planned
+        self.jobs: list[Job] = [job for job, _ in planned]
+        self.errors: dict[int, NbmediaError] = {}
+        self.sent = 0
+        self._task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def plan(
+        cls,
+        engine: Engine,
+        prepare: Prepare,
+        requests: pd.DataFrame,
+        limits: Mapping[str, int],
+        default_provider: Callable[[str], str],
+    ) -> Batch:
+        """Validates every row (naming the row in any error), then records them all."""
+        rows = requests.reset_index(drop=True)
+        prepared = []
+        for i, row in rows.iterrows():
+            fields = {k: _plain(v) for k, v in row.items() if not _missing(v)}
+            kind = fields.pop("kind", "video")
+            provider = fields.pop("provider", None) or default_provider(kind)
+            text = next((fields.pop(c) for c in TEXT_COLUMNS if c in fields), None)
+            try:
+                job, request = prepare(provider, kind, text, **fields)
+            except ValidationError as err:
+                raise ValidationError(
+                    err.provider, f"row {i}: {err.field}", err.value, err.rule
+                ) from None
+            prepared.append((job, request, {"text": text, **fields}))
+        planned = []
+        for job, request, kept in prepared:  # all valid: now every row goes in the ledger
+            planned.append((engine.plan(job, kept), request))
+        return cls(engine, rows, planned, limits)
+
+    @classmethod
+    def resume(cls, engine: Engine, remake: Remake, limits: Mapping[str, int]) -> Batch | None:
+        """The rows a stopped Studio planned but never sent, as a batch of this Studio."""
+        planned = []
+        for job, fields in engine.planned():
+            try:
+                planned.append((job, remake(job, fields)))
+            except NbmediaError as exc:
+                engine.fail_planned(job, exc)
+        if not planned:
+            return None
+        rows = pd.DataFrame(
+            [{"provider": j.provider, "kind": j.kind, "prompt": j.prompt} for j, _ in planned]
+        )
+        return cls(engine, rows, planned, limits)
+
+    def __repr__(self) -> str:
+        done = sum(j.done for j in self.jobs)
+        return f"<Batch {len(self.jobs)} jobs, {self.sent} sent, {done} finished>"
+
+    def start(self) -> Batch:
+        self._task = self.engine.runner.create_task(self._run())
+        return self
+
+    async def _run(self) -> None:
+        slots = {p: asyncio.Semaphore(self.limits[p]) for p in {j.provider for j in self.jobs}}
+        await asyncio.gather(
+            *(
+                self._one(i, job, request, slots[job.provider])
+                for i, (job, request) in enumerate(self.planned)
+            )
+        )
+
+    async def _one(
+        self, index: int, job: Job, request: RequestModel, slot: asyncio.Semaphore
+    ) -> None:
+        async with slot:
+            try:
+                await self.engine.send(job, request, wait_rate_limits=True)
+            except NbmediaError as exc:
+                self.errors[index] = exc
+                return
+            self.sent += 1
+            with contextlib.suppress(NbmediaError):  # a failed job is a row with its error
+                await self.engine.wait(job)
+
+    def wait(self, timeout: float | None = None) -> Batch:
+        """Blocks until every row has finished (succeeded or not)."""
+        if self._task is not None:
+            self.engine.runner.run(asyncio.wait_for(asyncio.shield(self._task), timeout))
+        return self
+
+    async def wait_async(self, timeout: float | None = None) -> Batch:
+        if self._task is not None:
+            await asyncio.wait_for(asyncio.shield(self._task), timeout)
+        return self
+
+    @property
+    def done(self) -> bool:
+        return self._task is not None and self._task.done()
+
+    def table(self) -> pd.DataFrame:
+        """The request rows with each job's outcome joined on."""
+        rows = []
+        for i, job in enumerate(self.jobs):
+            main = job.output()
+            err = job.error or (
+                {"code": type(self.errors[i]).__name__, "message": str(self.errors[i])}
+                if i in self.errors
+                else {}
+            )
+            rows.append({
+                "job_id": job.id,
+                "status": job.status.value,
+                "output_path": str(main.path) if main and main.path else None,
+                "elapsed_s": job.elapsed_s if job.id else None,
+                "cost": job.cost,
+                "error_code": err.get("code"),
+                "error_message": err.get("message"),
+            })  # fmt: skip
+        return pd.concat([self.requests, pd.DataFrame(rows, columns=RESULT_COLUMNS)], axis=1)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        from ..display import BatchProgress
+
+        display(BatchProgress(self))
+
+
+def _missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False  # lists and dicts are values
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars → Python values, so request models see ints and floats."""
+    item = getattr(value, "item", None)
+    if callable(item) and not isinstance(value, (list, dict, str)):
+        return item()
+    return value
