@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, ClassVar, Literal
 
 import pydantic
@@ -20,7 +20,18 @@ from pydantic import Field
 from ..errors import WebhookError
 from ..models import Job, JobStatus, Output
 from ..validation import RequestModel, build
-from .base import Provider, guess_mime, parse_time
+from .answers import (
+    CLOCK_SKEW,
+    aware,
+    closest,
+    eligible,
+    matches,
+    number,
+    read,
+    read_rows,
+    since,
+)
+from .base import Capability, Provider, guess_mime, parse_time
 
 Format = Literal["mp3", "wav", "flac"]
 AUDIO_MIME = {"mp3": "audio/mpeg", "wav": "audio/wav", "flac": "audio/flac"}
@@ -104,13 +115,37 @@ class VaultQuery(ListQuery):
 
 PATHS = {"video": "/v2/generate", "speech": "/v2/speech", "music": "/v2/music"}
 SIGNATURE_HEADER = "MercaDream-Signature"
+NOT_ECHOED = frozenset({"webhook_url"})
+"""Request fields a job object does not carry (so find_created cannot compare them)."""
+REFRESH_PAGES = 5
+FIND_PAGES = 20
+"""Pages of 100 a list walk reads at most (refresh_many, find_created)."""
+
+
+def _cursor(rows: list[dict[str, Any]]) -> dt.datetime | None:
+    """The `before` cursor after a page: the created_at of its last (oldest) row."""
+    return parse_time(rows[-1].get("created_at")) if rows else None
 
 
 class MercaDream(Provider):
+    """Lists jobs (`before` cursor + `has_more`), so open jobs refresh in one call and a create
+    whose answer was lost can be found; keeps a vault; signs its webhooks (our reading)."""
+
     name = "mercadream"
     title = "MercaDream"
+    key_env = "MERCADREAM_API_KEY"
     default_base_url = "https://api.mercadream.com"
     sandbox_key = "mk_test_nbmedia_sandbox"
+    concurrency = 2
+    """Regular, the smallest plan with API access: 60 rpm / 2 concurrent / max 720p."""
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {
+            Capability.LIST_REFRESH,
+            Capability.VAULT,
+            Capability.SIGNED_WEBHOOKS,
+            Capability.FIND_CREATED,
+        }
+    )
     requests: ClassVar[dict[str, type[RequestModel]]] = {
         "video": GenerateRequest,
         "speech": SpeechRequest,
@@ -123,7 +158,7 @@ class MercaDream(Provider):
         "completed": JobStatus.SUCCEEDED,
         "failed": JobStatus.FAILED,
     }
-    capabilities: ClassVar[dict[str, str]] = {
+    makes: ClassVar[dict[str, str]] = {
         "video": "cinematic text→video (720p–8k, 15–120 s)",
         "speech": "neural text-to-speech, mp3/wav/flac",
         "music": "original music, 15–300 s, bpm",
@@ -133,39 +168,54 @@ class MercaDream(Provider):
     def auth_headers(key: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {key}"}
 
+    def _path(self, path: str) -> str:
+        """The documented base URL ends in /v2 already: never send /v2/v2/..."""
+        if self.api.base_url.endswith("/v2") and path.startswith("/v2/"):
+            return path[3:]
+        return path
+
     # ---- lifecycle ---------------------------------------------------------------------------
     async def submit(self, job: Job, request: RequestModel) -> Job:
-        r = await self.api.request("POST", PATHS[job.kind], json=request.wire(), creates_job=True)
-        return self.apply(job, r.json())
+        r = await self.api.request(
+            "POST", self._path(PATHS[job.kind]), json=request.wire(), creates_job=True
+        )
+        return self.apply(job, read(self.api, r, require={"id": str}))
 
     async def refresh(self, job: Job) -> Job:
-        r = await self.api.request("GET", f"/v2/jobs/{job.id}")
-        return self.apply(job, r.json())
+        r = await self.api.request("GET", self._path(f"/v2/jobs/{job.id}"))
+        return self.apply(job, read(self.api, r, require={"status": str}))
 
     async def refresh_many(self, jobs: list[Job]) -> list[Job]:
-        """One list call covers every open job created since the oldest on the first page."""
+        """One list call usually covers every open job (newest first, 100 a page); pages go on
+        back to the oldest of them, and what the list does not show is read one by one."""
         if len(jobs) <= 1:
             return await super().refresh_many(jobs)
-        wanted = {j.id: j for j in jobs}
-        page = await self.list_jobs(limit=100)
-        for payload in page:
-            job = wanted.pop(payload.get("id"), None)
-            if job is not None:
-                self.apply(job, payload)
+        wanted = {j.id: j for j in jobs if j.id}
+        oldest = min(aware(j.created_at) for j in jobs) - CLOCK_SKEW
+        before = None
+        for _ in range(REFRESH_PAGES):
+            rows, more = await self.list_page("/v2/jobs", limit=100, before=before)
+            for payload in rows:
+                job = wanted.pop(payload.get("id"), None)  # type: ignore[arg-type]
+                if job is not None:
+                    self.apply(job, payload)
+            before = _cursor(rows)
+            if not wanted or not more or before is None or before < oldest:
+                break
         await super().refresh_many(list(wanted.values()))
         return jobs
 
     async def list_jobs(self, **filters: Any) -> list[dict[str, Any]]:
-        query = build(self.name, ListQuery, filters)
-        r = await self.api.request("GET", "/v2/jobs", params=query.params())
-        return list(r.json().get("data", []))
+        rows, _ = await self.list_page("/v2/jobs", **filters)
+        return rows
 
     async def list_page(self, path: str, **filters: Any) -> tuple[list[dict[str, Any]], bool]:
-        """One page of /v2/jobs or /v2/vault and whether more remain."""
+        """One page of /v2/jobs or /v2/vault and whether more remain (a bare array: no more)."""
         model = VaultQuery if path.endswith("vault") else ListQuery
         query = build(self.name, model, filters)
-        body = (await self.api.request("GET", path, params=query.params())).json()
-        return list(body.get("data", [])), bool(body.get("has_more"))
+        r = await self.api.request("GET", self._path(path), params=query.params())
+        rows, meta = read_rows(self.api, r)
+        return rows, meta.get("has_more") is True
 
     async def vault(self, *, limit: int = 100, pages: int = 10) -> list[dict[str, Any]]:
         """Finished assets, newest first, following the `before` cursor."""
@@ -174,39 +224,57 @@ class MercaDream(Provider):
         for _ in range(pages):
             data, more = await self.list_page("/v2/vault", limit=limit, before=before)
             items.extend(data)
-            if not more or not data:
+            before = _cursor(data)
+            if not more or before is None:
                 break
-            before = data[-1]["created_at"]
         return items
 
-    async def reconcile(self, job: Job) -> Job | None:
-        """A create that lost its answer: the newest job with the same kind and text is ours."""
-        text = job.prompt
-        since = job.created_at - dt.timedelta(seconds=30)
-        for payload in await self.list_jobs(limit=50):
-            created = parse_time(payload.get("created_at"))
-            same_text = payload.get("prompt", payload.get("text")) == text
-            same_kind = payload.get("kind", "video") == job.kind
-            if same_text and same_kind and created and created >= since:
-                return self.apply(job, payload)
-        return None
+    async def find_created(self, job: Job, claimed: Collection[str]) -> Job | None:
+        """The job a lost create made: pages /v2/jobs (`limit` 100, `before` cursor while
+        `has_more`) back to `job.created_at` minus the clock-skew margin, and takes a job of the
+        same kind whose text and every other echoed request field (resolution, duration, style,
+        fps, voice_id, format, speed, bpm) equal `job.request`'s, not in `claimed`, created
+        closest after `job.created_at`."""
+        start = since(job)
+        text = self.text_field.get(job.kind)
+        expected = {k: v for k, v in job.request.items() if k not in NOT_ECHOED}
+        candidates = []
+        before = None
+        for _ in range(FIND_PAGES):
+            rows, more = await self.list_page("/v2/jobs", limit=100, before=before)
+            for payload in rows:
+                created = parse_time(payload.get("created_at"))
+                if (
+                    eligible(job, payload, created, claimed)
+                    and payload.get("kind", "video") == job.kind
+                    and matches(expected, payload, text)
+                ):
+                    candidates.append((created, payload))
+            before = _cursor(rows)
+            if not more or before is None or before < start:
+                break
+        found = closest(job, candidates)
+        return None if found is None else self.apply(job, found)
 
     def apply(self, job: Job, payload: dict[str, Any]) -> Job:
         """Copies a job object from the wire into `job`."""
         job.raw = payload
-        job.id = payload.get("id", job.id)
-        if "status" in payload:
-            job.status = self.status_of(payload["status"])
-        if payload.get("progress") is not None:
-            job.progress = max(0.0, min(1.0, float(payload["progress"]) / 100.0))
+        if isinstance(payload.get("id"), str) and payload["id"]:
+            job.id = payload["id"]
+        if payload.get("status") is not None:
+            job.status = self.status_of(str(payload["status"]))
+        progress = number(payload.get("progress"))
+        if progress is not None:
+            job.progress = max(0.0, min(1.0, progress / 100.0))
         elif job.status is JobStatus.QUEUED:
             job.progress = 0.0
         if job.status is JobStatus.SUCCEEDED:
             job.progress = 1.0
         job.created_at = parse_time(payload.get("created_at")) or job.created_at
         job.completed_at = parse_time(payload.get("completed_at")) or job.completed_at
-        if payload.get("compute_units") is not None:
-            job.cost = float(payload["compute_units"])
+        units = number(payload.get("compute_units"))
+        if units is not None:
+            job.cost = units
         err = payload.get("error")
         if isinstance(err, dict):
             job.error = {"code": err.get("code"), "message": err.get("message")}
@@ -215,7 +283,7 @@ class MercaDream(Provider):
                 "code": payload.get("code") or "failed",
                 "message": payload.get("message") or str(err or ""),
             }
-        if payload.get("download_url"):
+        if isinstance(payload.get("download_url"), str) and payload["download_url"]:
             self._set_outputs(job, payload)
         return job
 
@@ -226,11 +294,11 @@ class MercaDream(Provider):
         fmt = job.request.get("format")
         mime = AUDIO_MIME.get(fmt) if kind == "audio" and fmt else guess_mime(url, kind)
         outs = [known.get(("main", url)) or Output(kind, url, mime)]
-        if payload.get("thumbnail_url"):
-            t = payload["thumbnail_url"]
+        thumb = payload.get("thumbnail_url")
+        if isinstance(thumb, str) and thumb:
             outs.append(
-                known.get(("thumbnail", t))
-                or Output("image", t, guess_mime(t, "image"), role="thumbnail")
+                known.get(("thumbnail", thumb))
+                or Output("image", thumb, guess_mime(thumb, "image"), role="thumbnail")
             )
         job.outputs = outs
 
@@ -251,7 +319,11 @@ class MercaDream(Provider):
             event = json.loads(body)
         except ValueError:
             raise WebhookError("mercadream: webhook body is not JSON") from None
-        if not isinstance(event, dict) or "job_id" not in event or "status" not in event:
+        if (
+            not isinstance(event, dict)
+            or not isinstance(event.get("job_id"), str)
+            or not isinstance(event.get("status"), str)
+        ):
             raise WebhookError("mercadream: webhook body has no job_id/status")
         self.status_of(event["status"])
         return {"id": event["job_id"], "status": event["status"], "event": event}

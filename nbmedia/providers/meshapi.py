@@ -12,18 +12,19 @@ import datetime as dt
 import json
 import mimetypes
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import pydantic
 from pydantic import Field
 
-from .. import mediainfo
 from ..errors import ValidationError, WebhookError
 from ..models import Job, JobStatus, Output
 from ..validation import RequestModel, build
-from .base import Provider, guess_mime, parse_time
+from . import mediainfo
+from .answers import closest, eligible, mapping, matches, number, read, read_rows, since
+from .base import Capability, Provider, guess_mime, parse_time
 from .inputs import data_uri, data_uri_mime, data_uri_size, input_url
 
 MB = 1024 * 1024
@@ -164,11 +165,34 @@ class ListQuery(RequestModel):
         return out
 
 
+ECHOED = (
+    "model", "resolution", "ratio", "duration", "frames", "generate_audio", "seed",
+    "safety_identifier", "priority", "draft", "service_tier", "execution_expires_after",
+)  # fmt: skip
+"""Request fields a task object carries back (its `content`, the prompt and media, it does not)."""
+FIND_PAGE = 200
+FIND_PAGES = 20
+
+
 class MeshAPI(Provider):
+    """A task list with `created_after`, `model`, `status`, `limit`/`offset` lets a create whose
+    answer was lost be found. The list is served from Mesh's database only (a non-terminal
+    task is synced from upstream by its GET), so open tasks are refreshed one GET each: no
+    LIST_REFRESH."""
+
     name = "meshapi"
     title = "Mesh API"
+    key_env = "MESHAPI_API_KEY"
     default_base_url = "https://api.meshapi.ai"
     sandbox_key = "rsk_nbmedia_sandbox"
+    concurrency = 2
+    """Undocumented (only RPM/RPD 429s are): the conservative default."""
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.FIND_CREATED})
+    media_fields: ClassVar[dict[str, tuple[str, bool, str | None]]] = {
+        "images": ("image/*", True, None),
+        "videos": ("video/*", True, None),
+        "audios": (".wav,.mp3", True, None),
+    }
     requests: ClassVar[dict[str, type[RequestModel]]] = {"video": VideoRequest}
     text_field: ClassVar[dict[str, str]] = {"video": "prompt"}
     statuses: ClassVar[dict[str, JobStatus]] = {
@@ -179,7 +203,7 @@ class MeshAPI(Provider):
         "expired": JobStatus.EXPIRED,
         "cancelled": JobStatus.CANCELLED,
     }
-    capabilities: ClassVar[dict[str, str]] = {
+    makes: ClassVar[dict[str, str]] = {
         "video": "text/image/video/audio items → video (Seedance and other models)",
     }
 
@@ -293,25 +317,61 @@ class MeshAPI(Provider):
         r = await self.api.request(
             "POST", "/v1/video/generations", json=request.wire(), creates_job=True
         )
-        job.id = r.json()["id"]
+        body = read(self.api, r, require={"id": str})
+        job.raw = body
+        job.id = body["id"]
         job.status = JobStatus.QUEUED
         job.progress = 0.0
         return job
 
     async def refresh(self, job: Job) -> Job:
         r = await self.api.request("GET", f"/v1/video/generations/{job.id}")
-        return self.apply(job, r.json())
+        return self.apply(job, read(self.api, r, require={"status": str}))
 
     async def list_jobs(self, **filters: Any) -> list[dict[str, Any]]:
+        rows, _ = await self.list_page(**filters)
+        return rows
+
+    async def list_page(self, **filters: Any) -> tuple[list[dict[str, Any]], bool]:
+        """One page of the task list (newest first) and whether more remain."""
         query = build(self.name, ListQuery, filters)
         r = await self.api.request("GET", "/v1/video/generations", params=query.params())
-        return list(r.json().get("data", []))
+        rows, meta = read_rows(self.api, r)
+        return rows, meta.get("has_more") is True
+
+    async def find_created(self, job: Job, claimed: Collection[str]) -> Job | None:
+        """The task a lost create made: lists `created_after` = `job.created_at` minus the
+        clock-skew margin, `model` = the request's, 200 a page by `offset` while `has_more`,
+        and takes a task whose echoed fields (resolution, ratio unless adaptive, duration,
+        frames, generate_audio, seed unless random, priority, draft, service_tier,
+        execution_expires_after, safety_identifier, a draft_task's id) equal `job.request`'s,
+        not in `claimed`, created closest after `job.created_at`.
+
+        The task object does not echo `content` (the prompt and the media): two creates with
+        the same options in one window are told apart only by `claimed` and by time."""
+        expected = _expected_task(job.request)
+        model = job.request.get("model")
+        filters: dict[str, Any] = {"created_after": since(job), "limit": FIND_PAGE}
+        if isinstance(model, str):
+            filters["model"] = [model]
+        candidates = []
+        for page in range(FIND_PAGES):
+            rows, more = await self.list_page(**filters, offset=page * FIND_PAGE)
+            for payload in rows:
+                created = parse_time(payload.get("created_at"))
+                if eligible(job, payload, created, claimed) and matches(expected, payload, None):
+                    candidates.append((created, payload))
+            if not more or not rows:
+                break
+        found = closest(job, candidates)
+        return None if found is None else self.apply(job, found)
 
     def apply(self, job: Job, payload: dict[str, Any]) -> Job:
         job.raw = payload
-        job.id = payload.get("id", job.id)
-        if "status" in payload:
-            job.status = self.status_of(payload["status"])
+        if isinstance(payload.get("id"), str) and payload["id"]:
+            job.id = payload["id"]
+        if payload.get("status") is not None:
+            job.status = self.status_of(str(payload["status"]))
         job.progress = (
             1.0
             if job.status is JobStatus.SUCCEEDED
@@ -320,19 +380,19 @@ class MeshAPI(Provider):
         job.created_at = parse_time(payload.get("created_at")) or job.created_at
         if job.done:
             job.completed_at = parse_time(payload.get("updated_at")) or job.completed_at
-        err = payload.get("error")
-        if isinstance(err, dict) and (err.get("code") or err.get("message")):
+        err = mapping(payload.get("error"))
+        if err.get("code") or err.get("message"):
             job.error = {"code": err.get("code"), "message": err.get("message")}
-        usage = payload.get("usage") or {}
-        if usage.get("total_tokens") is not None:
-            job.cost = float(usage["total_tokens"])
-        content = payload.get("content") or {}
-        if job.status is JobStatus.SUCCEEDED and content.get("video_url"):
+        tokens = number(mapping(payload.get("usage")).get("total_tokens"))
+        if tokens is not None:
+            job.cost = tokens
+        content = mapping(payload.get("content"))
+        url = content.get("video_url")
+        if job.status is JobStatus.SUCCEEDED and isinstance(url, str) and url:
             known = {o.url: o for o in job.outputs}
-            url = content["video_url"]
             outs = [known.get(url) or Output("video", url, guess_mime(url, "video"))]
-            if content.get("last_frame_url"):
-                lf = content["last_frame_url"]
+            lf = content.get("last_frame_url")
+            if isinstance(lf, str) and lf:
                 outs.append(
                     known.get(lf) or Output("image", lf, guess_mime(lf, "image"), role="last_frame")
                 )
@@ -345,9 +405,24 @@ class MeshAPI(Provider):
             event = json.loads(body)
         except ValueError:
             raise WebhookError("meshapi: callback body is not JSON") from None
-        if not isinstance(event, dict) or "id" not in event:
+        if not isinstance(event, dict) or not isinstance(event.get("id"), str):
             raise WebhookError("meshapi: callback body has no task id")
         return {"id": event["id"], "status": event.get("status"), "verified": False}
+
+
+def _expected_task(request: Mapping[str, Any]) -> dict[str, Any]:
+    """What a task made from `request` (the wire body) echoes, for find_created."""
+    expected = {k: request[k] for k in ECHOED if request.get(k) is not None}
+    if expected.get("ratio") == "adaptive":  # the task reports the ratio it resolved
+        del expected["ratio"]
+    if isinstance(expected.get("seed"), int) and expected["seed"] < 0:  # a random one
+        del expected["seed"]
+    for item in request.get("content") or []:
+        item = mapping(item)
+        draft = mapping(item.get("draft_task")).get("id")
+        if item.get("type") == "draft_task" and isinstance(draft, str):
+            expected["draft_task_id"] = draft
+    return expected
 
 
 def _split_content(items: Any) -> dict[str, Any]:

@@ -1,8 +1,12 @@
 """sync.so API v2: a video plus recorded audio or text-to-speech → a lip-synced video (section 5).
 
 Local files go with the multipart create ("with files"); URLs and earlier jobs' outputs go by
-URL. Every create carries an `Idempotency-Key`, so a retried create cannot bill twice. Webhooks
-are verified with `Sync-Signature: t=<unix>,v1=<hex>` over `"{t}.{raw body}"`, within 300 s.
+URL. Every create carries an `Idempotency-Key` equal to the job's `local_id`, so a retried create
+cannot bill twice: within a session the HTTP client re-sends a create whose answer was lost with
+the same key (the idempotent create retry) and gets the same generation back. Across sessions,
+or once those retries are spent, `find_created` looks the generation up in the list (the key
+itself cannot be listed). Webhooks are verified with `Sync-Signature: t=<unix>,v1=<hex>` over
+`"{t}.{raw body}"`, within 300 s.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -23,12 +27,13 @@ import httpx
 import pydantic
 from pydantic import Field
 
-from .. import mediainfo
 from ..errors import ValidationError, WebhookError
 from ..http import ParsedError
 from ..models import Job, JobStatus, Output
 from ..validation import RequestModel
-from .base import Provider, guess_mime, parse_time
+from . import mediainfo
+from .answers import closest, eligible, malformed, matches, number, read, read_rows, same
+from .base import Capability, Provider, guess_mime, parse_time
 from .inputs import input_url
 
 MODELS = ("lipsync-2", "lipsync-1.9.0-beta", "lipsync-2-pro", "react-1", "sync-3")
@@ -38,6 +43,19 @@ SIGNATURE_TOLERANCE_S = 300
 FILE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 TTS_REF = "tts"
 """The refId given to the text-to-speech input, so segments can point at it."""
+OPTION_FIELDS = (
+    "sync_mode",
+    "temperature",
+    "model_mode",
+    "prompt",
+    "active_speaker_detection",
+    "occlusion_detection_enabled",
+)
+"""LipsyncRequest fields that go under `options` on the wire."""
+IDS_PER_LIST = 50
+"""Generation ids one list call asks for (the query string stays short)."""
+LIST_ROWS = ("data", "generations")
+"""Keys a list answer may wrap its rows in (the sandbox and the SDK answer a bare array)."""
 
 
 class AudioRef(RequestModel):
@@ -186,10 +204,26 @@ def _local(value: Any) -> Path | None:
 
 
 class SyncSo(Provider):
+    """Estimates cost, deduplicates creates by Idempotency-Key, signs webhooks, and lists
+    generations (filtered by `ids` and `status`), so open ones refresh in one call and a lost
+    create can be found."""
+
     name = "syncso"
     title = "sync.so"
+    key_env = "SYNC_API_KEY"
     default_base_url = "https://api.sync.so"
     sandbox_key = "sync_nbmedia_sandbox"
+    concurrency = 1
+    """Hobbyist, the smallest plan: 1 concurrent generation (Creator 3, Growth 6, Scale 15)."""
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {
+            Capability.LIST_REFRESH,
+            Capability.ESTIMATE,
+            Capability.SIGNED_WEBHOOKS,
+            Capability.IDEMPOTENT_CREATE,
+            Capability.FIND_CREATED,
+        }
+    )
     requests: ClassVar[dict[str, type[RequestModel]]] = {"lipsync": LipsyncRequest}
     text_field: ClassVar[dict[str, str]] = {"lipsync": "text"}
     statuses: ClassVar[dict[str, JobStatus]] = {
@@ -199,7 +233,7 @@ class SyncSo(Provider):
         "FAILED": JobStatus.FAILED,
         "REJECTED": JobStatus.FAILED,
     }
-    capabilities: ClassVar[dict[str, str]] = {
+    makes: ClassVar[dict[str, str]] = {
         "lipsync": "video + recorded audio or text-to-speech → lip-synced video, per-segment audio",
     }
 
@@ -335,6 +369,8 @@ class SyncSo(Provider):
 
     # ---- lifecycle ---------------------------------------------------------------------------
     async def submit(self, job: Job, request: RequestModel) -> Job:
+        """Creates the generation with `Idempotency-Key: job.local_id`: the HTTP client may
+        re-send it after a lost answer (idempotent_create) and sync.so answers the same one."""
         assert isinstance(request, LipsyncRequest)
         body, files = self.wire(request)
         headers = {"Idempotency-Key": job.local_id or uuid.uuid4().hex}
@@ -358,11 +394,27 @@ class SyncSo(Provider):
                 creates_job=True,
                 idempotent_create=True,
             )
-        return self.apply(job, r.json())
+        return self.apply(job, read(self.api, r, require={"id": str}))
 
     async def refresh(self, job: Job) -> Job:
         r = await self.api.request("GET", f"/v2/generate/{job.id}")
-        return self.apply(job, r.json())
+        return self.apply(job, read(self.api, r, require={"status": str}))
+
+    async def refresh_many(self, jobs: list[Job]) -> list[Job]:
+        """One list call for every open generation (`ids`); what it does not show is read with
+        a GET each (a server that ignores `ids` answers them all, which is fine too)."""
+        if len(jobs) <= 1:
+            return await super().refresh_many(jobs)
+        wanted = {j.id: j for j in jobs if j.id}
+        ids = list(wanted)
+        for start in range(0, len(ids), IDS_PER_LIST):
+            chunk = ids[start : start + IDS_PER_LIST]
+            for payload in await self._list([("ids", i) for i in chunk]):
+                job = wanted.pop(payload.get("id"), None)  # type: ignore[arg-type]
+                if job is not None:
+                    self.apply(job, payload)
+        await super().refresh_many(list(wanted.values()))
+        return jobs
 
     async def list_jobs(self, **filters: Any) -> list[dict[str, Any]]:
         status = filters.pop("status", None)
@@ -377,13 +429,36 @@ class SyncSo(Provider):
             raise ValidationError(
                 self.name, "status", status, f"must be one of {', '.join(self.statuses)}"
             )
-        r = await self.api.request(
-            "GET", "/v2/generations", params={"status": status} if status else None
-        )
-        data = r.json()
-        return list(
-            data if isinstance(data, list) else data.get("data", data.get("generations", []))
-        )
+        return await self._list([("status", status)] if status else None)
+
+    async def _list(self, params: list[tuple[str, Any]] | None) -> list[dict[str, Any]]:
+        """GET /v2/generations: a bare array (the SDK's shape) or rows under data/generations."""
+        r = await self.api.request("GET", "/v2/generations", params=params or None)
+        rows, _ = read_rows(self.api, r, keys=LIST_ROWS)
+        return rows
+
+    async def find_created(self, job: Job, claimed: Collection[str]) -> Job | None:
+        """The generation a lost create made. The Idempotency-Key cannot be listed, so this
+        reads GET /v2/generations (newest first; it takes no time filter) and takes a
+        generation created since `job.created_at` minus the clock-skew margin whose echoed
+        `model`, `options` (those the request set), `segments`, `webhookUrl` and `input` (as
+        many items of each type; the script and voiceId of a text input; the URL of a video or
+        audio given by http(s) URL) equal `job.request`'s, not in `claimed`, created closest
+        after `job.created_at`. Inputs uploaded as files come back as the URL they were stored
+        at and are matched by type only."""
+        expected = _expected_generation(job.request)
+        inputs = expected.pop("input")
+        candidates = []
+        for payload in await self._list(None):
+            created = parse_time(payload.get("createdAt"))
+            if (
+                eligible(job, payload, created, claimed)
+                and matches(expected, payload, None)
+                and _same_inputs(inputs, payload.get("input"))
+            ):
+                candidates.append((created, payload))
+        found = closest(job, candidates)
+        return None if found is None else self.apply(job, found)
 
     async def estimate(self, request: RequestModel) -> list[dict[str, Any]]:
         """POST /v2/analyze/cost: estimated frames and cost, nothing billed."""
@@ -397,20 +472,25 @@ class SyncSo(Provider):
                 "the cost estimate takes URLs only (local files are uploaded with the create)",
             )
         r = await self.api.request("POST", "/v2/analyze/cost", json=body)
-        data = r.json()
-        return data if isinstance(data, list) else [data]
+        data = self.api.json(r, object)
+        if isinstance(data, dict):
+            data = [data]
+        if not isinstance(data, list) or not all(isinstance(e, dict) for e in data):
+            raise malformed(self.api, r, "answered an estimate that is not a list of objects")
+        return data
 
     @staticmethod
     def describe_estimate(estimate: list[dict[str, Any]]) -> str:
-        frames = sum(int(e.get("estimatedFrameCount") or 0) for e in estimate)
-        cost = sum(float(e.get("estimatedGenerationCost") or 0) for e in estimate)
-        return f"≈ {frames} frames, ${cost:.2f}"
+        frames = sum(number(e.get("estimatedFrameCount")) or 0 for e in estimate)
+        cost = sum(number(e.get("estimatedGenerationCost")) or 0 for e in estimate)
+        return f"≈ {frames:.0f} frames, ${cost:.2f}"
 
     def apply(self, job: Job, payload: dict[str, Any]) -> Job:
         job.raw = payload
-        job.id = payload.get("id", job.id)
-        if "status" in payload:
-            job.status = self.status_of(payload["status"])
+        if isinstance(payload.get("id"), str) and payload["id"]:
+            job.id = payload["id"]
+        if payload.get("status") is not None:
+            job.status = self.status_of(str(payload["status"]))
         job.progress = (
             1.0
             if job.status is JobStatus.SUCCEEDED
@@ -423,14 +503,15 @@ class SyncSo(Provider):
                 or job.completed_at
             )
         if job.status is JobStatus.FAILED:
-            code = payload.get("error_code") or payload["status"].lower()
-            job.error = {"code": code, "message": payload.get("error") or payload["status"]}
-        if job.status is JobStatus.SUCCEEDED and payload.get("outputUrl"):
+            status = str(payload.get("status") or "failed")
+            code = payload.get("error_code") or status.lower()
+            job.error = {"code": code, "message": payload.get("error") or status}
+        url = payload.get("outputUrl")
+        if job.status is JobStatus.SUCCEEDED and isinstance(url, str) and url:
             known = {o.url: o for o in job.outputs}
-            url = payload["outputUrl"]
             outs = [known.get(url) or Output("video", url, guess_mime(url, "video"))]
-            if payload.get("segmentOutputUrl"):
-                seg = payload["segmentOutputUrl"]
+            seg = payload.get("segmentOutputUrl")
+            if isinstance(seg, str) and seg:
                 outs.append(
                     known.get(seg)
                     or Output("audio", seg, guess_mime(seg, "audio"), role="segments")
@@ -467,7 +548,7 @@ class SyncSo(Provider):
             event = json.loads(body)
         except ValueError:
             raise WebhookError("syncso: webhook body is not JSON") from None
-        if not isinstance(event, dict) or "id" not in event:
+        if not isinstance(event, dict) or not isinstance(event.get("id"), str):
             raise WebhookError("syncso: webhook body has no generation id")
         return {"id": event["id"], "status": event.get("status"), "event": event}
 
@@ -477,6 +558,59 @@ class SyncSo(Provider):
             {"id": v, "name": n, "language": "en", "documented": False}
             for v, n in ELEVENLABS_PREMADE.items()
         ]
+
+
+def _expected_generation(request: Mapping[str, Any]) -> dict[str, Any]:
+    """What a generation made from `request` echoes: from the wire body itself (it has
+    `input`), or from the ledger's record of a LipsyncRequest (`video`, `audio`, `text`, …)."""
+    if isinstance(request.get("input"), list):
+        out = {
+            k: request[k]
+            for k in ("model", "options", "segments", "webhookUrl")
+            if request.get(k) is not None
+        }
+        out["input"] = [i for i in request["input"] if isinstance(i, dict)]
+        return out
+    out = {}
+    if request.get("model") is not None:
+        out["model"] = request["model"]
+    options = {k: request[k] for k in OPTION_FIELDS if request.get(k) is not None}
+    if options:
+        out["options"] = options
+    if request.get("segments"):
+        out["segments"] = request["segments"]
+    if request.get("webhook_url"):
+        out["webhookUrl"] = request["webhook_url"]
+    audio = request.get("audio")
+    sources = audio.values() if isinstance(audio, Mapping) else ([] if audio is None else [audio])
+    items = [_input_item("video", request.get("video"))]
+    items += [_input_item("audio", src) for src in sources]
+    if request.get("text") is not None:
+        voice = {"voiceId": request["voice_id"]} if request.get("voice_id") else {}
+        items.append({"type": "text", "provider": {**voice, "script": request["text"]}})
+    out["input"] = items
+    return out
+
+
+def _input_item(kind: str, source: Any) -> dict[str, Any]:
+    """An input as echoed: its URL when it was sent by http(s) URL (a file or an earlier job's
+    output is recorded by path or id, and comes back as a URL we cannot predict)."""
+    if isinstance(source, str) and source.startswith(("http://", "https://")):
+        return {"type": kind, "url": source}
+    return {"type": kind}
+
+
+def _same_inputs(want: list[dict[str, Any]], got: Any) -> bool:
+    """The same number of inputs, each wanted one matched by a different echoed one."""
+    if not isinstance(got, list) or len(got) != len(want):
+        return False
+    free = [g for g in got if isinstance(g, dict)]
+    for w in sorted(want, key=len, reverse=True):  # the most specific first
+        hit = next((i for i, g in enumerate(free) if same(w, g)), None)
+        if hit is None:
+            return False
+        free.pop(hit)
+    return True
 
 
 ELEVENLABS_PREMADE = {

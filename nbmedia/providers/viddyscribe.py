@@ -25,7 +25,8 @@ from ..errors import ProviderError, ValidationError
 from ..http import ParsedError, default_error_parser
 from ..models import Job, JobStatus, Output
 from ..validation import RequestModel
-from .base import Provider, guess_mime, parse_time
+from .answers import read
+from .base import Capability, Provider, guess_mime, parse_time
 
 API = "/enterprise/api"
 DIRECT_UPLOAD_MAX = 32 * 1024 * 1024
@@ -121,10 +122,17 @@ class DescribeRequest(RequestModel):
 
 
 class ViddyScribe(Provider):
+    """A finished description has timed segments. No job list and no webhooks are documented:
+    a generate whose answer was lost cannot be found (no FIND_CREATED)."""
+
     name = "viddyscribe"
     title = "ViddyScribe"
+    key_env = "VIDDYSCRIBE_API_KEY"
     default_base_url = "https://api.viddyscribe.com"
     sandbox_key = "vsk_nbmedia_sandbox"
+    concurrency = 2
+    """Undocumented (a `concurrency_limit_exceeded` 429 exists, with no number): the default."""
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.SEGMENTS})
     requests: ClassVar[dict[str, type[RequestModel]]] = {"describe": DescribeRequest}
     text_field: ClassVar[dict[str, str]] = {"describe": "video"}
     statuses: ClassVar[dict[str, JobStatus]] = {
@@ -133,7 +141,7 @@ class ViddyScribe(Provider):
         "done": JobStatus.SUCCEEDED,
         "failed": JobStatus.FAILED,
     }
-    capabilities: ClassVar[dict[str, str]] = {
+    makes: ClassVar[dict[str, str]] = {
         "describe": "video → audio description as text (json/vtt/edl), an AD audio track, or a described MP4",
     }
 
@@ -147,6 +155,19 @@ class ViddyScribe(Provider):
         if parsed.code in NO_RETRY_429:
             parsed.retryable = False
         return parsed
+
+    def label(self, kind: str, wire: Mapping[str, Any], fields: Mapping[str, Any]) -> str | None:
+        """`describe {source} → {output} ({language}, {format})`: the source is the video's file
+        name, or an earlier job's prompt (else its id)."""
+        video = fields.get("video", wire.get("video"))
+        if isinstance(video, Job):
+            source = video.prompt or video.id or video.local_id
+        elif isinstance(video, Output):
+            source = Path(str(video.path or video.url or "")).name
+        else:
+            source = Path(str(wire.get("video", video))).name
+        output, language, fmt = (wire.get(k) for k in ("output", "language", "format"))
+        return f"describe {source} → {output or 'text'} ({language}, {fmt})"
 
     # ---- inputs ------------------------------------------------------------------------------
     async def upload(self, video: Any, *, note: Any = None) -> str:
@@ -170,7 +191,7 @@ class ViddyScribe(Provider):
             r = await self.api.request(
                 "POST", f"{API}/upload_media", json={"input": {"type": "url", "url": text}}
             )
-            return await self._ready(r.json())
+            return await self._ready(read(self.api, r, require={"media_id": str}))
         path = Path(text)
         if not path.is_file():
             return text  # a media id
@@ -178,7 +199,7 @@ class ViddyScribe(Provider):
             mime = mimetypes.guess_type(path.name)[0] or "video/mp4"
             files = {"file": (path.name, path.read_bytes(), mime)}
             r = await self.api.request("POST", f"{API}/upload_media", files=files)
-            return await self._ready(r.json())
+            return await self._ready(read(self.api, r, require={"media_id": str}))
         return await self._signed_upload(path)
 
     async def _signed_upload(self, path: Path) -> str:
@@ -189,7 +210,7 @@ class ViddyScribe(Provider):
             f"{API}/upload_media",
             json={"input": {"type": "signed_url", "filename": path.name, "content_type": ctype}},
         )
-        grant = r.json()
+        grant = read(self.api, r, require={"media_id": str, "upload_url": str, "gcs_path": str})
         await self.api.request(
             "PUT",
             grant["upload_url"],
@@ -216,7 +237,7 @@ class ViddyScribe(Provider):
             params["gcs_path"] = gcs_path
         while True:
             r = await self.api.request("GET", f"{API}/get_upload_status", params=params)
-            state = r.json()
+            state = read(self.api, r)
             status = state.get("upload_status") or state.get("status")
             if status == "completed":
                 return state.get("canonical_media_id") or state.get("media_id") or media_id
@@ -262,12 +283,13 @@ class ViddyScribe(Provider):
                     raise
                 await asyncio.sleep(delay)  # verification still running: wait it out
                 delay = min(4.0, delay * 1.5)
-        data = r.json()
+        data = read(self.api, r, require={"job_id": str})
         job.id = data["job_id"]
-        job.status = self.status_of(data.get("status", "queued"))
+        job.status = self.status_of(str(data.get("status") or "queued"))
         job.progress = 0.0
         job.raw = {**data, "request": {"output": request.output, "format": request.format}}
-        job.request = {**job.request, "media_id": data.get("media_id", media_id)}
+        media = data.get("media_id")
+        job.request = {**job.request, "media_id": media if isinstance(media, str) else media_id}
         source = _local_source(request.video)
         if source is not None:
             job.outputs = [Output("video", None, "video/mp4", source, role="source")]
@@ -275,11 +297,29 @@ class ViddyScribe(Provider):
 
     async def refresh(self, job: Job) -> Job:
         r = await self.api.request("GET", f"{API}/get_results", params={"job_id": job.id})
-        return self.apply(job, r.json())
+        return self.apply(job, read(self.api, r, require={"status": str}))
+
+    def segments(self, job: Job) -> list[dict[str, Any]]:
+        """Timed segments (start, end, text) of a finished description: from its JSON output,
+        or parsed from its VTT/SRT captions; empty before the files are downloaded."""
+        for out in job.outputs:
+            if (
+                out.kind in ("text", "captions")
+                and out.path is not None
+                and Path(out.path).exists()
+            ):
+                text = Path(out.path).read_text(encoding="utf-8")
+                if out.mime == "application/json":
+                    return _json_segments(text)
+                if out.mime in ("text/vtt", "application/x-subrip"):
+                    return parse_cues(text)
+        return []
 
     def apply(self, job: Job, payload: dict[str, Any]) -> Job:
         job.raw = payload
-        job.status = self.status_of(payload.get("status", "queued"))
+        if isinstance(payload.get("job_id"), str) and payload["job_id"]:
+            job.id = payload["job_id"]
+        job.status = self.status_of(str(payload.get("status") or "queued"))
         job.progress = (
             1.0
             if job.status is JobStatus.SUCCEEDED
@@ -301,10 +341,10 @@ class ViddyScribe(Provider):
         keep = [o for o in job.outputs if o.role == "source"]
         old = {(o.role, o.kind): o for o in job.outputs}
         outs: list[Output] = []
-        video_url = payload.get("video_signed_url") or payload.get("result_url")
+        video_url = _url(payload.get("video_signed_url")) or _url(payload.get("result_url"))
         if video_url and job.request.get("output") == "video":
             outs.append(_fresh(old.get(("main", "video")), Output("video", video_url, "video/mp4")))
-        audio_url = payload.get("audio_signed_url")
+        audio_url = _url(payload.get("audio_signed_url"))
         if audio_url:
             role = "main" if job.request.get("output") == "audio" else "description_audio"
             outs.append(
@@ -331,6 +371,10 @@ class ViddyScribe(Provider):
         return [
             {"id": v, "name": v, "language": "multi", "default": v == "Achernar"} for v in VOICES
         ]
+
+
+def _url(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _fresh(previous: Output | None, new: Output) -> Output:
@@ -372,25 +416,29 @@ def _local_source(video: Any) -> Path | None:
     return None
 
 
+def _json_segments(text: str) -> list[dict[str, Any]]:
+    """`segments` (or `items`) of a JSON description; entries without a time or text are
+    skipped."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return []
+    items = data.get("segments") or data.get("items") or [] if isinstance(data, dict) else data
+    out = []
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        try:
+            start, end = float(item["start"]), float(item["end"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        out.append({"start": start, "end": end, "text": str(item.get("text") or "")})
+    return out
+
+
 def segments_of(job: Job) -> list[dict[str, Any]]:
-    """Timed segments (start, end, text) of a finished description: from JSON, or parsed VTT/SRT."""
-    for out in job.outputs:
-        if out.kind in ("text", "captions") and out.path is not None and Path(out.path).exists():
-            text = Path(out.path).read_text(encoding="utf-8")
-            if out.mime == "application/json":
-                data = json.loads(text)
-                items = (
-                    data.get("segments") or data.get("items") or []
-                    if isinstance(data, dict)
-                    else data
-                )
-                return [
-                    {"start": float(i["start"]), "end": float(i["end"]), "text": i["text"]}
-                    for i in items
-                ]
-            if out.mime in ("text/vtt", "application/x-subrip"):
-                return parse_cues(text)
-    return []
+    """Alias of `ViddyScribe.segments`, kept while `Studio.segments` still imports it."""
+    return ViddyScribe.segments(None, job)  # type: ignore[arg-type]
 
 
 def parse_cues(text: str) -> list[dict[str, Any]]:

@@ -15,7 +15,8 @@ from pydantic import Field
 from ..errors import WebhookError
 from ..models import Job, JobStatus, Output
 from ..validation import RequestModel, build
-from .base import Provider, guess_mime, parse_time
+from .answers import mapping, number, read
+from .base import Capability, Provider, guess_mime, parse_time
 from .inputs import input_url
 
 NARRATORS = (
@@ -114,10 +115,22 @@ class MediaUpdate(RequestModel):
 
 
 class Vimmerse(Provider):
+    """PATCH updates a media object in place or regenerates it. There is no v2 list, so a create
+    whose answer was lost cannot be found (no FIND_CREATED); webhooks are unsigned."""
+
     name = "vimmerse"
     title = "Vimmerse"
+    key_env = "VIMMERSE_API_KEY"
     default_base_url = "https://api.vimmerse.net"
     sandbox_key = "vimmerse_sandbox_key"
+    concurrency = 2
+    """Undocumented (429 covers "rate limit or concurrency limit", no numbers): the default."""
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.PATCH})
+    media_fields: ClassVar[dict[str, tuple[str, bool, str | None]]] = {
+        "media_items": ("image/*,video/*,audio/*", True, "image"),
+        "narration_url": ("audio/*", False, None),
+        "bg_music_url": ("audio/*", False, None),
+    }
     requests: ClassVar[dict[str, type[RequestModel]]] = {"video": MediaRequest}
     text_field: ClassVar[dict[str, str]] = {"video": "prompt"}
     statuses: ClassVar[dict[str, JobStatus]] = {
@@ -131,7 +144,7 @@ class Vimmerse(Provider):
         "cancel": JobStatus.CANCELLED,
         "cancelled": JobStatus.CANCELLED,
     }
-    capabilities: ClassVar[dict[str, str]] = {
+    makes: ClassVar[dict[str, str]] = {
         "video": "prompt and/or images → video (1–4 outputs, 1–10 s), narration, background music",
     }
 
@@ -166,41 +179,44 @@ class Vimmerse(Provider):
     # ---- lifecycle ---------------------------------------------------------------------------
     async def submit(self, job: Job, request: RequestModel) -> Job:
         r = await self.api.request("POST", "/v2/media", json=request.wire(), creates_job=True)
-        return self.apply(job, r.json())
+        return self.apply(job, read(self.api, r, require={"id": str}))
 
     async def refresh(self, job: Job) -> Job:
         r = await self.api.request("GET", f"/v2/media/{job.id}")
-        return self.apply(job, r.json())
+        return self.apply(job, read(self.api, r, require={"processing_status": str}))
 
     async def get(self, media_id: str, fields: list[str] | None = None) -> dict[str, Any]:
         """GET /v2/media/{id}, optionally only some keys (`fields` query)."""
         params = {"fields": ",".join(fields)} if fields else None
         r = await self.api.request("GET", f"/v2/media/{media_id}", params=params)
-        return r.json()
+        return read(self.api, r)
 
     def check_update(self, fields: Mapping[str, Any]) -> MediaUpdate:
         return build(self.name, MediaUpdate, self._convert_inputs(dict(fields)))
 
-    @staticmethod
-    def regenerates(update: MediaUpdate) -> bool:
+    def regenerates(self, update: RequestModel) -> bool:
+        """Any key beyond the metadata ones starts a new (billed) generation."""
         return bool(set(update.wire()) - METADATA_FIELDS)
 
-    async def patch(self, media_id: str, update: MediaUpdate) -> dict[str, Any]:
+    async def patch(self, job_id: str, update: RequestModel) -> dict[str, Any]:
+        """PATCH /v2/media/{id}; the answer is the media object."""
         r = await self.api.request(
             "PATCH",
-            f"/v2/media/{media_id}",
+            f"/v2/media/{job_id}",
             json=update.wire(),
             creates_job=self.regenerates(update),
         )
-        return r.json()
+        return read(self.api, r)
 
     def apply(self, job: Job, payload: dict[str, Any]) -> Job:
         job.raw = payload
-        job.id = payload.get("id", job.id)
-        if "processing_status" in payload:
-            job.status = self.status_of(payload["processing_status"])
-        pct = payload.get("progress_percentage")
-        if isinstance(pct, (int, float)):
+        if isinstance(payload.get("id"), str) and payload["id"]:
+            job.id = payload["id"]
+        status = payload.get("processing_status")
+        if status is not None:
+            job.status = self.status_of(str(status))
+        pct = number(payload.get("progress_percentage"))
+        if pct is not None:
             job.progress = max(0.0, min(1.0, pct / 100.0))
         elif job.status is JobStatus.QUEUED:
             job.progress = 0.0
@@ -210,14 +226,15 @@ class Vimmerse(Provider):
         job.created_at = parse_time(payload.get("created_at")) or job.created_at
         if job.status in (JobStatus.FAILED, JobStatus.CANCELLED) and job.error is None:
             err = payload.get("error")
-            err = err if isinstance(err, dict) else {"message": err}
+            err = mapping(err) if isinstance(err, dict) else {"message": err}
             job.error = {
-                "code": str(err.get("code") or payload.get("code") or payload["processing_status"]),
+                "code": str(err.get("code") or payload.get("code") or status),
                 "message": str(err.get("message") or payload.get("message") or ""),
             }
         urls = payload.get("result") or []
         if isinstance(urls, str):
             urls = [urls]
+        urls = [u for u in urls if isinstance(u, str) and u] if isinstance(urls, list) else []
         if job.status is JobStatus.SUCCEEDED and urls:
             known = {o.url: o for o in job.outputs}
             job.outputs = [known.get(u) or Output("video", u, guess_mime(u, "video")) for u in urls]
@@ -231,7 +248,7 @@ class Vimmerse(Provider):
             event = json.loads(body)
         except ValueError:
             raise WebhookError("vimmerse: webhook body is not JSON") from None
-        if not isinstance(event, dict) or "media_id" not in event:
+        if not isinstance(event, dict) or not isinstance(event.get("media_id"), str):
             raise WebhookError("vimmerse: webhook body has no media_id")
         return {"id": event["media_id"], "status": event.get("status"), "verified": False}
 
