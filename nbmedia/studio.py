@@ -655,6 +655,7 @@ class Studio(_StudioBase):
             return
         self._closed = True
         self.engine.close()  # no step may write to the ledger once it is closed
+        self._runner.cancel_pending()
         loop = self._runner.loop
         if not loop.is_closed() and not loop.is_running():
             with contextlib.suppress(RuntimeError):

@@ -69,6 +69,13 @@ class LoopRunner:
     def create_task(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         return self.loop.create_task(coro)
 
+    def cancel_pending(self) -> None:
+        """Cancels every task of an owned loop that is not running now (a batch not yet
+        started stays unstarted: its rows stay planned for the next Studio)."""
+        if self.owned and not self.loop.is_closed() and not self.loop.is_running():
+            for task in asyncio.all_tasks(self.loop):
+                task.cancel()
+
     def close(self) -> None:
         if self.owned and not self.loop.is_closed() and not self.loop.is_running():
             pending = [t for t in asyncio.all_tasks(self.loop) if not t.done()]

@@ -1,0 +1,305 @@
+"""The engine's lifecycle over real HTTP against the sandbox: nothing the user paid for is lost.
+
+Lost create answers are found (or honestly `unconfirmed`), malformed bodies and failing disks
+are contained with backoff, files count only once verified, and a job is in the ledger before
+its create leaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import nbmedia as nm
+from nbmedia import constants as C
+from nbmedia.engine.ledger import Ledger, Phase
+from nbmedia.sandbox import Sandbox
+
+
+def until(
+    studio: nm.Studio, check: Callable[[], object], timeout: float = 30.0, every: float = 0.05
+) -> object:
+    """Runs the Studio's loop (its tracker) until `check` returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        idle(studio, every)
+    raise AssertionError(f"not true after {timeout} s")
+
+
+def idle(studio: nm.Studio, seconds: float) -> None:
+    """Lets the Studio's tracker run for `seconds` (a script's loop runs only when asked)."""
+    studio.engine.runner.run(asyncio.sleep(seconds))
+
+
+def settle(studio: nm.Studio, job: nm.Job, timeout: float = 60.0) -> nm.Job:
+    """Waits for `job` to end without raising (a failed or unconfirmed job is a result)."""
+    try:
+        return job.wait(timeout)
+    except (nm.JobFailed, nm.JobUnconfirmed):
+        return job
+
+
+def requests_to(sandbox: Sandbox, path_part: str, method: str | None = None) -> int:
+    return sum(
+        1
+        for r in sandbox.request_log
+        if path_part in r.path and (method is None or r.method == method)
+    )
+
+
+def test_a_lost_create_answer_is_found_in_the_list_and_downloaded(
+    studio: nm.Studio, sandbox: Sandbox
+) -> None:
+    sandbox.faults.drop_after_receive_next(1, path="/mercadream/v2/speech")
+    job = studio.speech("The answer to this create is lost on the way back.", format="wav")
+    job.wait(60)
+    assert job.id and job.status is nm.JobStatus.SUCCEEDED
+    assert studio.ledger.extra(job.local_id).get("reconciled") is True
+    assert job.path is not None and job.path.read_bytes()[:4] == b"RIFF"
+
+
+def test_the_same_prompt_twice_is_never_one_provider_job(
+    studio: nm.Studio, sandbox: Sandbox
+) -> None:
+    first = studio.speech("Twice the same words.", format="wav")
+    sandbox.faults.drop_after_receive_next(1, path="/mercadream/v2/speech")
+    second = studio.speech("Twice the same words.", format="wav")
+    first.wait(60)
+    second.wait(60)
+    assert first.id and second.id and first.id != second.id
+    assert studio.ledger.extra(second.local_id).get("reconciled") is True
+
+
+def test_a_lost_answer_without_a_list_is_unconfirmed_and_can_be_attached(
+    studio: nm.Studio, sandbox: Sandbox
+) -> None:
+    before = {c["id"] for c in sandbox.audit()["created"]}
+    sandbox.faults.drop_after_receive_next(1, path="/vimmerse/v2/media")
+    job = studio.generate("A lighthouse at dusk", provider="vimmerse")
+    assert job.status is nm.JobStatus.UNCONFIRMED  # honest: it may exist and be billed
+    with pytest.raises(nm.JobUnconfirmed, match="studio.attach"):
+        job.wait(5)
+    row = studio.jobs().iloc[0]
+    assert row["status"] == "unconfirmed" and "lost" in row["error_message"]
+    made = [c["id"] for c in sandbox.audit()["created"] if c["id"] not in before]
+    assert len(made) == 1  # the sandbox did create it
+    studio.attach(job, made[0])
+    job.wait(120)
+    assert job.id == made[0] and job.path is not None and job.path.stat().st_size > 1000
+
+
+def test_a_refused_create_is_failed_with_the_providers_code(
+    studio: nm.Studio, sandbox: Sandbox
+) -> None:
+    sandbox.faults.rate_limit_next(C.MAX_RETRIES + 1, retry_after=0, path="/mercadream/v2/speech")
+    with pytest.raises(nm.RateLimited) as err:  # refused before it was made: nothing billed
+        studio.speech("Never made.")
+    row = studio.jobs().iloc[0]
+    assert row["status"] == "failed" and row["error_code"] == err.value.code
+    assert studio.ledger.phase(row_local_id(studio)) == Phase.DONE
+
+
+def row_local_id(studio: nm.Studio) -> str:
+    return studio.ledger.rows()[0]["local_id"]
+
+
+def test_a_create_answered_with_a_malformed_body_is_reconciled(
+    studio: nm.Studio, sandbox: Sandbox
+) -> None:
+    sandbox.faults.malformed_rate = 1.0
+    sandbox.faults.malformed_kinds = ["truncated"]
+    try:
+        job = studio.speech("A garbled answer to a create.", format="wav")
+    finally:
+        sandbox.faults.malformed_rate = 0.0
+    assert job.status is nm.JobStatus.QUEUED and job.note and "lost" in job.note
+    job.wait(60)
+    assert job.id and studio.ledger.extra(job.local_id).get("reconciled") is True
+
+
+@pytest.mark.parametrize("kind", ["empty", "truncated", "non_json", "json_list"])
+def test_malformed_polls_back_off_instead_of_storming(
+    studio: nm.Studio, sandbox: Sandbox, kind: str
+) -> None:
+    job = studio.generate("Polled through garbage", duration=15, resolution="720p")
+    sandbox.speed = 1.0  # the job outlives the garbage
+    gets_before = requests_to(sandbox, f"/{job.id}", "GET")
+    sandbox.faults.malformed_kinds = [kind]
+    sandbox.faults.malformed_rate = 1.0
+    idle(studio, 6.0)
+    sandbox.faults.malformed_rate = 0.0
+    polls = requests_to(sandbox, f"/{job.id}", "GET") - gets_before
+    # backoff 0.5, 1, 2, 4 s (jittered): a handful of polls, never a storm
+    assert 1 <= polls <= 6, polls
+    assert job.note and "status check failed" in job.note and "malformed" in job.note
+    sandbox.speed = 20.0
+    job.wait(120)
+    assert job.status is nm.JobStatus.SUCCEEDED
+
+
+def test_an_html_page_served_as_the_file_is_not_a_result(
+    studio: nm.Studio, sandbox: Sandbox
+) -> None:
+    sandbox.faults.html_download_rate = 1.0
+    job = studio.speech("Served as a web page.", format="wav")
+    with pytest.raises(nm.DownloadError, match="is not a audio/wav file"):
+        job.wait(60)
+    assert job.status is nm.JobStatus.RUNNING and not job.done  # still trying
+    assert studio.ledger.phase(job.local_id) == Phase.DOWNLOADING
+    sandbox.faults.html_download_rate = 0.0
+    until(studio, lambda: job.status is nm.JobStatus.SUCCEEDED, 60)
+    assert job.path.read_bytes()[:4] == b"RIFF" and job.path.read_bytes()[8:12] == b"WAVE"
+    assert not list(job.path.parent.glob("*.part"))
+
+
+def test_a_truncated_download_is_fetched_again(studio: nm.Studio, sandbox: Sandbox) -> None:
+    sandbox.faults.truncated_download_rate = 0.6
+    jobs = [studio.speech(f"Cut short {i}.", format="wav") for i in range(4)]
+    for job in jobs:
+        job.wait(120)
+    sandbox.faults.truncated_download_rate = 0.0
+    served = [s for s in sandbox.audit()["served"] if s["fault"] == "truncated"]
+    assert served, "the knob cut no download short"
+    for job in jobs:
+        data = job.path.read_bytes()
+        assert data[:4] == b"RIFF"
+        assert len(data) == int.from_bytes(data[4:8], "little") + 8  # whole, as RIFF says
+
+
+def test_a_full_disk_is_named_and_resumes_when_space_is_freed(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    media = tmp_path / "media"
+    media.mkdir()
+    if os.geteuid() != 0 or _mount(["-t", "tmpfs", "-o", "size=16k", "tmpfs", str(media)]):
+        pytest.fail("this test needs root to mount a small tmpfs (CI runs as root)")
+    studio = nm.Studio(root=tmp_path, sandbox=sandbox)
+    try:
+        job = studio.speech("No room for this one. " * 4, format="wav")
+        with pytest.raises(nm.DownloadError, match="disk full writing media/mercadream/"):
+            job.wait(60)
+        assert "free space" in job.note
+        gets = requests_to(sandbox, "/mercadream/files/")
+        idle(studio, 3)
+        assert requests_to(sandbox, "/mercadream/files/") - gets <= 3  # backing off
+        assert not _mount(["-o", "remount,size=10m", str(media)])
+        until(studio, lambda: job.status is nm.JobStatus.SUCCEEDED, 120)
+        assert job.path.read_bytes()[:4] == b"RIFF"
+    finally:
+        studio.close()
+        _mount(["-u", str(media)], umount=True)
+
+
+def _mount(args: list[str], *, umount: bool = False) -> int:
+    cmd = ["umount", *args[1:]] if umount else ["mount", *args]
+    return subprocess.run(cmd, capture_output=True, check=False).returncode
+
+
+def test_a_job_learned_finished_is_downloaded(tmp_path: Path, sandbox: Sandbox) -> None:
+    """Found only after it finished (its list search was rate-limited meanwhile)."""
+    studio = nm.Studio(root=tmp_path, sandbox=sandbox)
+    try:
+        sandbox.faults.drop_after_receive_next(1, path="/mercadream/v2/speech")
+        sandbox.faults.rate_limit_next(3, retry_after=1, path="/mercadream/v2/jobs")
+        job = studio.speech("Finished before it was found.", format="wav")
+        job.wait(60)
+        assert job.path is not None and job.path.read_bytes()[:4] == b"RIFF"
+    finally:
+        studio.close()
+
+
+def test_a_new_studio_resumes_jobs_and_downloads(tmp_path: Path, sandbox: Sandbox) -> None:
+    first = nm.Studio(root=tmp_path, sandbox=sandbox)
+    job = first.speech("Left running by a closed Studio.", format="wav")
+    first.close()  # hands its leases back
+    time.sleep(1.0)  # it finishes at the provider meanwhile (no Studio is following it)
+    second = nm.Studio(root=tmp_path, sandbox=sandbox)
+    try:
+        resumed = second.job(job.id)
+        resumed.wait(60)
+        assert resumed.path is not None and resumed.path.read_bytes()[:4] == b"RIFF"
+    finally:
+        second.close()
+
+
+def test_two_studios_on_one_folder_download_each_file_once(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    a = nm.Studio(root=tmp_path, sandbox=sandbox)
+    jobs = [a.speech(f"Shared folder {i}.", format="wav") for i in range(3)]
+    b = nm.Studio(root=tmp_path, sandbox=sandbox)
+    try:
+        seen = [b.job(j.local_id) for j in jobs]
+        for job in jobs:
+            job.wait(60)
+        until(b, lambda: all(j.status is nm.JobStatus.SUCCEEDED for j in seen), 30)
+        assert [j.path for j in seen] == [j.path for j in jobs]
+        names = {j.path.name for j in jobs}
+        served = [s for s in sandbox.audit()["served"] if s["name"] in names and s["complete"]]
+        assert len(served) == 3, served  # once each, by whichever Studio held the lease
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_killed_studios_jobs_are_taken_over_when_its_lease_lapses(
+    tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = (
+        "import os, sys, nbmedia as nm\n"
+        "from nbmedia.sandbox import Sandbox\n"
+        f"s = nm.Studio(root={str(tmp_path)!r}, sandbox=Sandbox.attach({sandbox.url!r}))\n"
+        "j = s.generate('Orphaned by a kill', duration=15, resolution='720p')\n"
+        "print(j.local_id, flush=True)\n"
+        "os.kill(os.getpid(), 9)\n"
+    )
+    out = subprocess.run(
+        [os.sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    local_id = out.stdout.strip()
+    assert local_id.startswith("nbm_"), out.stderr[-2000:]
+    monkeypatch.setattr(C, "LEASE_TTL", 2.0)  # a dead heartbeat lapses after 2 s here
+    studio = nm.Studio(root=tmp_path, sandbox=sandbox)
+    try:
+        job = studio.job(local_id)
+        job.wait(120)
+        assert job.path is not None and job.path.stat().st_size > 1000
+    finally:
+        studio.close()
+
+
+def test_a_batch_is_in_the_ledger_before_its_first_row_is_sent(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    import pandas as pd
+
+    studio = nm.Studio(root=tmp_path, sandbox=sandbox)
+    try:
+        rows = pd.DataFrame({"kind": ["speech"] * 6, "text": [f"row {i}" for i in range(6)]})
+        batch = studio.batch(rows, limits={"mercadream": 1})
+        phases = [studio.ledger.phase(j.local_id) for j in batch.jobs]
+        assert all(p is not None for p in phases)  # all six, before the batch got anywhere
+        studio.close()  # interrupted: most rows never sent
+        ledger = Ledger(tmp_path / C.LEDGER_DIR / C.LEDGER_FILE)
+        left = [j for j in batch.jobs if ledger.phase(j.local_id) == Phase.PLANNED]
+        ledger.close()
+        assert left
+        again = nm.Studio(root=tmp_path, sandbox=sandbox)
+        try:
+            assert again.resumed_batch is not None
+            again.resumed_batch.wait(180)
+            table = again.jobs()
+            assert len(table) == 6 and set(table["status"]) == {"succeeded"}
+        finally:
+            again.close()
+    finally:
+        studio.close()

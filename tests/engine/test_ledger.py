@@ -1,0 +1,97 @@
+"""The ledger: phases that say what is left after a restart, leases, and first-build ledgers."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from nbmedia.engine.ledger import Ledger, Phase
+from nbmedia.models import Job, JobStatus
+
+
+def _job(ledger: Ledger, **kw: object) -> Job:
+    return Job(provider="mercadream", kind="speech", local_id=ledger.new_local_id(), **kw)
+
+
+def test_open_rows_are_what_is_left_to_do(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "l.sqlite")
+    phases = [Phase.PLANNED, Phase.SENDING, Phase.SEARCHING, Phase.FOLLOWING, Phase.DOWNLOADING]
+    for phase in [*phases, Phase.DONE]:
+        ledger.record(_job(ledger, prompt=phase), phase, fields={"text": phase})
+    left = ledger.open_rows()
+    assert [p for _, p, _ in left] == phases
+    assert [f for _, _, f in left] == [{"text": p} for p in phases]
+    ledger.close()
+
+
+def test_a_lease_is_held_by_one_owner_until_it_lapses(tmp_path: Path) -> None:
+    a = Ledger(tmp_path / "l.sqlite")
+    b = Ledger(tmp_path / "l.sqlite")  # a second kernel on the same folder
+    job = _job(a)
+    a.record(job, Phase.FOLLOWING)
+    assert a.acquire([job.local_id], "A", now=100.0, ttl=20) == {job.local_id}
+    assert b.acquire([job.local_id], "B", now=110.0, ttl=20) == set()  # A is alive
+    a.renew("A", now=125.0)
+    assert b.acquire([job.local_id], "B", now=140.0, ttl=20) == set()  # beat at 125
+    assert b.acquire([job.local_id], "B", now=146.0, ttl=20) == {job.local_id}  # A died
+    assert b.holds("B", job.local_id) and not a.holds("A", job.local_id)
+    b.release("B")
+    assert a.acquire([job.local_id], "A", now=147.0, ttl=20) == {job.local_id}
+    a.close()
+    b.close()
+
+
+def test_a_finished_job_is_never_leased(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "l.sqlite")
+    job = _job(ledger, status=JobStatus.SUCCEEDED)
+    ledger.record(job, Phase.DONE)
+    assert ledger.acquire([job.local_id], "A", now=1.0, ttl=20) == set()
+    ledger.close()
+
+
+def test_claimed_ids_and_lookup_by_either_id(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "l.sqlite")
+    first = _job(ledger, id="job_1")
+    regen = _job(ledger, id="job_1")  # a regeneration of the same media
+    ledger.record(first, Phase.DONE)
+    ledger.record(regen, Phase.FOLLOWING)
+    assert ledger.claimed_ids("mercadream") == {"job_1"}
+    assert ledger.shares_id(first) and ledger.shares_id(regen)
+    found = ledger.find(first.local_id)
+    assert found is not None and found.local_id == first.local_id
+    by_id = ledger.find("job_1")
+    assert by_id is not None and by_id.id == "job_1"
+    assert ledger.find("nope") is None
+    ledger.close()
+
+
+def test_a_first_build_ledger_gains_phases(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(
+        """CREATE TABLE jobs (local_id TEXT PRIMARY KEY, provider TEXT NOT NULL,
+        kind TEXT NOT NULL, id TEXT, status TEXT NOT NULL, submitted INTEGER NOT NULL DEFAULT 0,
+        progress REAL, prompt TEXT, request TEXT NOT NULL DEFAULT '{}', created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL, completed_at TEXT, outputs TEXT NOT NULL DEFAULT '[]',
+        error_code TEXT, error_message TEXT, cost REAL, raw TEXT,
+        extra TEXT NOT NULL DEFAULT '{}');"""
+    )
+    now = "2026-11-30T10:00:00+00:00"
+    rows = [
+        ("a", "j1", "succeeded", 1),
+        ("b", "j2", "running", 1),
+        ("c", None, "queued", 0),
+    ]
+    for local, id_, status, submitted in rows:
+        db.execute(
+            "INSERT INTO jobs (local_id, provider, kind, id, status, submitted, created_at,"
+            " updated_at) VALUES (?, 'mercadream', 'speech', ?, ?, ?, ?, ?)",
+            (local, id_, status, submitted, now, now),
+        )
+    db.commit()
+    db.close()
+    ledger = Ledger(path)
+    assert ledger.phase("a") == Phase.DONE
+    assert ledger.phase("b") == Phase.FOLLOWING
+    assert ledger.phase("c") == Phase.SENDING  # may have reached the provider: searched for
+    ledger.close()
