@@ -1,9 +1,12 @@
-"""``python -m nbmedia.sandbox --port N [--speed X]``: serve the sandbox in the foreground."""
+"""``python -m nbmedia.sandbox --port N [--speed X] [--seed S]``: serve the sandbox in the
+foreground until Ctrl-C or SIGTERM (either stops it cleanly, exit status 0)."""
 
 from __future__ import annotations
 
 import argparse
+import signal
 import threading
+from types import FrameType
 
 from .server import start
 
@@ -13,22 +16,39 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8765, help="port (0: a free one)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--speed", type=float, default=1.0, help="job clock speed factor")
-    args = parser.parse_args(argv)
-    sandbox = start(port=args.port, speed=args.speed, host=args.host)
-    print(
-        f"nbmedia sandbox serving on {sandbox.url} (speed {sandbox.speed:g}); Ctrl-C stops it",
-        flush=True,
+    parser.add_argument(
+        "--seed", type=int, default=None, help="seed of the fault knobs' RNG (reproducible runs)"
     )
-    for name in sandbox.providers:
-        print(
-            f"  {name:<12} {sandbox.base_url(name)}  webhook secret {sandbox.webhook_secret(name)}"
-        )
+    args = parser.parse_args(argv)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, on_signal)
+    sandbox = start(port=args.port, speed=args.speed, host=args.host)
     try:
-        threading.Event().wait()
+        if args.seed is not None:
+            sandbox.faults.seed = args.seed
+        print(
+            f"nbmedia sandbox serving on {sandbox.url} (speed {sandbox.speed:g}); Ctrl-C stops it",
+            flush=True,
+        )
+        for name in sandbox.providers:
+            print(
+                f"  {name:<12} {sandbox.base_url(name)}  webhook secret "
+                f"{sandbox.webhook_secret(name)}"
+            )
+        if args.seed is not None:
+            print(f"  fault seed   {args.seed}")
+        print(flush=True, end="")
+        while not stop.wait(0.5):
+            pass
     except KeyboardInterrupt:
         pass
     finally:
         sandbox.stop()
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,15 @@
 """Control a sandbox that runs in another process (a kernel attaching to a test's sandbox).
 
-The server side is a few routes under ``/_sandbox`` (state, speed, faults, request log), kept
-out of the request log and apart from every provider's API. ``Sandbox.attach(url)`` returns an
-``AttachedSandbox`` with the same surface as a local ``Sandbox`` (``url``, ``base_url``,
-``speed``, ``faults``, ``request_log``, ``webhook_secret``), driven over those routes.
+The server side is a few routes under ``/_sandbox`` (state, speed, faults, request log, audit),
+kept out of the request log and apart from every provider's API. ``Sandbox.attach(url)``
+returns an ``AttachedSandbox`` with the same surface as a local ``Sandbox`` (``url``,
+``base_url``, ``speed``, ``faults``, ``request_log``, ``audit()``, ``webhook_secret``), driven
+over those routes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -28,6 +30,14 @@ FAULT_KNOBS = (
     "webhook_duplicate",
     "webhook_reorder",
     "download_delay",
+    "drop_rate",
+    "rate_limit_rate",
+    "rate_limit_retry_after",
+    "malformed_rate",
+    "malformed_kinds",
+    "truncated_download_rate",
+    "html_download_rate",
+    "seed",
 )
 FAULT_CALLS = ("fail_next_requests", "rate_limit_next", "fail_next_jobs", "drop_after_receive_next")
 
@@ -68,6 +78,13 @@ def routes(box: Sandbox) -> list[Route]:
             return Response(status_code=204)
         return JSONResponse([dataclasses.asdict(r) for r in box.request_log])
 
+    async def audit(request: Request) -> Response:
+        if request.method == "DELETE":
+            box.audit.clear()
+            return Response(status_code=204)
+        # the providers' status lookups take their locks: not on the event loop
+        return JSONResponse(await asyncio.to_thread(box.audit.snapshot))
+
     async def voice_sample(request: Request) -> Response:
         q = request.query_params
         try:
@@ -82,6 +99,7 @@ def routes(box: Sandbox) -> list[Route]:
         Route("/speed", speed, methods=["PUT"]),
         Route("/faults", faults, methods=["POST"]),
         Route("/requests", requests, methods=["GET", "DELETE"]),
+        Route("/audit", audit, methods=["GET", "DELETE"]),
     ]
 
 
@@ -104,9 +122,17 @@ class AttachedSandbox:
         self._state = self._call("GET", "/state")
         self.faults = RemoteFaults(self._call)
         self.request_log = RemoteRequestLog(self._call)
+        self.audit = RemoteAudit(self._call)
+        """``audit()``: the sandbox's audit JSON (``GET /_sandbox/audit``); ``audit.clear()``."""
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         r = self._http.request(method, path, json=body)
+        if r.status_code == 400:  # a bad knob or speed value: as a local sandbox would say
+            try:
+                message = r.json()["message"]
+            except (ValueError, KeyError, TypeError):
+                message = r.text
+            raise ValueError(message)
         r.raise_for_status()
         return r.json() if r.content else None
 
@@ -168,6 +194,21 @@ class RemoteFaults:
         if name not in FAULT_KNOBS:
             raise AttributeError(f"unknown fault knob {name!r}")
         self._call("POST", "/faults", {name: value})
+
+
+class RemoteAudit:
+    """``sandbox.audit`` of an attached sandbox: calling it fetches the audit JSON."""
+
+    def __init__(self, call: Callable[..., Any]) -> None:
+        self._call = call
+
+    def snapshot(self) -> dict[str, Any]:
+        return self._call("GET", "/audit")
+
+    __call__ = snapshot
+
+    def clear(self) -> None:
+        self._call("DELETE", "/audit")
 
 
 class RemoteRequestLog:

@@ -478,6 +478,7 @@ class MercaDream:
         )
         with self._lock:
             self._jobs[job.id] = job
+        self.env.audit.created(NAME, job.id, key, kind)
         failure = self.env.faults.take_job_failure()
         if failure is not None:
             job.lifecycle.fail(*failure, scheduled=True)
@@ -554,6 +555,16 @@ class MercaDream:
         if job is None or job.key != key:
             raise ApiError("job_not_found", f"No job with id {json.dumps(job_id)}.")
         return job
+
+    def audit_lookup(self, job_id: str, ref: Any = None) -> dict[str, Any] | None:
+        """The sandbox audit's view of a job: its status now, the files it points at."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is None:
+            return None
+        stage = job.lifecycle.snapshot().stage
+        names = [job.file_name, job.thumbnail_name] if stage is Stage.SUCCEEDED else []
+        return {"status": STATUS[stage], "outputs": [n for n in names if n]}
 
     def job_json(self, job: Job, snap: Snapshot | None = None) -> dict[str, Any]:
         snap = snap or job.lifecycle.snapshot()
@@ -740,6 +751,7 @@ def _query_before(request: Request) -> float | None:
 def build(env: Env) -> list[Route]:
     """The MercaDream routes, relative to the provider's base URL."""
     api = MercaDream(env)
+    env.audit.register(NAME, api.audit_lookup)
 
     def creator(kind: str) -> Handler:
         async def create(request: Request, key: str, plan: Plan) -> Response:

@@ -815,6 +815,7 @@ class MeshApi:
         self._start(task, unreachable)
         with self._lock:
             self._tasks[task.id] = task
+        self.env.audit.created(NAME, task.id, key, "video")
         self.env.clock.track(task.lifecycle)  # stamps each stage on time, fires the callback
         return task
 
@@ -878,6 +879,16 @@ class MeshApi:
         if task is None or task.key != key:
             raise ApiError(404, f"Video generation task {_shown(task_id)} not found.")
         return task
+
+    def audit_lookup(self, task_id: str, ref: Any = None) -> dict[str, Any] | None:
+        """The sandbox audit's view of a task: its status now, the files it points at."""
+        with self._lock:
+            task = self._tasks.get(task_id)
+        if task is None:
+            return None
+        snap = task.lifecycle.snapshot()
+        names = [task.video_name, task.last_frame_name] if snap.stage is Stage.SUCCEEDED else []
+        return {"status": _status(snap), "outputs": [n for n in names if n]}
 
     def task_json(self, task: Task, snap: Snapshot | None = None) -> dict[str, Any]:
         """The task object, identical for GET, list rows and callbacks."""
@@ -1101,6 +1112,7 @@ def _json_object(raw: bytes) -> dict[str, Any]:
 def build(env: Env) -> list[Route]:
     """The Mesh API video routes, relative to the provider's base URL."""
     api = MeshApi(env)
+    env.audit.register(NAME, api.audit_lookup)
 
     async def create(request: Request) -> Response:
         raw = await _read_body(request)

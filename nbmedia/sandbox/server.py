@@ -31,6 +31,7 @@ from starlette.routing import Mount, Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import control, mercadream, meshapi, syncso, viddyscribe, vimmerse
+from .audit import Audit
 from .clock import Clock
 from .faults import DropConnection, FaultMiddleware, Faults
 from .store import Files, Store
@@ -110,6 +111,9 @@ class Env:
     webhooks: WebhookSender
     render: ThreadPoolExecutor
     webhook_secret: str
+    audit: Audit
+    """Where a provider records each job it creates (``audit.created``) and registers how to
+    read a job's current status (``audit.register``)."""
 
 
 class _Edge:
@@ -153,7 +157,8 @@ class _Edge:
         try:
             await self.app(scope, receive, logged_send)
         except DropConnection:
-            record(None)  # before closing, for the same reason
+            if not recorded:  # a download cut short was logged when its response started
+                record(None)  # before closing, for the same reason
             await _close_connection(send)
         except Exception:
             if not recorded:
@@ -250,7 +255,9 @@ class Sandbox:
         self.faults = Faults()
         self.clock = Clock(speed)
         self.request_log = RequestLog()
-        self._store = Store(self.faults)
+        self.audit = Audit()
+        """Every job created and every download attempted; ``audit()`` is its JSON."""
+        self._store = Store(self.faults, self.audit)
         self._webhooks = WebhookSender(self.faults)
         self._render = ThreadPoolExecutor(RENDER_WORKERS, thread_name_prefix="sandbox-render")
         secrets = webhook_secrets or {}
@@ -264,6 +271,7 @@ class Sandbox:
                 webhooks=self._webhooks,
                 render=self._render,
                 webhook_secret=secrets.get(m.NAME, m.WEBHOOK_SECRET),
+                audit=self.audit,
             )
             for m in PROVIDERS
         }

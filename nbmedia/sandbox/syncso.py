@@ -1035,6 +1035,7 @@ class SyncSo:
         )
         with self._lock:
             self._generations[gen.id] = gen
+        self.env.audit.created(NAME, gen.id, key, "generate")
         failure = self.env.faults.take_job_failure()
         if unreachable:
             gen.lifecycle.fail(UNREACHABLE_CODE, "; ".join(unreachable))
@@ -1089,6 +1090,16 @@ class SyncSo:
         if gen is None or gen.key != key:
             raise ApiError(404, f"Generation with id {gen_id} not found")
         return gen
+
+    def audit_lookup(self, gen_id: str, ref: Any = None) -> dict[str, Any] | None:
+        """The sandbox audit's view of a generation: its status now, the files it points at."""
+        with self._lock:
+            gen = self._generations.get(gen_id)
+        if gen is None:
+            return None
+        snap = gen.lifecycle.snapshot()
+        names = [gen.output_name, gen.segment_name] if snap.stage is Stage.SUCCEEDED else []
+        return {"status": _status(snap), "outputs": [n for n in names if n]}
 
     def generation_json(self, gen: Generation, snap: Snapshot | None = None) -> dict[str, Any]:
         """The Generation object, identical for create, GET, list rows and webhooks."""
@@ -1532,6 +1543,7 @@ def _endpoint(handler: Handler) -> Handler:
 def build(env: Env) -> list[Route]:
     """The sync.so v2 routes, relative to the provider's base URL."""
     api = SyncSo(env)
+    env.audit.register(NAME, api.audit_lookup)
 
     async def create(request: Request) -> Response:
         key = api.authorize(request, "create")
@@ -1540,6 +1552,7 @@ def build(env: Env) -> list[Route]:
         if idem is not None:
             replay = api.claim(key, idem, body.fingerprint)
             if replay is not None:
+                env.audit.created(NAME, replay.id, key, "generate")  # counted as a replay
                 return JSONResponse(
                     api.generation_json(replay),
                     status_code=201,

@@ -1368,6 +1368,7 @@ class ViddyScribe:
                 lifecycle=Lifecycle(self.env.clock, Timing(wait=start - now, run=run)),
             )
             self._jobs[job.id] = job
+        self.env.audit.created(NAME, job.id, team, kind)
         failure = self.env.faults.take_job_failure()
         if failure is not None:
             job.lifecycle.fail(*failure, scheduled=True)
@@ -1449,6 +1450,21 @@ class ViddyScribe:
         if job is None or job.team != team:
             raise ApiError("job_not_found", f"Job {_shown(job_id)} not found.")
         return job
+
+    def audit_lookup(self, job_id: str, ref: Any = None) -> dict[str, Any] | None:
+        """The sandbox audit's view of a job: its status now, the files its results sign."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is None:
+            return None
+        stage = job.lifecycle.snapshot().stage
+        names: list[str] = []
+        if stage is Stage.SUCCEEDED:
+            if job.kind == "video" and job.video_name:
+                names.append(job.video_name)
+            if job.audio_name and (job.kind == "audio" or job.config["ad_type"] == "standard_ad"):
+                names.append(job.audio_name)
+        return {"status": STATUS[stage], "outputs": names}
 
     def job_json(self, job: Job) -> dict[str, Any]:
         snap = job.lifecycle.snapshot()
@@ -1673,6 +1689,7 @@ def _endpoint(handler: Handler) -> Handler:
 def build(env: Env) -> list[Route]:
     """The ViddyScribe Enterprise routes, relative to the provider's base URL."""
     api = ViddyScribe(env)
+    env.audit.register(NAME, api.audit_lookup)
 
     async def ingest_part(team: str, part: Part | None) -> Media:
         if part is None or part.filename is None:

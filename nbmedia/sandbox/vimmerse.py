@@ -692,6 +692,7 @@ class Vimmerse:
         gen.lifecycle = self._lifecycle(media, gen)
         with self._lock:  # published only once complete: a GET may come at any moment
             self._media[media_id] = media
+        self.env.audit.created(NAME, media_id, key, "create", ref=gen.number)
         self._start(media, gen, got)
         return media
 
@@ -714,6 +715,8 @@ class Vimmerse:
             media.updated = time.time()
             if generation is not None:
                 media.generation = generation
+        if generation is not None:
+            self.env.audit.created(NAME, media.id, key, "regenerate", ref=generation.number)
         if generation is not None and got is not None:
             self._start(media, generation, got)
         return media
@@ -776,6 +779,24 @@ class Vimmerse:
             self.env.webhooks.send(Delivery(NAME, url, STATUS[stage], body, headers))
 
     # -------------------------------------------------------------------- reading
+
+    def audit_lookup(self, media_id: str, number: Any = None) -> dict[str, Any] | None:
+        """The sandbox audit's view of generation `number` of a media: the media's
+        ``processing_status`` and ``result`` files now (what a GET shows), and whether a later
+        PATCH superseded that generation."""
+        with self._lock:
+            media = self._media.get(media_id)
+        if media is None:
+            return None
+        gen = media.generation
+        stage = gen.lifecycle.snapshot().stage
+        done = media.done
+        return {
+            "status": STATUS[stage],
+            "outputs": list(done.rendered.names) if done and done.rendered else [],
+            "generation": number,
+            "current_generation": gen.number,
+        }
 
     def media_json(self, media: Media) -> dict[str, Any]:
         gen = media.generation
@@ -877,6 +898,7 @@ def _endpoint(api: Vimmerse, handler: Handler) -> Callable[[Request], Awaitable[
 def build(env: Env) -> list[Route]:
     """The Vimmerse routes, relative to the provider's base URL."""
     api = Vimmerse(env)
+    env.audit.register(NAME, api.audit_lookup)
 
     async def create(request: Request, key: str) -> Response:
         media = await api.create(key, await request.body())
