@@ -1,10 +1,19 @@
-"""Shared fixtures: one sandbox for the whole session, reset between tests."""
+"""Shared fixtures (one sandbox for the whole session, reset between tests) and the helpers the
+test folders share: polling, webhook receiving, downloading and inlining media."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import base64
+import io
+import json
+import threading
+import time
+from collections.abc import Callable, Collection, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any, TypeVar
 
+import httpx
 import pytest
 
 import nbmedia as nm
@@ -41,3 +50,137 @@ def _sandbox_hygiene(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     sb.faults.reset()
     sb.speed = speed
+
+
+# ---- helpers shared by the test folders -----------------------------------------------------------
+T = TypeVar("T")
+
+
+def wait_until(
+    check: Callable[[], T],
+    *,
+    timeout: float = 60,
+    every: float = 0.05,
+    what: str | Callable[[], str] = "the condition",
+    sleep: Callable[[float], object] = time.sleep,
+) -> T:
+    """Call `check` until it returns something truthy and return that; fail after `timeout` s.
+
+    `what` names what is awaited in the failure message (a callable is asked at failure time);
+    `sleep(every)` runs between checks (e.g. one that turns a Studio's loop instead of blocking).
+    """
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        if time.monotonic() >= deadline:
+            raise AssertionError(
+                f"{what() if callable(what) else what} not reached in {timeout} s (last: {result!r})"
+            )
+        sleep(every)
+    return result
+
+
+def wait_for(
+    api: httpx.Client,
+    path: str,
+    field: str,
+    ends: Collection[str],
+    *,
+    params: dict[str, Any] | None = None,
+    timeout: float = 60,
+    every: float = 0.05,
+) -> dict[str, Any]:
+    """GET `path` until its JSON `field` is one of `ends` (a job's final states); the body."""
+
+    def check() -> dict[str, Any] | None:
+        r = api.get(path, params=params)
+        assert r.status_code == 200, r.text
+        return body if (body := r.json())[field] in ends else None
+
+    return wait_until(check, timeout=timeout, every=every, what=f"{path} {field} in {ends}")
+
+
+def download(url: str, path: Path, *, content_type: str | None = None) -> Path:
+    """GET `url` with no key (like a signed CDN link), check it, write it to `path`."""
+    r = httpx.get(url, trust_env=False, timeout=30)
+    assert r.status_code == 200, (url, r.status_code, r.text[:200])
+    if content_type is not None:
+        assert r.headers["content-type"] == content_type, (url, r.headers["content-type"])
+    if "content-length" in r.headers:
+        assert int(r.headers["content-length"]) == len(r.content), url
+    path.write_bytes(r.content)
+    return path
+
+
+def data_uri(data: bytes | Path, mime: str) -> str:
+    """`data` (bytes, or a file's bytes) as a base64 data: URI."""
+    raw = data.read_bytes() if isinstance(data, Path) else data
+    return f"data:{mime};base64," + base64.b64encode(raw).decode()
+
+
+def png_data_uri(rgb: tuple[int, int, int], size: tuple[int, int] = (96, 64)) -> str:
+    """A plain `size` (width, height) PNG of one colour, as a data: URI."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", size, rgb).save(buf, format="PNG")
+    return data_uri(buf.getvalue(), "image/png")
+
+
+class Receiver:
+    """A loopback webhook receiver: records each POST's headers and raw body and answers `status`.
+
+    The first `fail_first` calls are answered 500 and not recorded (a receiver that was down).
+    """
+
+    def __init__(self, status: int = 204, fail_first: int = 0) -> None:
+        self.events: list[tuple[dict[str, str], bytes]] = []
+        self.fail_first = fail_first
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if receiver.fail_first > 0:
+                    receiver.fail_first -= 1
+                    self.send_response(500)
+                else:
+                    receiver.events.append((dict(self.headers), body))
+                    self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def payloads(self) -> list[dict[str, Any]]:
+        """The JSON bodies received so far, in arrival order."""
+        return [json.loads(body) for _, body in self.events]
+
+    def wait(self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 30) -> None:
+        """Until `predicate(payloads)` holds."""
+        wait_until(
+            lambda: predicate(self.payloads()),
+            timeout=timeout,
+            every=0.02,
+            what=lambda: f"webhooks matching; so far: {self.payloads()}",
+        )
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> Receiver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on loopback for one test (answers 204)."""
+    with Receiver() as r:
+        yield r

@@ -4,17 +4,12 @@ limits, lifecycle, list paging, callbacks and the media it makes. Written agains
 
 from __future__ import annotations
 
-import base64
-import io
-import json
 import re
 import secrets
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +20,7 @@ from PIL import Image
 
 from nbmedia.sandbox import Sandbox, meshapi
 from nbmedia.sandbox.media.audio import write_audio
+from tests.conftest import Receiver, data_uri, download, png_data_uri, wait_for
 from tests.mediacheck import audio_rms, count_frames, frame, probe
 
 pytestmark = pytest.mark.timeout(120)
@@ -71,16 +67,6 @@ def media(kind: str, url: str, role: str | None = None) -> dict[str, Any]:
     return item | ({"role": role} if role else {})
 
 
-def data_uri(data: bytes, mime: str) -> str:
-    return f"data:{mime};base64," + base64.b64encode(data).decode()
-
-
-def png(width: int, height: int, rgb: tuple[int, int, int]) -> str:
-    buf = io.BytesIO()
-    Image.new("RGB", (width, height), rgb).save(buf, format="PNG")
-    return data_uri(buf.getvalue(), "image/png")
-
-
 _CLIPS: dict[tuple[float, str], bytes] = {}
 
 
@@ -101,26 +87,13 @@ def audio(seconds: float, fmt: str = "wav", mime: str | None = None) -> dict[str
     return media("audio", data_uri(clip(seconds, fmt), mime))
 
 
-RED_3x4 = png(300, 400, (255, 0, 0))
+RED_3x4 = png_data_uri((255, 0, 0), (300, 400))
 
 
-def wait_for(api: httpx.Client, task_id: str, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        r = api.get(f"{PATH}/{task_id}")
-        assert r.status_code == 200, r.text
-        if r.json()["status"] not in ("queued", "running"):
-            return r.json()
-        time.sleep(0.05)
-    raise AssertionError(f"{task_id} did not finish in {timeout} s")
-
-
-def download(url: str, tmp_path: Path, name: str) -> Path:
-    r = httpx.get(url, trust_env=False, timeout=30)  # no key: like a signed CDN link
-    assert r.status_code == 200, url
-    path = tmp_path / name
-    path.write_bytes(r.content)
-    return path
+def wait_task(api: httpx.Client, task_id: str) -> dict[str, Any]:
+    return wait_for(
+        api, f"{PATH}/{task_id}", "status", ("succeeded", "failed", "expired", "cancelled")
+    )
 
 
 def assert_envelope(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
@@ -136,33 +109,8 @@ def assert_envelope(r: httpx.Response, status: int, code: str) -> dict[str, Any]
     return err
 
 
-class Receiver:
-    """A loopback callback receiver recording raw bodies and headers; answers ``status``."""
-
-    def __init__(self, status: int = 204) -> None:
-        self.events: list[tuple[dict[str, str], bytes]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.events.append((dict(self.headers), body))
-                self.send_response(status)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def bodies(self, task_id: str) -> list[dict[str, Any]]:
-        return [p for _, b in self.events if (p := json.loads(b))["id"] == task_id]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+def bodies(receiver: Receiver, task_id: str) -> list[dict[str, Any]]:
+    return [p for p in receiver.payloads() if p["id"] == task_id]
 
 
 # ---- finished tasks, made once and rendered in parallel -------------------------------------------
@@ -199,7 +147,7 @@ def finished(sandbox: Sandbox) -> Iterator[dict[str, Any]]:
         sandbox.faults.fail_next_jobs(1, code="content_policy_violation", message="Not allowed.")
         made["failed"] = c.post(PATH, json={"model": MODEL, "content": [text("fails")]})
         assert all(r.status_code == 200 for r in made.values()), [r.text for r in made.values()]
-        tasks = {name: wait_for(c, r.json()["id"]) for name, r in made.items()}
+        tasks = {name: wait_task(c, r.json()["id"]) for name, r in made.items()}
         yield {"key": key, "tasks": tasks, "created": made, "receiver": receiver}
     receiver.close()
 
@@ -209,7 +157,7 @@ def videos(finished: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -
     """Every succeeded task's MP4, downloaded once."""
     tmp = tmp_path_factory.mktemp("mesh")
     return {
-        name: download(t["content"]["video_url"], tmp, f"{name}.mp4")
+        name: download(t["content"]["video_url"], tmp / f"{name}.mp4")
         for name, t in finished["tasks"].items()
         if t["status"] == "succeeded"
     }
@@ -266,7 +214,7 @@ def test_generate_audio_adds_a_track_and_last_frame_is_a_png(finished, videos, t
     assert audio_rms(videos["portrait"]) > 0.01
     tokens = 480 * 864 * 24 * 4 // 1024
     assert task["usage"]["total_tokens"] == tokens and task["resolution"] == "480p"
-    last = download(task["content"]["last_frame_url"], tmp_path, "last.png")
+    last = download(task["content"]["last_frame_url"], tmp_path / "last.png")
     with Image.open(last) as img:
         assert img.format == "PNG" and img.size == (360, 640)
 
@@ -319,12 +267,9 @@ def test_callback_is_one_unsigned_post_of_the_task(sandbox: Sandbox, finished) -
     receiver: Receiver = finished["receiver"]
     for name in ("callback", "expired"):
         task = finished["tasks"][name]
-        deadline = time.monotonic() + 10
-        while not receiver.bodies(task["id"]):
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        receiver.wait(lambda ps, tid=task["id"]: any(p["id"] == tid for p in ps), timeout=10)
         time.sleep(0.2)  # nothing else follows
-        assert receiver.bodies(task["id"]) == [task]
+        assert bodies(receiver, task["id"]) == [task]
     for headers, _ in receiver.events:
         assert headers["Content-Type"] == "application/json"
         assert not any("signature" in h.lower() for h in headers)
@@ -336,11 +281,8 @@ def test_callback_is_never_retried(sandbox: Sandbox, api: httpx.Client) -> None:
     try:
         body = {"model": MODEL, "content": [media("image", UNREACHABLE)]}
         task_id = api.post(PATH, json=body | {"callback_url": receiver.url}).json()["id"]
-        wait_for(api, task_id)
-        deadline = time.monotonic() + 10
-        while not receiver.events:
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        wait_task(api, task_id)
+        receiver.wait(lambda ps: len(ps) > 0, timeout=10)
         time.sleep(0.5)  # the sender would retry after 0.2 s
         assert len(receiver.events) == 1
         record = next(d for d in sandbox.webhook_log if d.url == receiver.url)
@@ -360,10 +302,10 @@ def test_outputs_of_earlier_tasks_are_valid_inputs(sandbox, finished, tmp_path) 
     with client_for(sandbox, finished["key"]) as c:
         r = c.post(PATH, json={"model": MODEL, "content": content, "duration": 4})
         assert r.status_code == 200, r.text
-        task = wait_for(c, r.json()["id"])
+        task = wait_task(c, r.json()["id"])
     assert task["status"] == "succeeded", task["error"]
     assert task["draft_task_id"] == done["plain"]["id"]
-    info = probe(download(task["content"]["video_url"], tmp_path, "again.mp4"))
+    info = probe(download(task["content"]["video_url"], tmp_path / "again.mp4"))
     assert info["video"]["codec"] == "h264" and abs(info["duration"] - 4) < 0.1
 
 
@@ -548,7 +490,7 @@ def test_limits_are_inclusive(sandbox: Sandbox, api: httpx.Client) -> None:
         body = {"model": MODEL, "content": content, "execution_expires_after": 1}
         r = api.post(PATH, json=body)
         assert r.status_code == 200, r.text
-        assert wait_for(api, r.json()["id"])["status"] == "expired"
+        assert wait_task(api, r.json()["id"])["status"] == "expired"
 
 
 # ---- list ----------------------------------------------------------------------------------------
@@ -573,7 +515,7 @@ def listed(sandbox: Sandbox) -> Iterator[dict[str, Any]]:
             r = c.post(PATH, json={"model": model, "content": [text(f"task {n}")], **extra})
             assert r.status_code == 200, r.text
             ids.append(r.json()["id"])
-        tasks = [wait_for(c, i) for i in ids]
+        tasks = [wait_task(c, i) for i in ids]
         yield {"key": key, "ids": ids, "tasks": tasks, "mid": mid}
 
 

@@ -46,7 +46,7 @@ def test_progress_widget_moves_while_a_cell_waits_and_ends_in_a_player(
     run_cells(
         tmp_path,
         sandbox.url,
-        "from nbmedia.widgets import JobProgress\n"
+        "from nbmedia.display import JobProgress\n"
         "box.speed = 1\n"
         "job = studio.generate('Progress while waiting', duration=15, resolution='720p')\n"
         "view = JobProgress(job)\n"
@@ -83,7 +83,7 @@ def test_failed_job_shows_the_provider_code(tmp_path: Path, sandbox) -> None:
     run_cells(
         tmp_path,
         sandbox.url,
-        "from nbmedia.widgets import JobProgress\n"
+        "from nbmedia.display import JobProgress\n"
         "job = studio.speech('This one fails.')\n"
         "view = JobProgress(job)\n"
         "try:\n"

@@ -6,7 +6,6 @@ what they claim. Written against the contract (providers.md section 3 and the re
 
 from __future__ import annotations
 
-import base64
 import re
 import secrets
 import subprocess
@@ -25,6 +24,7 @@ from PIL import Image
 from nbmedia.sandbox import Sandbox, viddyscribe
 from nbmedia.sandbox.media.audio import write_audio
 from nbmedia.sandbox.media.video import render_video
+from tests.conftest import data_uri, download, wait_for
 from tests.mediacheck import FFMPEG, audio_rms, decode_audio, frame, probe
 
 pytestmark = pytest.mark.timeout(120)
@@ -130,15 +130,17 @@ def generate(
     return r.json()
 
 
-def wait_job(api: httpx.Client, job_id: str, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        r = api.get(f"{A}/get_results", params={"job_id": job_id})
-        assert r.status_code == 200, r.text
-        if r.json()["status"] in ("done", "failed"):
-            return r.json()
-        time.sleep(0.03)
-    raise AssertionError(f"{job_id} did not finish in {timeout} s")
+def wait_job(api: httpx.Client, job_id: str) -> dict[str, Any]:
+    params = {"job_id": job_id}
+    return wait_for(
+        api, f"{A}/get_results", "status", ("done", "failed"), params=params, every=0.03
+    )
+
+
+def wait_upload(api: httpx.Client, query: dict[str, Any]) -> dict[str, Any]:
+    """`get_upload_status` once verification has ended."""
+    ends = ("completed", "failed")
+    return wait_for(api, f"{A}/get_upload_status", "upload_status", ends, params=query, timeout=10)
 
 
 def run(api: httpx.Client, kind: str, media_id: str, **config: Any) -> dict[str, Any]:
@@ -148,23 +150,12 @@ def run(api: httpx.Client, kind: str, media_id: str, **config: Any) -> dict[str,
     return done
 
 
-def download(url: str, path: Path) -> Path:
-    r = httpx.get(url, trust_env=False, timeout=30)  # no key: a signed link
-    assert r.status_code == 200, r.text
-    path.write_bytes(r.content)
-    return path
-
-
 def assert_error(r: httpx.Response, status: int, code: str, mentions: str = "") -> dict:
     assert r.status_code == status, r.text
     body = r.json()
     assert body["code"] == code and isinstance(body["message"], str), body
     assert mentions in body["message"], body
     return body
-
-
-def data_uri(path: Path) -> str:
-    return "data:video/mp4;base64," + base64.b64encode(path.read_bytes()).decode()
 
 
 def check_tiling(segments: list[dict[str, Any]], duration: float) -> None:
@@ -189,7 +180,9 @@ def test_multipart_upload_verifies_the_video_at_once(api: httpx.Client, clip: Pa
 
 
 def test_url_uploads_data_uri_earlier_output_and_unreachable(api: httpx.Client, clip: Path) -> None:
-    r = api.post(f"{A}/upload_media", json={"input": {"type": "url", "url": data_uri(clip)}})
+    r = api.post(
+        f"{A}/upload_media", json={"input": {"type": "url", "url": data_uri(clip, "video/mp4")}}
+    )
     assert r.status_code == 200, r.text
     assert r.json()["duration_seconds"] == pytest.approx(CLIP_SECONDS, abs=0.05)
     described = run(api, "video", r.json()["media_id"])["video_signed_url"]
@@ -240,12 +233,8 @@ def test_signed_upload_flow_with_canonical_id(
     assert_error(api.post(f"{A}/generate_ad_text", json=by_id), 409, "upload_not_ready", "retry")
     assert api.get(f"{A}/get_upload_status", params=q).json()["upload_status"] == "processing"
     sandbox.speed = 20
-    deadline = time.monotonic() + 10
-    while (status := api.get(f"{A}/get_upload_status", params=q).json())["upload_status"] != (
-        "completed"
-    ):
-        assert time.monotonic() < deadline and status["upload_status"] == "processing", status
-        time.sleep(0.02)
+    status = wait_upload(api, q)
+    assert status["upload_status"] == "completed", status
     canonical = status["canonical_media_id"]
     assert UUID.match(canonical) and canonical != provisional
     assert status["duration_seconds"] == pytest.approx(CLIP_SECONDS, abs=0.05)
@@ -272,12 +261,7 @@ def test_failed_verification_is_upload_failed(api: httpx.Client) -> None:
     assert put.status_code == 200
     q = {"media_id": signed["media_id"], "gcs_path": signed["gcs_path"]}
     assert api.post(f"{A}/notify_upload_complete", json=q).status_code == 200
-    deadline = time.monotonic() + 10
-    while (status := api.get(f"{A}/get_upload_status", params=q).json())["upload_status"] in (
-        "processing",
-    ):
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    status = wait_upload(api, q)
     assert status["upload_status"] == "failed" and status["canonical_media_id"] is None
     assert status["error_code"] == "no_video_stream" and status["error"]
     r = api.post(
@@ -607,7 +591,7 @@ def test_other_inputs_and_the_quick_example(api: httpx.Client, clip: Path) -> No
     by_url = api.post(
         f"{A}/generate_ad_text",
         json={
-            "input": {"type": "url", "url": data_uri(clip)},
+            "input": {"type": "url", "url": data_uri(clip, "video/mp4")},
             "generation_config": {"format": "vtt"},
         },
     )

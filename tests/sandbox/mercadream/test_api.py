@@ -10,10 +10,8 @@ import re
 import secrets
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ import pytest
 
 import nbmedia.sandbox as nbs
 from nbmedia.sandbox import Sandbox
+from tests.conftest import Receiver, download, wait_for
 from tests.mediacheck import audio_rms, count_frames, frame, probe
 
 pytestmark = pytest.mark.timeout(120)
@@ -51,21 +50,8 @@ def client_for(sandbox: Sandbox, key: str | None) -> httpx.Client:
     )
 
 
-def wait_for(api: httpx.Client, job_id: str, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = api.get(f"/v2/jobs/{job_id}").json()
-        if job["status"] in ("completed", "failed"):
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"{job_id} did not finish in {timeout} s")
-
-
-def download(url: str, tmp_path: Path, name: str) -> tuple[httpx.Response, Path]:
-    r = httpx.get(url, trust_env=False, timeout=30)  # no Authorization: like a signed CDN link
-    path = tmp_path / name
-    path.write_bytes(r.content)
-    return r, path
+def wait_job(api: httpx.Client, job_id: str) -> dict[str, Any]:
+    return wait_for(api, f"/v2/jobs/{job_id}", "status", ("completed", "failed"))
 
 
 FOX = "The quick brown fox jumps over the lazy dog."
@@ -104,7 +90,7 @@ def finished(sandbox: Sandbox) -> Iterator[dict[str, Any]]:
         sandbox.faults.fail_next_jobs(1, code="content_policy_violation", message="Not allowed.")
         made["failed"] = c.post("/v2/speech", json={"text": "fails"})
         assert all(r.status_code == 201 for r in made.values()), [r.text for r in made.values()]
-        jobs = {name: wait_for(c, r.json()["id"]) for name, r in made.items()}
+        jobs = {name: wait_job(c, r.json()["id"]) for name, r in made.items()}
         yield {"key": key, "jobs": jobs, "created": {n: r.json() for n, r in made.items()}}
 
 
@@ -268,7 +254,7 @@ def test_429_past_the_plan_concurrency_then_free_again(sandbox: Sandbox) -> None
         assert r.status_code == 429 and r.json()["code"] == "concurrency_limit_exceeded"
         assert int(r.headers["Retry-After"]) >= 1
         for job_id in ids:
-            wait_for(c, job_id)
+            wait_job(c, job_id)
         sandbox.faults.fail_next_jobs(1)
         assert c.post("/v2/music", json={"prompt": "now it fits"}).status_code == 201
 
@@ -434,9 +420,8 @@ def test_failed_job_has_error_and_no_output(finished) -> None:
 def test_video_output_is_h264_at_the_requested_fps_and_duration(finished, tmp_path) -> None:
     job = finished["jobs"]["video"]
     assert job["status"] == "completed" and job["progress"] == 100
-    r, path = download(job["download_url"], tmp_path, "v.mp4")
-    assert r.status_code == 200 and r.headers["content-type"] == "video/mp4"
-    assert int(r.headers["content-length"]) == job["file_size_bytes"] == path.stat().st_size
+    path = download(job["download_url"], tmp_path / "v.mp4", content_type="video/mp4")
+    assert path.stat().st_size == job["file_size_bytes"]  # download() checks content-length
     info = probe(path)
     assert info["video"]["codec"] == "h264"
     assert (info["video"]["width"], info["video"]["height"]) == (640, 360)
@@ -444,26 +429,28 @@ def test_video_output_is_h264_at_the_requested_fps_and_duration(finished, tmp_pa
     assert info["duration"] == pytest.approx(15, abs=0.2)
     assert count_frames(path) == 15 * 30
     assert (frame(path, 1.0) != frame(path, 10.0)).any()  # the frames move
-    r, thumb = download(job["thumbnail_url"], tmp_path, "t.jpg")
-    assert r.headers["content-type"] == "image/jpeg" and thumb.read_bytes()[:3] == b"\xff\xd8\xff"
+    thumb = download(job["thumbnail_url"], tmp_path / "t.jpg", content_type="image/jpeg")
+    assert thumb.read_bytes()[:3] == b"\xff\xd8\xff"
 
 
 def test_speech_outputs_are_audible_in_the_requested_format(finished, tmp_path) -> None:
     jobs = finished["jobs"]
-    r, wav = download(jobs["speech_wav"]["download_url"], tmp_path, "s.wav")
-    assert r.headers["content-type"] == "audio/wav" and wav.read_bytes()[:4] == b"RIFF"
-    r, fast = download(jobs["speech_fast"]["download_url"], tmp_path, "s.mp3")
-    assert r.headers["content-type"] == "audio/mpeg" and probe(fast)["audio"]["codec"] == "mp3"
+    wav = download(jobs["speech_wav"]["download_url"], tmp_path / "s.wav", content_type="audio/wav")
+    assert wav.read_bytes()[:4] == b"RIFF"
+    fast = download(
+        jobs["speech_fast"]["download_url"], tmp_path / "s.mp3", content_type="audio/mpeg"
+    )
+    assert probe(fast)["audio"]["codec"] == "mp3"
     assert audio_rms(wav) > 0.02 and audio_rms(fast) > 0.02
     assert probe(fast)["duration"] < 0.75 * probe(wav)["duration"]  # speed 2.0 vs 1.0
-    _, other_voice = download(jobs["speech_f"]["download_url"], tmp_path, "f.wav")
+    other_voice = download(jobs["speech_f"]["download_url"], tmp_path / "f.wav")
     assert audio_rms(other_voice) > 0.02
     assert other_voice.read_bytes() != wav.read_bytes()  # another voice_id, another voice
     assert "thumbnail_url" not in jobs["speech_wav"]
 
 
 def test_video_with_voice_id_carries_a_narration(finished, tmp_path) -> None:
-    _, path = download(finished["jobs"]["narrated"]["download_url"], tmp_path, "n.mp4")
+    path = download(finished["jobs"]["narrated"]["download_url"], tmp_path / "n.mp4")
     info = probe(path)
     assert info["video"]["codec"] == "h264" and info["video"]["fps"] == pytest.approx(24)
     assert info["audio"] is not None and audio_rms(path) > 0.01
@@ -473,8 +460,7 @@ def test_video_with_voice_id_carries_a_narration(finished, tmp_path) -> None:
 def test_music_output_has_the_requested_length_and_bpm(finished, tmp_path) -> None:
     job = finished["jobs"]["music"]
     assert job["bpm"] == 90
-    r, path = download(job["download_url"], tmp_path, "m.flac")
-    assert r.headers["content-type"] == "audio/flac"
+    path = download(job["download_url"], tmp_path / "m.flac", content_type="audio/flac")
     info = probe(path)
     assert info["audio"]["codec"] == "flac" and info["duration"] == pytest.approx(15, abs=0.1)
     assert audio_rms(path) > 0.01
@@ -570,53 +556,6 @@ def test_vault_lists_finished_assets_newest_first(sandbox: Sandbox, finished) ->
 
 
 # ---- webhooks ------------------------------------------------------------------------------------
-class Receiver:
-    """A tiny loopback webhook receiver that records raw bodies and headers."""
-
-    def __init__(self, fail_first: int = 0) -> None:
-        self.events: list[tuple[dict[str, str], bytes]] = []
-        self.fail_first = fail_first
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                if receiver.fail_first > 0:
-                    receiver.fail_first -= 1
-                    self.send_response(500)
-                else:
-                    receiver.events.append((dict(self.headers), body))
-                    self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def payloads(self) -> list[dict[str, Any]]:
-        return [json.loads(body) for _, body in self.events]
-
-    def wait(self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate(self.payloads()):
-            assert time.monotonic() < deadline, f"webhooks so far: {self.payloads()}"
-            time.sleep(0.02)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
-
-
 def events_of(receiver: Receiver, job_id: str) -> list[str]:
     return [p["event"] for p in receiver.payloads() if p["job_id"] == job_id]
 
@@ -671,14 +610,12 @@ def test_webhook_faults_drop_duplicate_reorder(sandbox: Sandbox, api) -> None:
                 setattr(sandbox.faults, name, value)
             sandbox.faults.fail_next_jobs(1)  # fast, and no render needed
             job = api.post("/v2/speech", json={"text": "x", "webhook_url": receiver.url}).json()
-            wait_for(api, job["id"])
-            time.sleep(0.3 if knobs.get("webhook_drop") else 0)
-            deadline = time.monotonic() + 5
-            while not knobs.get("webhook_drop") and len(receiver.events) < (
-                4 if knobs.get("webhook_duplicate") else 2
-            ):
-                assert time.monotonic() < deadline
-                time.sleep(0.02)
+            wait_job(api, job["id"])
+            if knobs.get("webhook_drop"):
+                time.sleep(0.3)
+            else:
+                expected = 4 if knobs.get("webhook_duplicate") else 2
+                receiver.wait(lambda ps: len(ps) >= expected, timeout=5)
             return events_of(receiver, job["id"]), job["id"]
         finally:
             sandbox.faults.reset()

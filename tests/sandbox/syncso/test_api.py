@@ -14,10 +14,8 @@ import json
 import re
 import secrets
 import subprocess
-import threading
 import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ import pytest
 from nbmedia.sandbox import Sandbox, syncso
 from nbmedia.sandbox.media import ffmpeg_exe
 from nbmedia.sandbox.media.audio import write_audio
+from tests.conftest import Receiver, data_uri, download, wait_for
 from tests.mediacheck import FFMPEG, count_frames, decode_audio, probe
 
 pytestmark = pytest.mark.timeout(120)
@@ -87,10 +86,6 @@ def tone(path: Path, seconds: float, hz: float, *, rate: int = RATE, swell: bool
     level = envelope(t) if swell else 0.3
     write_audio(path, (level * np.sin(2 * np.pi * hz * t)).astype(np.float32), rate, "wav")
     return path
-
-
-def data_uri(path: Path, mime: str) -> str:
-    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode()
 
 
 class Media:
@@ -171,15 +166,13 @@ def create(api: httpx.Client, body: dict[str, Any], **kw: Any) -> dict[str, Any]
     return r.json()
 
 
-def wait_for(api: httpx.Client, gen_id: str, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        r = api.get(f"/v2/generate/{gen_id}")
-        assert r.status_code == 200, r.text
-        if r.json()["status"] in TERMINAL:
-            return r.json()
-        time.sleep(0.03)
-    raise AssertionError(f"{gen_id} did not finish in {timeout} s")
+def name_of(url: str) -> str:
+    """The file name at the end of an output URL."""
+    return url.rsplit("/", 1)[1]
+
+
+def wait_gen(api: httpx.Client, gen_id: str) -> dict[str, Any]:
+    return wait_for(api, f"/v2/generate/{gen_id}", "status", TERMINAL, every=0.03)
 
 
 def statuses_until_done(api: httpx.Client, gen_id: str) -> list[str]:
@@ -193,14 +186,6 @@ def statuses_until_done(api: httpx.Client, gen_id: str) -> list[str]:
             return seen
         time.sleep(0.01)
     raise AssertionError(f"{gen_id} did not finish: {seen}")
-
-
-def download(url: str, folder: Path) -> Path:
-    r = httpx.get(url, trust_env=False, timeout=30)  # no key: like a signed CDN link
-    assert r.status_code == 200, url
-    path = folder / url.rsplit("/", 1)[1]
-    path.write_bytes(r.content)
-    return path
 
 
 def assert_nest(r: httpx.Response, status: int, *needles: str) -> dict[str, Any]:
@@ -299,11 +284,11 @@ def finished(sandbox: Sandbox, media: Media, tmp_path_factory: pytest.TempPathFa
     with client_for(sandbox, new_key()) as c:
         created = {name: create(c, body) for name, body in bodies.items()}
         for name, gen in created.items():
-            done = wait_for(c, gen["id"])
+            done = wait_gen(c, gen["id"])
             assert done["status"] == "COMPLETED", (name, done)
             out[name] = {
                 "gen": done,
-                "mp4": download(done["outputUrl"], folder),
+                "mp4": download(done["outputUrl"], folder / name_of(done["outputUrl"])),
                 "body": bodies[name],
             }
     return out
@@ -346,7 +331,7 @@ def test_429_over_the_plans_concurrency_without_retry_after(sandbox: Sandbox, me
     with client_for(sandbox, new_key("_hobbyist_")) as c:
         first = create(c, lipsync(media))
         assert_nest(c.post("/v2/generate", json=lipsync(media)), 429, "Hobbyist", "1 generation")
-        assert wait_for(c, first["id"])["status"] == "COMPLETED"
+        assert wait_gen(c, first["id"])["status"] == "COMPLETED"
         create(c, lipsync(media))  # free again
         settle(c)
 
@@ -444,7 +429,7 @@ def test_boundaries_and_react_options_are_accepted(api, media) -> None:
     speaker = {"frame_number": 0, "coordinates": [160, 140], "auto_detect": False}
     gen = create(api, lipsync(media, options={"active_speaker_detection": speaker}, outputFileName="A_b-9" * 51))  # fmt: skip
     assert gen["options"]["active_speaker_detection"] == speaker
-    assert wait_for(api, gen["id"])["status"] == "COMPLETED"
+    assert wait_gen(api, gen["id"])["status"] == "COMPLETED"
 
 
 OPTIONS_DEFAULTS = {"sync_mode": "cut_off", "temperature": 0.5}
@@ -515,7 +500,7 @@ def test_failed_generations_carry_error_and_error_code(api, media) -> None:
     }
     created = {name: create(api, {"model": "lipsync-2"} | body) for name, body in cases.items()}
     for name, gen in created.items():
-        done = wait_for(api, gen["id"])
+        done = wait_gen(api, gen["id"])
         code = expected.get(name, name)
         assert (done["status"], done["error_code"]) == ("FAILED", code), (name, done)
         assert done["error"] and done["outputUrl"] is None, name
@@ -537,7 +522,7 @@ def test_fail_next_jobs_fault_fails_or_rejects_by_code(sandbox: Sandbox, api, me
     assert statuses_until_done(api, failed["id"]) == ["PENDING", "PROCESSING", "FAILED"]
     done = api.get(f"/v2/generate/{failed['id']}").json()
     assert (done["error_code"], done["error"]) == ("generation_internal_error", "GPU on fire")
-    assert wait_for(api, rejected["id"])["status"] == "REJECTED"
+    assert wait_gen(api, rejected["id"])["status"] == "REJECTED"
 
 
 def test_list_newest_first_filtered_by_status_and_ids(api, media) -> None:
@@ -545,7 +530,7 @@ def test_list_newest_first_filtered_by_status_and_ids(api, media) -> None:
     bad = create(api, {"model": "lipsync-2", "input": [video_item(media.video)]})
     rejected = create(api, {"model": "lipsync-2", "input": [video_item(UNREACHABLE), audio_item(media.audio_long)]})  # fmt: skip
     for gen in (ok, bad, rejected):
-        wait_for(api, gen["id"])
+        wait_gen(api, gen["id"])
     rows = api.get("/v2/generations").json()
     assert [r["id"] for r in rows] == [rejected["id"], bad["id"], ok["id"]]
     assert rows[0] == api.get(f"/v2/generate/{rejected['id']}").json()
@@ -639,17 +624,17 @@ def test_create_with_files_stores_uploads_as_inputs(sandbox: Sandbox, api, media
     for item, (_, content, _) in zip(gen["input"], files.values(), strict=True):
         assert item["url"].startswith(sandbox.base_url("syncso") + "/files/upload-")
         assert httpx.get(item["url"], trust_env=False).content == content
-    done = wait_for(api, gen["id"])
+    done = wait_gen(api, gen["id"])
     assert done["status"] == "COMPLETED" and done["outputDuration"] == pytest.approx(3.0, abs=0.05)
     # an upload fills the item that has no url; JSON fields travel as JSON strings
     tts = json.dumps([{"type": "video"}, tts_item("Hi there.")])
     r = api.post("/v2/generate", data={"model": "sync-3", "input": tts}, files={"video": files["video"]})  # fmt: skip
     assert r.status_code == 201, r.text
     assert r.json()["input"][0]["url"].startswith(sandbox.base_url("syncso") + "/files/upload-")
-    assert wait_for(api, r.json()["id"])["status"] == "COMPLETED"
+    assert wait_gen(api, r.json()["id"])["status"] == "COMPLETED"
     # an earlier output is a valid input
     again = create(api, {"model": "lipsync-2", "input": [video_item(done["outputUrl"]), audio_item(media.audio_short)]})  # fmt: skip
-    assert wait_for(api, again["id"])["status"] == "COMPLETED"
+    assert wait_gen(api, again["id"])["status"] == "COMPLETED"
 
 
 def test_multipart_errors(api, media) -> None:
@@ -666,38 +651,6 @@ def test_multipart_errors(api, media) -> None:
 
 
 # ---- webhooks ----------------------------------------------------------------------------------
-class Receiver:
-    """A loopback webhook receiver that records raw bodies and headers."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[dict[str, str], bytes]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.events.append((dict(self.headers), body))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def wait(self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate([json.loads(b) for _, b in self.events]):
-            assert time.monotonic() < deadline, f"webhooks so far: {self.events}"
-            time.sleep(0.02)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def verify(secret: str, header: str, body: bytes, tolerance: float = 300) -> bool:
     """The receiving side of providers.md's reading: HMAC-SHA256 over f"{t}.{raw body}"."""
     parts = dict(p.split("=", 1) for p in header.split(","))
@@ -805,7 +758,7 @@ def test_segments_put_each_audio_in_its_range(finished, tmp_path) -> None:
     assert gen["outputUrl"].endswith("-two_voices.mp4")
     assert gen["segments"] == out["body"]["segments"]
     assert gen["outputDuration"] == pytest.approx(V_SECONDS, abs=0.06)
-    wav = download(gen["segmentOutputUrl"], tmp_path)
+    wav = download(gen["segmentOutputUrl"], tmp_path / name_of(gen["segmentOutputUrl"]))
     track, rate = decode_audio(wav, RATE)
     assert len(track) / rate == pytest.approx(V_SECONDS, abs=0.05)
     window = lambda a, b: track[round(a * rate) : round(b * rate)]  # noqa: E731

@@ -1,4 +1,4 @@
-"""studio.export writes a folder that stands on its own; the plots draw the job table."""
+"""studio.export writes a folder that stands on its own."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 import nbmedia as nm
-from nbmedia.plots import provider_summary
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -45,21 +44,3 @@ def test_export_is_self_contained(tmp_path: Path, sandbox) -> None:
     moved = tmp_path / "elsewhere"
     out.rename(moved)
     assert all((moved / s).exists() for s in parser.srcs)
-
-
-def test_timeline_and_summary_plots(tmp_path: Path, sandbox) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    with nm.Studio(root=tmp_path, sandbox=sandbox) as studio:
-        jobs = [studio.speech(f"plot {i}", format="wav") for i in range(2)]
-        jobs.append(studio.generate("plot", provider="meshapi", duration=4))
-        for job in jobs:
-            job.wait(timeout=120)
-        fig = studio.timeline()
-        assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["mercadream", "meshapi"]
-        assert len(fig.axes[0].patches) == 3
-        summary = provider_summary(studio.jobs())
-        assert len(summary.axes) == 2 and len(summary.axes[0].patches) == 2
-        fig.savefig(tmp_path / "timeline.png")
-        assert (tmp_path / "timeline.png").stat().st_size > 1000

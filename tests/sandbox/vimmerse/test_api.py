@@ -5,15 +5,11 @@ api-docs/vimmerse.txt), not against the client."""
 
 from __future__ import annotations
 
-import base64
-import io
-import json
 import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +18,7 @@ import numpy as np
 import pytest
 
 from nbmedia.sandbox import Sandbox
+from tests.conftest import Receiver, download, png_data_uri, wait_for
 from tests.mediacheck import audio_rms, decode_audio, frame, probe
 
 pytestmark = pytest.mark.timeout(120)
@@ -64,30 +61,12 @@ def create(api: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
     return r.json()
 
 
-def wait_for(api: httpx.Client, media_id: str, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        media = api.get(f"/v2/media/{media_id}").json()
-        if media["processing_status"] in ("success", "failed"):
-            return media
-        time.sleep(0.05)
-    raise AssertionError(f"{media_id} did not finish in {timeout} s")
+def wait_media(api: httpx.Client, media_id: str) -> dict[str, Any]:
+    return wait_for(api, f"/v2/media/{media_id}", "processing_status", ("success", "failed"))
 
 
-def download(url: str, folder: Path, name: str) -> Path:
-    r = httpx.get(url, trust_env=False, timeout=30)  # no key: a plain download link
-    assert r.status_code == 200 and r.headers["content-type"] == "video/mp4"
-    path = folder / name
-    path.write_bytes(r.content)
-    return path
-
-
-def png_data_uri(rgb: tuple[int, int, int], size: tuple[int, int] = (96, 64)) -> str:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new("RGB", size, rgb).save(buf, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+def download_mp4(url: str, path: Path) -> Path:
+    return download(url, path, content_type="video/mp4")
 
 
 def pitch_hz(path: Path) -> float:
@@ -129,7 +108,7 @@ def made(sandbox: Sandbox) -> Iterator[dict[str, Any]]:
     key = new_key()
     with client_for(sandbox, key) as c:
         created = {name: create(c, body) for name, body in MADE.items()}
-        done = {name: wait_for(c, m["id"]) for name, m in created.items()}
+        done = {name: wait_media(c, m["id"]) for name, m in created.items()}
         assert all(m["processing_status"] == "success" for m in done.values()), done
         yield {"key": key, "created": created, "done": done}
 
@@ -139,7 +118,7 @@ def files(made: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dic
     """The first output of every made media, downloaded."""
     folder = tmp_path_factory.mktemp("vimmerse")
     return {
-        name: download(m["result"][0], folder, f"{i}.mp4")
+        name: download_mp4(m["result"][0], folder / f"{i}.mp4")
         for i, (name, m) in enumerate(made["done"].items())
     }
 
@@ -245,13 +224,13 @@ def test_documented_examples_run_unchanged(
     assert f"Created media: {ns['media_id']}" in out and "status=success" in out
     urls = re.findall(r"^Video URL: (\S+)$", out, re.M)
     assert urls == ns["video_urls"] and len(urls) == 1
-    info = probe(download(urls[0], tmp_path, "doc.mp4"))
+    info = probe(download_mp4(urls[0], tmp_path / "doc.mp4"))
     assert info["video"]["codec"] == "h264" and info["audio"] is None
     assert (info["video"]["width"], info["video"]["height"]) == (640, 360)
     assert info["duration"] == pytest.approx(5, abs=0.1)
     with client_for(sandbox, key) as c:  # the first example, narrated by Sarah, finished too
-        narrated = wait_for(c, created["id"])
-    info = probe(download(narrated["result"][0], tmp_path, "narrated.mp4"))
+        narrated = wait_media(c, created["id"])
+    info = probe(download_mp4(narrated["result"][0], tmp_path / "narrated.mp4"))
     assert info["audio"] is not None and info["duration"] == pytest.approx(5, abs=0.1)
 
 
@@ -448,7 +427,7 @@ def test_patch_empty_body_changes_nothing(sandbox: Sandbox, made) -> None:
 
 def test_patch_metadata_updates_in_place(sandbox: Sandbox, api: httpx.Client) -> None:
     sandbox.faults.fail_next_jobs(1)  # metadata only: the generation's outcome is irrelevant
-    media = wait_for(api, create(api, {"prompt": "meta"})["id"])
+    media = wait_media(api, create(api, {"prompt": "meta"})["id"])
     change = {"title": "New title", "description": "New words", "visibility_status": "2",
               "rating": 4.5, "webhook_url": "http://127.0.0.1:9/hook"}  # fmt: skip
     r = api.patch(f"/v2/media/{media['id']}", json=change)
@@ -477,7 +456,7 @@ def test_patch_generation_keys_regenerate_the_same_media(sandbox: Sandbox, made)
         assert media["pose_preset"]["quantity"] == 2
         assert media["pose_preset"]["motion_length"] == 1  # kept from the first request
         assert media["result"] == before["result"]  # until the new generation succeeds
-        done = wait_for(c, media["id"])
+        done = wait_media(c, media["id"])
         assert done["processing_status"] == "success" and len(done["result"]) == 2
         assert not set(done["result"]) & set(before["result"])
         bad = c.patch(f"/v2/media/{before['id']}", json={"quantity": 9})
@@ -491,7 +470,7 @@ def test_patch_generation_keys_regenerate_the_same_media(sandbox: Sandbox, made)
 def test_quantity_3_gives_3_distinct_playable_videos(made, tmp_path: Path) -> None:
     urls = made["done"]["q3"]["result"]
     assert len(urls) == 3 and len(set(urls)) == 3
-    paths = [download(u, tmp_path, f"{i}.mp4") for i, u in enumerate(urls)]
+    paths = [download_mp4(u, tmp_path / f"{i}.mp4") for i, u in enumerate(urls)]
     for p in paths:
         info = probe(p)
         assert info["video"]["codec"] == "h264" and info["video"]["fps"] == pytest.approx(24)
@@ -579,13 +558,13 @@ def test_sandbox_served_urls_are_accepted_as_inputs(sandbox, made, tmp_path) -> 
             "duration": 1,
             "audio_option": {"narration_url": voice_url, "narration": "ignored: url wins"},
         })  # fmt: skip
-        done = wait_for(c, media["id"])
+        done = wait_media(c, media["id"])
     assert done["processing_status"] == "success"
-    out = download(done["result"][0], tmp_path, "reuse.mp4")
-    sarah = probe(download(voice_url, tmp_path, "sarah.mp4"))["duration"]
+    out = download_mp4(done["result"][0], tmp_path / "reuse.mp4")
+    sarah = probe(download_mp4(voice_url, tmp_path / "sarah.mp4"))["duration"]
     assert probe(out)["audio"] is not None
     assert probe(out)["duration"] == pytest.approx(sarah, abs=0.15)
-    still = frame(download(video_url, tmp_path, "src.mp4"), 0.0).astype(int)
+    still = frame(download_mp4(video_url, tmp_path / "src.mp4"), 0.0).astype(int)
     assert np.abs(frame(out, 0.0).astype(int) - still).mean() < 60
 
 
@@ -598,54 +577,13 @@ def test_audio_items_take_precedence_over_audio_option(sandbox, made, tmp_path) 
             "media_items": [{"type": "audio", "url": voice_url}, {"type": "audio", "url": voice_url}],
             "audio_option": {"narration_url": "https://example.com/never-fetched.mp3"},
         })  # fmt: skip
-        done = wait_for(c, media["id"])
-    roger = probe(download(voice_url, tmp_path, "roger.mp4"))["duration"]
-    out = probe(download(done["result"][0], tmp_path, "items.mp4"))
+        done = wait_media(c, media["id"])
+    roger = probe(download_mp4(voice_url, tmp_path / "roger.mp4"))["duration"]
+    out = probe(download_mp4(done["result"][0], tmp_path / "items.mp4"))
     assert out["audio"] is not None and out["duration"] == pytest.approx(2 * roger, abs=0.2)
 
 
 # ---- webhooks --------------------------------------------------------------------------------------
-class Receiver:
-    """A loopback webhook receiver that records the JSON bodies it is sent."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        self.headers: list[dict[str, str]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.headers.append(dict(self.headers))
-                receiver.bodies.append(json.loads(raw))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def wait(self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate(self.bodies):
-            assert time.monotonic() < deadline, f"webhooks so far: {self.bodies}"
-            time.sleep(0.02)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
-
-
 def test_webhook_when_a_generation_ends(sandbox: Sandbox, api, receiver: Receiver) -> None:
     ok = create(api, {"prompt": "hook", "duration": 1, "webhook_url": receiver.url})
     assert ok["webhook_url"] == receiver.url
@@ -653,19 +591,19 @@ def test_webhook_when_a_generation_ends(sandbox: Sandbox, api, receiver: Receive
     bad = create(api, {"prompt": "hook fails", "webhook_url": receiver.url})
     receiver.wait(lambda bodies: len(bodies) >= 2)
     time.sleep(0.2)  # nothing else arrives: one call per generation, none while processing
-    by_id = {b["media_id"]: b for b in receiver.bodies}
-    assert len(receiver.bodies) == 2
+    by_id = {b["media_id"]: b for b in receiver.payloads()}
+    assert len(receiver.events) == 2
     assert by_id[ok["id"]] == {"customer_id": ok["customer_id"], "media_id": ok["id"],
                                "status": "success"}  # fmt: skip
     assert by_id[bad["id"]]["status"] == "failed"
-    assert all(h["Content-Type"] == "application/json" for h in receiver.headers)
+    assert all(h["Content-Type"] == "application/json" for h, _ in receiver.events)
     assert api.get(f"/v2/media/{ok['id']}").json()["processing_status"] == "success"
 
 
 # ---- faults ----------------------------------------------------------------------------------------
 def test_failed_generation_reports_failed_with_a_reason(sandbox: Sandbox, api) -> None:
     sandbox.faults.fail_next_jobs(1, code="content_policy_violation", message="Not allowed.")
-    media = wait_for(api, create(api, {"prompt": "fails", "quantity": 2})["id"])
+    media = wait_media(api, create(api, {"prompt": "fails", "quantity": 2})["id"])
     assert media["processing_status"] == "failed" and media["result"] == []
     assert media["error"] == {"message": "Not allowed.", "code": "content_policy_violation"}
     assert media["submit_params"]["file_size"] == ""

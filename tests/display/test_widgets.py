@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 import nbmedia as nm
+from nbmedia.display import PromptForm
+from nbmedia.display.textprogress import TextProgress
 from nbmedia.magic import parse_args
-from nbmedia.textprogress import TextProgress
-from nbmedia.widgets import PromptForm
 from tests import mediacheck
 
 pytestmark = pytest.mark.timeout(180)
@@ -75,7 +75,7 @@ def test_vimmerse_form_nested_audio_option_and_narrator_picker(studio) -> None:
 def test_voice_picker_plays_real_speech(studio) -> None:
     picker = studio.voice_picker("vimmerse")
     picker.dropdown.value = "Rachel"
-    picker._play()
+    picker.play.click()  # what the ▶ sample button does
     html = picker.player.outputs[0]["data"]["text/html"]
     assert "<audio" in html
     path = studio.root / "media" / "vimmerse" / "samples" / "Rachel.wav"
@@ -139,7 +139,7 @@ def test_terminal_progress_bar(studio) -> None:
 def test_batch_within_limits_joins_results(studio, sandbox) -> None:
     import pandas as pd
 
-    from nbmedia.widgets import BatchProgress
+    from nbmedia.display import BatchProgress
 
     df = pd.DataFrame(
         {
