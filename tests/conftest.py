@@ -52,6 +52,31 @@ def _sandbox_hygiene(request: pytest.FixtureRequest) -> Iterator[None]:
     sb.speed = speed
 
 
+def provider_client(sandbox: Sandbox, name: str, *, key: str | None = None, **api_options: object):
+    """One provider's client (ApiClient + Provider, no Studio) aimed at the sandbox.
+
+    It has a sandbox account of its own (a fresh key) unless `key` is given, so no other test's
+    jobs, rate windows or concurrency mix with its own. `api_options` go to ApiClient (e.g.
+    `max_retries=0`, `transport=httpx.MockTransport(...)`).
+    """
+    import uuid
+
+    from nbmedia.http import ApiClient, Secret
+    from nbmedia.providers import REGISTRY
+
+    cls = REGISTRY[name]
+    api = ApiClient(
+        name,
+        sandbox.base_url(name),
+        secret=Secret(key or f"{cls.sandbox_key}_{uuid.uuid4().hex[:12]}"),
+        auth_headers=cls.auth_headers,
+        error_parser=cls.parse_error,
+        **api_options,
+    )
+    hook = sandbox.webhook_secret(name)  # empty for a provider that signs nothing
+    return cls(api, webhook_secret=Secret(hook) if hook else None)
+
+
 # ---- helpers shared by the test folders -----------------------------------------------------------
 T = TypeVar("T")
 

@@ -287,9 +287,12 @@ class ViddyScribe(Provider):
         job.id = data["job_id"]
         job.status = self.status_of(str(data.get("status") or "queued"))
         job.progress = 0.0
-        job.raw = {**data, "request": {"output": request.output, "format": request.format}}
         media = data.get("media_id")
-        job.request = {**job.request, "media_id": media if isinstance(media, str) else media_id}
+        job.raw = {
+            **data,
+            "media_id": media if isinstance(media, str) else media_id,  # describe it again by id
+            "request": {"output": request.output, "format": request.format},
+        }
         source = _local_source(request.video)
         if source is not None:
             job.outputs = [Output("video", None, "video/mp4", source, role="source")]
@@ -316,7 +319,8 @@ class ViddyScribe(Provider):
         return []
 
     def apply(self, job: Job, payload: dict[str, Any]) -> Job:
-        job.raw = payload
+        media = payload.get("media_id") or (job.raw or {}).get("media_id")
+        job.raw = {**payload, "media_id": media} if isinstance(media, str) else payload
         if isinstance(payload.get("job_id"), str) and payload["job_id"]:
             job.id = payload["job_id"]
         job.status = self.status_of(str(payload.get("status") or "queued"))

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 import nbmedia as nm
+from nbmedia.providers.base import Capability
 from tests import mediacheck
+from tests.conftest import provider_client
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -129,7 +132,7 @@ def test_patch_metadata_in_place_and_generation_as_new_job(studio, sandbox) -> N
 def test_errors_keep_vimmerse_body(studio, sandbox, tmp_path, monkeypatch) -> None:
     ghost = nm.Job(provider="vimmerse", kind="video", id="no-such-media")
     with pytest.raises(nm.NotFound) as info:
-        studio._runner.run(studio.provider("vimmerse").refresh(ghost))
+        asyncio.run(provider_client(sandbox, "vimmerse").refresh(ghost))
     assert info.value.code == "MEDIA_NOT_FOUND" and info.value.message
     monkeypatch.setenv("NBMEDIA_VIMMERSE_BASE_URL", sandbox.base_url("vimmerse"))
     broke = nm.Studio(root=tmp_path / "b", keys={"vimmerse": "key_nocredit_1"}, sandbox=False)
@@ -149,11 +152,36 @@ def test_unreachable_url_is_the_providers_error(studio) -> None:
     assert info.value.code == "JOB_CREATE_FAILED"
 
 
-def test_fields_query(studio) -> None:
-    job = studio.generate("Fields", provider="vimmerse", duration=1)
-    part = studio._runner.run(studio.provider("vimmerse").get(job.id, ["id", "processing_status"]))
-    assert set(part) == {"id", "processing_status"}
-    job.wait(timeout=120)
+def test_fields_query(sandbox) -> None:
+    provider = provider_client(sandbox, "vimmerse")
+    sandbox.faults.fail_next_jobs(1)  # nothing to render
+
+    async def main() -> dict:
+        request = provider.make_request("video", {"prompt": "Fields", "duration": 1})
+        job = await provider.submit(nm.Job(provider="vimmerse", kind="video"), request)
+        part = await provider.get(job.id, ["id", "processing_status"])
+        await provider.api.aclose()
+        return part
+
+    assert set(asyncio.run(main())) == {"id", "processing_status"}
+
+
+def test_patch_without_hasattr(sandbox) -> None:
+    """check_update / regenerates / patch are the base methods, overridden: no probing."""
+    provider = provider_client(sandbox, "vimmerse")
+    assert provider.has(Capability.PATCH)
+    assert not provider.regenerates(provider.check_update({"title": "t"}))
+    assert provider.regenerates(provider.check_update({"prompt": "again", "duration": 2}))
+    sandbox.faults.fail_next_jobs(1)
+
+    async def main() -> dict:
+        request = provider.make_request("video", {"prompt": "Patched", "duration": 1})
+        job = await provider.submit(nm.Job(provider="vimmerse", kind="video"), request)
+        media = await provider.patch(job.id, provider.check_update({"title": "Renamed"}))
+        await provider.api.aclose()
+        return media
+
+    assert asyncio.run(main())["title"] == "Renamed"
 
 
 def test_voices_are_the_22_narrators(studio) -> None:
@@ -185,7 +213,7 @@ def test_compare_three_providers(studio) -> None:
     assert (table["status"] == "succeeded").all()
     for path in table["output_path"]:
         assert mediacheck.probe(Path(path))["video"]["codec"] == "h264"
-    from nbmedia.widgets import CompareGrid
+    from nbmedia.display import CompareGrid
 
     grid = CompareGrid(cmp)
     assert len(grid.columns) == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -13,8 +14,10 @@ import numpy as np
 import pytest
 
 import nbmedia as nm
+from nbmedia.providers.base import Capability
 from nbmedia.sandbox.media.video import render_video
 from tests import mediacheck
+from tests.conftest import provider_client
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -147,8 +150,8 @@ def test_idempotency_key_is_sent(studio, sandbox, clips) -> None:
     job.wait(timeout=180)
 
 
-def test_webhook_signatures(studio, sandbox) -> None:
-    provider = studio.provider("syncso")
+def test_webhook_signatures(sandbox) -> None:
+    provider = provider_client(sandbox, "syncso")
     secret = sandbox.webhook_secret("syncso").encode()
     body = json.dumps({"id": "gen_1", "status": "COMPLETED"}).encode()
     t = int(time.time())
@@ -175,14 +178,47 @@ def test_failed_generation_keeps_error_code(studio, sandbox, clips) -> None:
     assert job.error["code"] == "generation_input_validation_failed"
 
 
-def test_a_retried_create_with_the_same_key_is_the_same_generation(studio, sandbox, clips) -> None:
-    provider = studio.provider("syncso")
-    job, request = studio.prepare(
-        "syncso", "lipsync", None, video=clips["video"], audio=clips["audio"]
-    )
-    first = studio._runner.run(provider.submit(job, request)).id
-    again = nm.Job(provider="syncso", kind="lipsync", local_id=job.local_id)  # same Idempotency-Key
-    second = studio._runner.run(provider.submit(again, request)).id
+def test_a_retried_create_with_the_same_key_is_the_same_generation(sandbox, clips) -> None:
+    provider = provider_client(sandbox, "syncso")
+    assert provider.has(Capability.IDEMPOTENT_CREATE)
+
+    async def main() -> tuple[str, str, list[dict]]:
+        request = provider.make_request(
+            "lipsync", {"video": clips["video"], "audio": clips["audio"]}
+        )
+        job = nm.Job(provider="syncso", kind="lipsync", local_id="retry-1")
+        first = (await provider.submit(job, request)).id
+        again = nm.Job(provider="syncso", kind="lipsync", local_id="retry-1")  # the same key
+        second = (await provider.submit(again, request)).id
+        listed = await provider.list_jobs()
+        await provider.api.aclose()
+        return first, second, listed
+
+    first, second, listed = asyncio.run(main())
     assert first == second
-    listed = studio.remote_jobs("syncso")
-    assert (listed["id"] == first).sum() == 1
+    assert [g["id"] for g in listed].count(first) == 1
+
+
+def test_a_lost_answer_is_re_sent_with_the_same_key(sandbox) -> None:
+    """In session the HTTP client re-sends a create whose answer was lost (same
+    Idempotency-Key): one generation, no find_created needed."""
+    provider = provider_client(sandbox, "syncso")
+    sandbox.faults.drop_after_receive_next(1, path="/syncso/v2/generate")
+
+    async def main() -> tuple[str, list[dict]]:
+        request = provider.make_request(
+            "lipsync",
+            {
+                "video": "https://example.com/v.mp4",
+                "text": "Hi",
+                "voice_id": "21m00Tcm4TlvDq8ikWAM",
+            },
+        )
+        job = nm.Job(provider="syncso", kind="lipsync", local_id="resent-1")
+        made = (await provider.submit(job, request)).id
+        listed = await provider.list_jobs()
+        await provider.api.aclose()
+        return made, listed
+
+    made, listed = asyncio.run(main())
+    assert [g["id"] for g in listed] == [made]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import wave
 from pathlib import Path
@@ -12,6 +13,7 @@ from PIL import Image
 
 import nbmedia as nm
 from tests import mediacheck
+from tests.conftest import provider_client
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -154,7 +156,7 @@ def test_failed_task_is_job_failed_with_code(studio, sandbox) -> None:
 def test_http_errors_keep_mesh_body(studio, sandbox, tmp_path, monkeypatch) -> None:
     ghost = nm.Job(provider="meshapi", kind="video", id="task_missing")
     with pytest.raises(nm.NotFound) as info:
-        studio._runner.run(studio.provider("meshapi").refresh(ghost))
+        asyncio.run(provider_client(sandbox, "meshapi").refresh(ghost))
     assert info.value.code == "not_found"
     with pytest.raises(nm.NotFound) as info:
         studio.generate("x", provider="meshapi", model="acme/unknown-model", duration=4)
