@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Iterable, Mapping
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from ..errors import MalformedResponse
-from ..http import ApiClient
 from ..models import Job
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ..http import ApiClient
 
 CLOCK_SKEW = dt.timedelta(seconds=60)
 """How far before the job was recorded its provider timestamp may fall (clocks differ)."""

@@ -440,11 +440,6 @@ def _json_segments(text: str) -> list[dict[str, Any]]:
     return out
 
 
-def segments_of(job: Job) -> list[dict[str, Any]]:
-    """Alias of `ViddyScribe.segments`, kept while `Studio.segments` still imports it."""
-    return ViddyScribe.segments(None, job)  # type: ignore[arg-type]
-
-
 def parse_cues(text: str) -> list[dict[str, Any]]:
     """WebVTT or SRT cues → [{start, end, text}]."""
     cues = []
