@@ -34,7 +34,7 @@ def main() -> None:
         studio = nm.Studio(root=root, sandbox=box)
         jobs = [studio.speech(f"benchmark job {i}", format="wav") for i in range(JOBS)]
         provider = studio.provider("mercadream")
-        run = studio._runner.run
+        run = studio.engine.runner.run
 
         def baseline() -> None:
             run(Provider.refresh_many(provider, jobs))  # one GET per job, concurrently

@@ -56,14 +56,22 @@ class _StudioBase:
         self._setup_providers(sandbox)
         self.engine = Engine(self._runner, self.provider, self.ledger, self.media)
         self.engine.hooks = _Hooks(self.engine, self._runner)
+        self.engine.planned_sink = self._send_planned
         self._closed = False
-        self.engine.resume(lambda name: name in self._providers)
-        self.resumed_batch: Batch | None = Batch.resume(
-            self.engine, self._remake, self._limits(None)
-        )
+        self.resumed_batches: list[Batch] = []
         """Rows a stopped Studio planned in a batch and never sent, sent by this one."""
-        if self.resumed_batch is not None:
-            self.resumed_batch.start()
+        self.engine.resume(lambda name: name in self._providers)
+        self._send_planned(self.engine.planned())
+
+    @property
+    def resumed_batch(self) -> Batch | None:
+        """The first batch of rows taken over from a stopped Studio, if any."""
+        return self.resumed_batches[0] if self.resumed_batches else None
+
+    def _send_planned(self, rows: list[tuple[Job, dict[str, Any]]]) -> None:
+        batch = Batch.resume(self.engine, rows, self._remake, self._limits(None))
+        if batch is not None:
+            self.resumed_batches.append(batch.start())
 
     def __repr__(self) -> str:
         where = {n: ("sandbox" if self._on_sandbox(n) else "live") for n in self._providers}

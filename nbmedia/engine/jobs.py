@@ -66,6 +66,8 @@ class Engine:
         self.listeners: list[Callable[[Job], None]] = []
         """Called on every change of any job (not on clock ticks)."""
         self.hooks: JobHooks | None = None
+        self.planned_sink: Callable[[list[tuple[Job, dict[str, Any]]]], None] | None = None
+        """Who sends batch rows taken over from a stopped Studio (the Studio: a new batch)."""
         self._live: dict[str, Job] = {}
         self._waiters: dict[str, list[asyncio.Future[Job]]] = {}
         self._stuck: dict[str, DownloadError] = {}
@@ -121,6 +123,16 @@ class Engine:
         self._record(job, Phase.PLANNED, fields=fields)
         self.ledger.acquire([job.local_id], self.owner, time.time(), C.LEASE_TTL)
         return job
+
+    async def send_planned(self, job: Job) -> None:
+        """A planned batch row whose Studio stopped, now ours: hand it to a new batch."""
+        fields = next(
+            (f or {} for j, phase, f in self.ledger.open_rows() if j.local_id == job.local_id),
+            None,
+        )
+        self.tracker.drop(job)
+        if fields is not None and self.planned_sink is not None:
+            self.planned_sink([(job, fields)])
 
     def planned(self) -> list[tuple[Job, dict[str, Any]]]:
         """Rows planned by a batch that never got sent (the Studio that planned them stopped),
@@ -513,8 +525,12 @@ class Engine:
     def resume(self, available: Callable[[str], bool]) -> None:
         """Takes up every job a previous Studio left open (its lease decides who follows it)."""
         for job, phase, _fields in self.ledger.open_rows():
-            if phase == Phase.PLANNED or not available(job.provider):
+            if not available(job.provider):
                 continue
+            if phase == Phase.PLANNED and not self.ledger.held_elsewhere(
+                job.local_id, self.owner, time.time(), C.LEASE_TTL
+            ):
+                continue  # free now: `planned()` takes it for a resumed batch
             self.resume_one(self.adopt(job), phase)
 
     def resume_one(self, job: Job, phase: str) -> None:

@@ -271,6 +271,16 @@ class Ledger:
                     [(owner, i) for i in local_ids],
                 )
 
+    def held_elsewhere(self, local_id: str, owner: str, now: float, ttl: float) -> bool:
+        """Whether another owner holds a live lease on the job."""
+        with self._lock:
+            found = self._db.execute(
+                "SELECT owner, heartbeat FROM jobs WHERE local_id=?", (local_id,)
+            ).fetchone()
+        return bool(
+            found and found["owner"] not in (None, owner) and (found["heartbeat"] or 0) >= now - ttl
+        )
+
     def holds(self, owner: str, local_id: str) -> bool:
         with self._lock:
             found = self._db.execute(

@@ -173,6 +173,8 @@ class Tracker:
                 self._spawn(e, engine.download(e))
             elif e.phase == Phase.SEARCHING:
                 self._spawn(e, engine.search(e))
+            elif e.phase == Phase.PLANNED:  # a batch row of a Studio that stopped
+                self._spawn(e, engine.send_planned(e.job))
             elif e.phase == Phase.SENDING:  # taken over from a Studio that stopped mid-create
                 self._spawn(e, engine.lost_answer(e.job, "the Studio sending it stopped"))
         for provider, entries in polls.items():

@@ -87,10 +87,16 @@ class Batch:
         return cls(engine, rows, planned, limits)
 
     @classmethod
-    def resume(cls, engine: Engine, remake: Remake, limits: Mapping[str, int]) -> Batch | None:
-        """The rows a stopped Studio planned but never sent, as a batch of this Studio."""
+    def resume(
+        cls,
+        engine: Engine,
+        rows: list[tuple[Job, dict[str, Any]]],
+        remake: Remake,
+        limits: Mapping[str, int],
+    ) -> Batch | None:
+        """Rows a stopped Studio planned but never sent (`engine.planned()`), as a batch."""
         planned = []
-        for job, fields in engine.planned():
+        for job, fields in rows:
             try:
                 planned.append((job, remake(job, fields)))
             except NbmediaError as exc:

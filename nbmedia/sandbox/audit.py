@@ -51,6 +51,7 @@ class _Created:
     created_at: str
     ref: Any = None
     replays: int = 0
+    label: str | None = None
 
 
 @dataclass
@@ -80,9 +81,19 @@ class Audit:
         with self._lock:
             self._lookups[provider] = lookup
 
-    def created(self, provider: str, job_id: str, key: str, kind: str, ref: Any = None) -> None:
+    def created(
+        self,
+        provider: str,
+        job_id: str,
+        key: str,
+        kind: str,
+        ref: Any = None,
+        *,
+        label: str | None = None,
+    ) -> None:
         """A job was created (call once it is stored); the same (provider, id, ref) again is an
-        idempotent replay and only counts in ``replays``."""
+        idempotent replay and only counts in ``replays``. `label` is the request's own words
+        (its prompt, text, instructions or output name) to tell jobs apart by."""
         slot = (provider, job_id, ref)
         with self._lock:
             known = self._created.get(slot)
@@ -90,7 +101,7 @@ class Audit:
                 known.replays += 1
                 return
             self._created[slot] = _Created(
-                provider, job_id, account(key), kind, _iso(time.time()), ref
+                provider, job_id, account(key), kind, _iso(time.time()), ref, label=label
             )
 
     def served(self, **record: Any) -> None:
@@ -146,6 +157,7 @@ class Audit:
             "kind": c.kind,
             "created_at": c.created_at,
             "replays": c.replays,
+            "label": c.label,
             "status": None,
             "outputs": [],
         }

@@ -478,7 +478,9 @@ class MercaDream:
         )
         with self._lock:
             self._jobs[job.id] = job
-        self.env.audit.created(NAME, job.id, key, kind)
+        self.env.audit.created(
+            NAME, job.id, key, kind, label=fields.get("prompt") or fields.get("text")
+        )
         failure = self.env.faults.take_job_failure()
         if failure is not None:
             job.lifecycle.fail(*failure, scheduled=True)

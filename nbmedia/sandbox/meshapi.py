@@ -815,7 +815,8 @@ class MeshApi:
         self._start(task, unreachable)
         with self._lock:
             self._tasks[task.id] = task
-        self.env.audit.created(NAME, task.id, key, "video")
+        text = " ".join(i.text for i in items if i.type == "text" and i.text)
+        self.env.audit.created(NAME, task.id, key, "video", label=text or None)
         self.env.clock.track(task.lifecycle)  # stamps each stage on time, fires the callback
         return task
 

@@ -1035,7 +1035,7 @@ class SyncSo:
         )
         with self._lock:
             self._generations[gen.id] = gen
-        self.env.audit.created(NAME, gen.id, key, "generate")
+        self.env.audit.created(NAME, gen.id, key, "generate", label=spec.output_file_name)
         failure = self.env.faults.take_job_failure()
         if unreachable:
             gen.lifecycle.fail(UNREACHABLE_CODE, "; ".join(unreachable))

@@ -1368,7 +1368,9 @@ class ViddyScribe:
                 lifecycle=Lifecycle(self.env.clock, Timing(wait=start - now, run=run)),
             )
             self._jobs[job.id] = job
-        self.env.audit.created(NAME, job.id, team, kind)
+        self.env.audit.created(
+            NAME, job.id, team, kind, label=(config or {}).get("custom_instructions")
+        )
         failure = self.env.faults.take_job_failure()
         if failure is not None:
             job.lifecycle.fail(*failure, scheduled=True)

@@ -692,7 +692,9 @@ class Vimmerse:
         gen.lifecycle = self._lifecycle(media, gen)
         with self._lock:  # published only once complete: a GET may come at any moment
             self._media[media_id] = media
-        self.env.audit.created(NAME, media_id, key, "create", ref=gen.number)
+        self.env.audit.created(
+            NAME, media_id, key, "create", ref=gen.number, label=params.get("prompt")
+        )
         self._start(media, gen, got)
         return media
 
