@@ -20,7 +20,16 @@ BAR_STYLE = {
     JobStatus.FAILED: "danger",
     JobStatus.CANCELLED: "warning",
     JobStatus.EXPIRED: "warning",
+    JobStatus.UNCONFIRMED: "warning",
 }
+WHAT_TO_DO = {
+    JobStatus.UNCONFIRMED: (
+        "The create may have reached the provider (and may be billed) but its answer was lost "
+        "and this provider cannot be searched: look for it on the provider's dashboard and, if "
+        "it is there, <code>studio.attach(job, provider_id)</code> follows and downloads it."
+    ),
+}
+"""What the user can do about a job that ended in this state."""
 
 
 class JobProgress(W.VBox):
@@ -72,6 +81,8 @@ class JobProgress(W.VBox):
             code = html.escape(str(job.error.get("code") or status.value))
             msg = html.escape(str(job.error.get("message") or ""))
             text += f"<div class='nbmedia-error' style='color:#c62828'><b>{code}</b> {msg}</div>"
+        if status in WHAT_TO_DO:
+            text += f"<div class='nbmedia-todo'>{WHAT_TO_DO[status]}</div>"
         self.label.value = text
         if status is JobStatus.SUCCEEDED and not self._shown_player and job.path is not None:
             self._shown_player = True

@@ -72,6 +72,7 @@ class Engine:
         self._waiters: dict[str, list[asyncio.Future[Job]]] = {}
         self._stuck: dict[str, DownloadError] = {}
         self._slots: asyncio.Semaphore | None = None
+        self._search_locks: dict[str, asyncio.Lock] = {}
         self._closed = False
 
     def __repr__(self) -> str:
@@ -161,6 +162,7 @@ class Engine:
         With `wait_rate_limits`, a 429 that waiting cures is waited out and the create re-sent
         (a 429 creates nothing)."""
         job = self.adopt(job)
+        job.created_at = utcnow()  # a batch row planned earlier is made from now on
         self._record(job, Phase.SENDING)  # before anything leaves the machine
         self.ledger.acquire([job.local_id], self.owner, time.time(), C.LEASE_TTL)
         provider = self._provider(job.provider)
@@ -175,8 +177,11 @@ class Engine:
                 if wait_rate_limits and exc.retryable:
                     wait = exc.retry_after if exc.retry_after is not None else C.RATE_LIMIT_WAIT
                     if wait <= C.RETRY_AFTER_MAX:
+                        # nothing is in flight while it waits: a restart sends it again
+                        self._record(job, Phase.PLANNED)
                         self.set_note(job, f"rate-limited, sending again in {wait:.0f} s")
                         await asyncio.sleep(wait)
+                        self._record(job, Phase.SENDING)
                         continue
                 self._finish(job, JobStatus.FAILED, _error_of(exc))
                 raise
@@ -227,15 +232,28 @@ class Engine:
         """One search of the provider's list for a job whose create answer was lost."""
         job = entry.job
         provider = self._provider(job.provider)
-        entry.searches += 1
-        claimed = self.ledger.claimed_ids(job.provider)
-        shadow = _copy(job)
-        found = await provider.find_created(shadow, claimed)
-        if found is not None and shadow.id and shadow.id not in claimed:
-            self.ledger.set_extra(job.local_id, reconciled=True)
-            job.note = f"the create's answer was lost; found it in {provider.title}'s list"
-            self._absorb(job, shadow)
-            return
+        lock = self._search_locks.setdefault(job.provider, asyncio.Lock())
+        async with lock:  # one search per provider at a time: two never take one job
+            if self.ledger.sending(
+                job.provider, job.local_id, time.time(), C.LEASE_TTL
+            ) or self._older_search(job):
+                # a create of this provider is in flight: its answer may name the job we
+                # would find; look once it has landed
+                entry.next_at = time.monotonic() + C.POLL_FIRST
+                return
+            entry.searches += 1
+            claimed = self.ledger.claimed_ids(job.provider)
+            shadow = _copy(job)
+            found = await provider.find_created(shadow, claimed)
+            if (
+                found is not None
+                and shadow.id
+                and self.ledger.claim(job.local_id, job.provider, shadow.id)
+            ):
+                self.ledger.set_extra(job.local_id, reconciled=True)
+                job.note = f"the create's answer was lost; found it in {provider.title}'s list"
+                self._absorb(job, shadow)
+                return
         age = (utcnow() - job.created_at).total_seconds()
         if entry.searches >= C.FIND_CREATED_TRIES and age >= C.FIND_CREATED_WINDOW:
             self._finish(
@@ -252,6 +270,17 @@ class Engine:
         self.tracker.succeeded_step(entry, grow=False)
         entry.interval = min(C.POLL_MAX, entry.interval * 2)
         entry.next_at = time.monotonic() + entry.interval
+
+    def _older_search(self, job: Job) -> bool:
+        """Another lost create of the provider, recorded earlier, still searched for: it goes
+        first (the oldest row takes the oldest match)."""
+        return any(
+            e.phase == Phase.SEARCHING
+            and e.job.provider == job.provider
+            and e.job.local_id != job.local_id
+            and e.job.created_at < job.created_at
+            for e in self.tracker.entries()
+        )
 
     def attach(self, job: Job, provider_id: str) -> Job:
         """Links an `unconfirmed` job to the provider's id (found on its dashboard)."""

@@ -227,6 +227,28 @@ class Ledger:
             )
             return {r["id"] for r in found}
 
+    def claim(self, local_id: str, provider: str, id: str) -> bool:
+        """Gives `id` to the row `local_id` unless another row holds it (atomic, across
+        processes): a found job is never attached to two rows."""
+        with self._lock, self._db:
+            cur = self._db.execute(
+                "UPDATE jobs SET id=? WHERE local_id=? AND NOT EXISTS "
+                "(SELECT 1 FROM jobs WHERE provider=? AND id=? AND local_id<>?)",
+                (id, local_id, provider, id, local_id),
+            )
+            return bool(cur.rowcount)
+
+    def sending(self, provider: str, besides: str, now: float, ttl: float) -> bool:
+        """Whether a create of `provider` is in flight in a live Studio (a row `sending`
+        under a live lease), other than row `besides`."""
+        with self._lock:
+            found = self._db.execute(
+                "SELECT 1 FROM jobs WHERE provider=? AND phase='sending' AND local_id<>? "
+                "AND owner IS NOT NULL AND heartbeat >= ? LIMIT 1",
+                (provider, besides, now - ttl),
+            ).fetchone()
+        return found is not None
+
     def shares_id(self, job: Job) -> bool:
         """True when another row holds the same provider id (a regeneration of one media)."""
         if not job.id:

@@ -65,6 +65,9 @@ class Tracker:
     def open_jobs(self) -> list[Job]:
         return [e.job for e in self._entries.values()]
 
+    def entries(self) -> list[Entry]:
+        return list(self._entries.values())
+
     def entry(self, job: Job) -> Entry | None:
         return self._entries.get(job.local_id)
 

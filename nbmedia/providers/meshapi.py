@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import mimetypes
 import os
+import secrets
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -44,6 +45,8 @@ AUDIO_FORMATS = {
     "audio/mpeg": "mp3",
     "audio/mp3": "mp3",
 }
+RANDOM_SEEDS = 2**31
+"""A request without a seed gets one drawn from [0, RANDOM_SEEDS): as random as the server's."""
 DEFAULT_MODEL = "byteplus/dreamina-seedance-2-0"
 MODEL_DURATIONS = {
     "byteplus/dreamina-seedance-2-0": (4, 15),
@@ -225,6 +228,10 @@ class MeshAPI(Provider):
         request = super().make_request(kind, fields)
         assert isinstance(request, VideoRequest)
         self._check_limits(request)
+        if request.seed is None or request.seed < 0:
+            # "a random seed" chosen here rather than by the server: the list echoes seeds
+            # (not prompts), so a create whose answer is lost can be told from its neighbours
+            request.seed = secrets.randbelow(RANDOM_SEEDS)
         return request
 
     def _source(self, field: str, value: Any, kind: str) -> str:

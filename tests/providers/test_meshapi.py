@@ -207,3 +207,15 @@ def test_unsigned_callback_only_triggers_a_re_read(studio, sandbox) -> None:
     assert "evil" not in (
         job.output("video").url or ""
     )  # the state came from GET, not the callback
+
+
+def test_a_request_without_a_seed_gets_one_drawn_by_the_client(sandbox) -> None:
+    """The list echoes seeds but not prompts: a drawn seed tells lost creates apart."""
+    from tests.conftest import provider_client
+
+    p = provider_client(sandbox, "meshapi")
+    seeds = {p.make_request("video", {"prompt": "same", "duration": 4}).wire()["seed"]
+             for _ in range(5)}  # fmt: skip
+    assert len(seeds) == 5 and all(0 <= s < 2**31 for s in seeds)
+    given = p.make_request("video", {"prompt": "same", "duration": 4, "seed": 7})
+    assert given.wire()["seed"] == 7
