@@ -7,7 +7,7 @@ STAMP_TEST := $(VENV)/.test-installed
 PORT ?= 8888
 ALLOW_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: lab test lint format bench clean
+.PHONY: lab test lint format bench chaos clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ lint: $(STAMP_TEST)
 
 bench: $(STAMP_TEST)
 	$(BIN)/python -m bench
+
+chaos: $(STAMP_TEST)
+	$(BIN)/python -m bench chaos --n $(or $(N),1000)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

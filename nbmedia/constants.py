@@ -33,7 +33,7 @@ GIVE_UP_STATUSES = (401, 403, 404)
 GIVE_UP_AFTER = 3
 """...this many times in a row ends the job failed with the provider's code."""
 
-FIND_CREATED_WINDOW = 60.0
+FIND_CREATED_WINDOW = 20.0
 """Seconds a create whose answer was lost is searched for in the provider's list; found
 nowhere by then (and searched at least FIND_CREATED_TRIES times) it was not created."""
 FIND_CREATED_TRIES = 3

@@ -60,6 +60,8 @@ class _StudioBase:
         self._closed = False
         self.resumed_batches: list[Batch] = []
         """Rows a stopped Studio planned in a batch and never sent, sent by this one."""
+        self._resumed_slots: dict[str, asyncio.Semaphore] = {}
+        """One set of per-provider limits for every row taken over (they come one by one)."""
         self.engine.resume(lambda name: name in self._providers)
         self._send_planned(self.engine.planned())
 
@@ -69,7 +71,9 @@ class _StudioBase:
         return self.resumed_batches[0] if self.resumed_batches else None
 
     def _send_planned(self, rows: list[tuple[Job, dict[str, Any]]]) -> None:
-        batch = Batch.resume(self.engine, rows, self._remake, self._limits(None))
+        batch = Batch.resume(
+            self.engine, rows, self._remake, self._limits(None), self._resumed_slots
+        )
         if batch is not None:
             self.resumed_batches.append(batch.start())
 

@@ -36,6 +36,8 @@ RESULT_COLUMNS = [
     "error_message",
 ]
 TEXT_COLUMNS = ("prompt", "text")
+LIMIT_KEY = "_batch_limit"
+"""Kept with each planned row: its batch's limit, so a resumed batch keeps the same pace."""
 
 
 class Batch:
@@ -47,8 +49,11 @@ class Batch:
         requests: pd.DataFrame,
         planned: list[tuple[Job, RequestModel]],
         limits: Mapping[str, int],
+        slots: dict[str, asyncio.Semaphore] | None = None,
     ) -> None:
         self.engine = engine
+        self.slots = {} if slots is None else slots
+        """Per-provider room for open jobs; batches that share it share the limits."""
         self.requests = requests.reset_index(drop=True)
         self.limits = dict(limits)
         self.planned = planned
@@ -80,7 +85,8 @@ class Batch:
                 raise ValidationError(
                     err.provider, f"row {i}: {err.field}", err.value, err.rule
                 ) from None
-            prepared.append((job, request, {"text": text, **fields}))
+            kept = {"text": text, **fields, LIMIT_KEY: limits[provider]}
+            prepared.append((job, request, kept))
         planned = []
         for job, request, kept in prepared:  # all valid: now every row goes in the ledger
             planned.append((engine.plan(job, kept), request))
@@ -93,10 +99,16 @@ class Batch:
         rows: list[tuple[Job, dict[str, Any]]],
         remake: Remake,
         limits: Mapping[str, int],
+        slots: dict[str, asyncio.Semaphore] | None = None,
     ) -> Batch | None:
         """Rows a stopped Studio planned but never sent (`engine.planned()`), as a batch."""
         planned = []
+        limits = dict(limits)
         for job, fields in rows:
+            fields = dict(fields)
+            limit = fields.pop(LIMIT_KEY, None)
+            if isinstance(limit, int) and limit > 0:
+                limits[job.provider] = limit
             try:
                 planned.append((job, remake(job, fields)))
             except NbmediaError as exc:
@@ -106,7 +118,7 @@ class Batch:
         rows = pd.DataFrame(
             [{"provider": j.provider, "kind": j.kind, "prompt": j.prompt} for j, _ in planned]
         )
-        return cls(engine, rows, planned, limits)
+        return cls(engine, rows, planned, limits, slots)
 
     def __repr__(self) -> str:
         done = sum(j.done for j in self.jobs)
@@ -117,7 +129,9 @@ class Batch:
         return self
 
     async def _run(self) -> None:
-        slots = {p: asyncio.Semaphore(self.limits[p]) for p in {j.provider for j in self.jobs}}
+        for provider in {j.provider for j in self.jobs}:
+            self.slots.setdefault(provider, asyncio.Semaphore(self.limits[provider]))
+        slots = self.slots
         await asyncio.gather(
             *(
                 self._one(i, job, request, slots[job.provider])

@@ -4,7 +4,7 @@ while a notebook cell blocks).
 
 A provider is one module in this package exposing ``NAME``, ``WEBHOOK_SECRET``,
 ``build(env) -> list[routes]`` and ``error(status, message, *, code=None, retry_after=None)``;
-adding one is a line in ``PROVIDERS``.
+adding one is a module in this package (found by ``_provider_modules``).
 """
 
 from __future__ import annotations
@@ -30,14 +30,37 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import control, mercadream, meshapi, syncso, viddyscribe, vimmerse
+from . import control
 from .audit import Audit
 from .clock import Clock
 from .faults import DropConnection, FaultMiddleware, Faults
 from .store import Files, Store
 from .webhooks import DeliveryRecord, WebhookSender
 
-PROVIDERS: tuple[ModuleType, ...] = (mercadream, vimmerse, meshapi, viddyscribe, syncso)
+
+def _provider_modules() -> tuple[ModuleType, ...]:
+    """Every module of this package that serves an API (it has ``NAME`` and ``build``): a new
+    provider is one module here and nothing else."""
+    import importlib
+    import pkgutil
+
+    found = []
+    for info in sorted(pkgutil.iter_modules(_package_path()), key=lambda i: i.name):
+        if info.ispkg or info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__package__}.{info.name}")
+        if hasattr(module, "NAME") and hasattr(module, "build"):
+            found.append(module)
+    return tuple(found)
+
+
+def _package_path() -> list[str]:
+    import nbmedia.sandbox as package
+
+    return list(package.__path__)
+
+
+PROVIDERS: tuple[ModuleType, ...] = _provider_modules()
 """Every provider module the sandbox serves, each at ``/<module.NAME>``."""
 
 RENDER_WORKERS = 2
