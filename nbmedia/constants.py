@@ -25,6 +25,12 @@ POLL_FACTOR = 1.5
 POLL_MAX = 10.0
 """...up to this many seconds between polls of one job."""
 
+PREPARE_WAIT_MAX = 120.0
+"""Seconds to wait for a provider to finish preparing an input (an upload being verified)
+before giving its error to the caller..."""
+PREPARE_STEP_MAX = 2.0
+"""...checking again after growing pauses of at most this many seconds."""
+
 POLL_ERROR_MAX = 300.0
 """A job whose status checks or downloads keep failing is retried at most this far apart
 (the backoff grows from POLL_FIRST: whatever goes wrong, one request per job per step)."""

@@ -126,6 +126,24 @@ def poll_backoff(failures: int) -> float:
     return random.uniform(span / 2, span)
 
 
+class Patience:
+    """Waiting for a provider-side state (an upload being verified): growing pauses from
+    POLL_FIRST up to PREPARE_STEP_MAX, until PREPARE_WAIT_MAX has passed."""
+
+    def __init__(self, limit: float = C.PREPARE_WAIT_MAX) -> None:
+        self.limit = limit
+        self._deadline = time.monotonic() + limit
+        self._delay = C.POLL_FIRST
+
+    @property
+    def over(self) -> bool:
+        return time.monotonic() > self._deadline
+
+    async def pause(self) -> None:
+        await asyncio.sleep(self._delay)
+        self._delay = min(C.PREPARE_STEP_MAX, self._delay * C.POLL_FACTOR)
+
+
 class ApiClient:
     """One provider's HTTP client: a base URL, an auth header builder and an error parser."""
 
@@ -408,6 +426,7 @@ __all__ = [
     "Secret",
     "backoff",
     "default_error_parser",
+    "Patience",
     "poll_backoff",
     "parse_retry_after",
 ]

@@ -163,6 +163,7 @@ class Engine:
         (a 429 creates nothing)."""
         job = self.adopt(job)
         job.created_at = utcnow()  # a batch row planned earlier is made from now on
+        job.request = request.wire()  # exactly what is sent (a resumed row is built anew)
         self._record(job, Phase.SENDING)  # before anything leaves the machine
         self.ledger.acquire([job.local_id], self.owner, time.time(), C.LEASE_TTL)
         provider = self._provider(job.provider)

@@ -8,11 +8,9 @@ stale link is refreshed by reading the results again.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import mimetypes
 import os
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -22,7 +20,7 @@ import pydantic
 from pydantic import Field
 
 from ..errors import ProviderError, ValidationError
-from ..http import ParsedError, default_error_parser
+from ..http import ParsedError, Patience, default_error_parser
 from ..models import Job, JobStatus, Output
 from ..validation import RequestModel
 from .answers import read
@@ -31,8 +29,6 @@ from .base import Capability, Provider, guess_mime, parse_time
 API = "/enterprise/api"
 DIRECT_UPLOAD_MAX = 32 * 1024 * 1024
 """Above this a local file goes through the signed-URL flow."""
-UPLOAD_WAIT_S = 120.0
-"""How long a generation waits out `upload_not_ready` / a pending upload before giving up."""
 NO_RETRY_429 = {"plan_limit_exceeded"}
 """429 codes that waiting will not cure."""
 
@@ -230,8 +226,7 @@ class ViddyScribe(Provider):
         status = upload.get("upload_status") or upload.get("status")
         if gcs_path is None and status in (None, "completed", "uploaded", "ready"):
             return media_id
-        deadline = time.monotonic() + UPLOAD_WAIT_S
-        delay = 0.25
+        patience = Patience()
         params: dict[str, str] = {"media_id": upload["media_id"]}
         if gcs_path:
             params["gcs_path"] = gcs_path
@@ -249,16 +244,15 @@ class ViddyScribe(Provider):
                     "upload verification failed: re-upload the media and try again",
                     body=state,
                 )
-            if time.monotonic() > deadline:
+            if patience.over:
                 raise ProviderError(
                     self.name,
                     409,
                     "upload_not_ready",
-                    f"upload still {status} after {UPLOAD_WAIT_S:g} s",
+                    f"upload still {status} after {patience.limit:g} s",
                     body=state,
                 )
-            await asyncio.sleep(delay)
-            delay = min(2.0, delay * 1.5)
+            await patience.pause()
 
     # ---- lifecycle ---------------------------------------------------------------------------
     async def submit(self, job: Job, request: RequestModel) -> Job:
@@ -268,8 +262,7 @@ class ViddyScribe(Provider):
             "input": {"type": "media_id", "media_id": media_id},
             "generation_config": request.config(),
         }
-        deadline = time.monotonic() + UPLOAD_WAIT_S
-        delay = 0.5
+        patience = Patience()
         while True:
             try:
                 r = await self.api.request(
@@ -277,12 +270,11 @@ class ViddyScribe(Provider):
                 )
                 break
             except ProviderError as exc:
-                if exc.code != "upload_not_ready" or time.monotonic() > deadline:
+                if exc.code != "upload_not_ready" or patience.over:
                     if exc.code == "upload_failed":
                         exc.message += " (re-upload the media and try again)"
                     raise
-                await asyncio.sleep(delay)  # verification still running: wait it out
-                delay = min(4.0, delay * 1.5)
+                await patience.pause()  # verification still running: wait it out
         data = read(self.api, r, require={"job_id": str})
         job.id = data["job_id"]
         job.status = self.status_of(str(data.get("status") or "queued"))
