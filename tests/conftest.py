@@ -209,3 +209,13 @@ def receiver() -> Iterator[Receiver]:
     """A webhook receiver on loopback for one test (answers 204)."""
     with Receiver() as r:
         yield r
+
+
+def sandbox_client(
+    sandbox: Sandbox, provider: str, headers: dict[str, str] | None, *, timeout: float = 30
+) -> httpx.Client:
+    """A plain httpx client on one provider's sandbox base URL, with that API's own auth
+    header (the contract side of the tests: no nbmedia client code)."""
+    return httpx.Client(
+        base_url=sandbox.base_url(provider), headers=headers or {}, trust_env=False, timeout=timeout
+    )

@@ -171,46 +171,47 @@ class Engine:
             shadow = _copy(job)
             try:
                 await provider.submit(shadow, request)
-            except RateLimited as exc:
-                if exc.may_have_reached_server:
-                    await self.lost_answer(job, str(exc))
-                    return job
-                if wait_rate_limits and exc.retryable:
-                    wait = exc.retry_after if exc.retry_after is not None else C.RATE_LIMIT_WAIT
-                    if wait <= C.RETRY_AFTER_MAX:
-                        # nothing is in flight while it waits: a restart sends it again
-                        self._record(job, Phase.PLANNED)
-                        self.set_note(job, f"rate-limited, sending again in {wait:.0f} s")
-                        await asyncio.sleep(wait)
-                        self._record(job, Phase.SENDING)
-                        continue
-                self._finish(job, JobStatus.FAILED, _error_of(exc))
-                raise
-            except ProviderError as exc:
-                if exc.may_have_reached_server:
-                    await self.lost_answer(job, str(exc))
-                    return job
-                self._finish(job, JobStatus.FAILED, _error_of(exc))
-                raise
-            except TransportError as exc:
-                if exc.may_have_reached_server:
-                    await self.lost_answer(job, str(exc))
-                    return job
-                self._finish(job, JobStatus.FAILED, {"code": "not_sent", "message": str(exc)})
-                raise
-            except NbmediaError as exc:  # refused on this machine, before sending
-                code = "invalid" if isinstance(exc, ValidationError) else "not_sent"
-                self._finish(job, JobStatus.FAILED, {"code": code, "message": str(exc)})
-                raise
-            except Exception as exc:  # unexpected: the create may have gone out
-                log.exception("%s create of %s failed unexpectedly", job.provider, job.local_id)
-                await self.lost_answer(job, f"{type(exc).__name__}: {exc}")
+            except Exception as exc:
+                if wait_rate_limits and await self._waited_out(job, exc):
+                    continue
+                await self._unanswered(job, exc)
                 return job
             break
         job.error = None
         job.note = None
         self._absorb(job, shadow)
         return job
+
+    async def _waited_out(self, job: Job, exc: Exception) -> bool:
+        """A 429 that waiting cures (it created nothing): waited out, to be sent again."""
+        if not isinstance(exc, RateLimited) or exc.may_have_reached_server or not exc.retryable:
+            return False
+        wait = exc.retry_after if exc.retry_after is not None else C.RATE_LIMIT_WAIT
+        if wait > C.RETRY_AFTER_MAX:
+            return False
+        self._record(job, Phase.PLANNED)  # nothing is in flight: a restart sends it again
+        self.set_note(job, f"rate-limited, sending again in {wait:.0f} s")
+        await asyncio.sleep(wait)
+        self._record(job, Phase.SENDING)
+        return True
+
+    async def _unanswered(self, job: Job, exc: Exception) -> None:
+        """A create (or a regeneration) that raised. One that may have reached the provider is
+        searched for (or `unconfirmed`); one refused before it was made is `failed` with the
+        provider's code, and its error raised again."""
+        known = isinstance(exc, NbmediaError)
+        if getattr(exc, "may_have_reached_server", False) or not known:
+            if not known:  # unexpected: the create may have gone out
+                log.exception("%s create of %s failed unexpectedly", job.provider, job.local_id)
+            await self.lost_answer(job, str(exc) if known else f"{type(exc).__name__}: {exc}")
+            return
+        if isinstance(exc, ProviderError):
+            error = _error_of(exc)
+        else:  # refused on this machine, before sending
+            code = "invalid" if isinstance(exc, ValidationError) else "not_sent"
+            error = {"code": code, "message": str(exc)}
+        self._finish(job, JobStatus.FAILED, error)
+        raise exc
 
     async def lost_answer(self, job: Job, cause: str) -> None:
         """A create may have reached the provider without a confirmed answer: search the
@@ -487,18 +488,9 @@ class Engine:
         self.ledger.acquire([new.local_id], self.owner, time.time(), C.LEASE_TTL)
         try:
             payload = await provider.patch(job.id, update)
-        except ProviderError as exc:
-            if exc.may_have_reached_server:
-                await self.lost_answer(new, str(exc))
-                return new
-            self._finish(new, JobStatus.FAILED, _error_of(exc))
-            raise
-        except TransportError as exc:
-            if exc.may_have_reached_server:
-                await self.lost_answer(new, str(exc))
-                return new
-            self._finish(new, JobStatus.FAILED, {"code": "not_sent", "message": str(exc)})
-            raise
+        except Exception as exc:
+            await self._unanswered(new, exc)
+            return new
         shadow = _copy(new)
         shadow.outputs = []
         provider.apply(shadow, payload)

@@ -20,19 +20,14 @@ import nbmedia as nm
 from nbmedia import constants as C
 from nbmedia.engine.ledger import Ledger, Phase
 from nbmedia.sandbox import Sandbox
+from tests.conftest import wait_until
 
 
 def until(
     studio: nm.Studio, check: Callable[[], object], timeout: float = 30.0, every: float = 0.05
 ) -> object:
     """Runs the Studio's loop (its tracker) until `check` returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        idle(studio, every)
-    raise AssertionError(f"not true after {timeout} s")
+    return wait_until(check, timeout=timeout, every=every, sleep=lambda s: idle(studio, s))
 
 
 def idle(studio: nm.Studio, seconds: float) -> None:

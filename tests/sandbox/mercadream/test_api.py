@@ -20,7 +20,7 @@ import pytest
 
 import nbmedia.sandbox as nbs
 from nbmedia.sandbox import Sandbox
-from tests.conftest import Receiver, download, wait_for
+from tests.conftest import Receiver, download, sandbox_client, wait_for
 from tests.mediacheck import audio_rms, count_frames, frame, probe
 
 pytestmark = pytest.mark.timeout(120)
@@ -44,9 +44,8 @@ def api(sandbox: Sandbox) -> Iterator[httpx.Client]:
 
 
 def client_for(sandbox: Sandbox, key: str | None) -> httpx.Client:
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    return httpx.Client(
-        base_url=sandbox.base_url("mercadream"), headers=headers, trust_env=False, timeout=10
+    return sandbox_client(
+        sandbox, "mercadream", {"Authorization": f"Bearer {key}"} if key else None, timeout=10
     )
 
 

@@ -20,7 +20,7 @@ from PIL import Image
 
 from nbmedia.sandbox import Sandbox, meshapi
 from nbmedia.sandbox.media.audio import write_audio
-from tests.conftest import Receiver, data_uri, download, png_data_uri, wait_for
+from tests.conftest import Receiver, data_uri, download, png_data_uri, sandbox_client, wait_for
 from tests.mediacheck import audio_rms, count_frames, frame, probe
 
 pytestmark = pytest.mark.timeout(120)
@@ -46,10 +46,7 @@ def new_key(marker: str = "_") -> str:
 
 
 def client_for(sandbox: Sandbox, key: str | None) -> httpx.Client:
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    return httpx.Client(
-        base_url=sandbox.base_url("meshapi"), headers=headers, trust_env=False, timeout=30
-    )
+    return sandbox_client(sandbox, "meshapi", {"Authorization": f"Bearer {key}"} if key else None)
 
 
 @pytest.fixture

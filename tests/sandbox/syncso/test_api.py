@@ -26,7 +26,7 @@ import pytest
 from nbmedia.sandbox import Sandbox, syncso
 from nbmedia.sandbox.media import ffmpeg_exe
 from nbmedia.sandbox.media.audio import write_audio
-from tests.conftest import Receiver, data_uri, download, wait_for
+from tests.conftest import Receiver, data_uri, download, sandbox_client, wait_for
 from tests.mediacheck import FFMPEG, count_frames, decode_audio, probe
 
 pytestmark = pytest.mark.timeout(120)
@@ -118,10 +118,7 @@ def new_key(marker: str = "_") -> str:
 
 
 def client_for(sandbox: Sandbox, key: str | None) -> httpx.Client:
-    headers = {"x-api-key": key} if key is not None else {}
-    return httpx.Client(
-        base_url=sandbox.base_url("syncso"), headers=headers, trust_env=False, timeout=30
-    )
+    return sandbox_client(sandbox, "syncso", {"x-api-key": key} if key is not None else None)
 
 
 @pytest.fixture

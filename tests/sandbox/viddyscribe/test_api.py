@@ -24,7 +24,7 @@ from PIL import Image
 from nbmedia.sandbox import Sandbox, viddyscribe
 from nbmedia.sandbox.media.audio import write_audio
 from nbmedia.sandbox.media.video import render_video
-from tests.conftest import data_uri, download, wait_for
+from tests.conftest import data_uri, download, sandbox_client, wait_for
 from tests.mediacheck import FFMPEG, audio_rms, decode_audio, frame, probe
 
 pytestmark = pytest.mark.timeout(120)
@@ -103,10 +103,7 @@ def new_key(marker: str = "_") -> str:
 
 
 def client_for(sandbox: Sandbox, key: str | None) -> httpx.Client:
-    headers = {"X-API-Key": key} if key else {}
-    return httpx.Client(
-        base_url=sandbox.base_url("viddyscribe"), headers=headers, trust_env=False, timeout=60
-    )
+    return sandbox_client(sandbox, "viddyscribe", {"X-API-Key": key} if key else None, timeout=60)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from nbmedia.sandbox import Sandbox
-from tests.conftest import Receiver, download, png_data_uri, wait_for
+from tests.conftest import Receiver, download, png_data_uri, sandbox_client, wait_for
 from tests.mediacheck import audio_rms, decode_audio, frame, probe
 
 pytestmark = pytest.mark.timeout(120)
@@ -43,10 +43,7 @@ def new_key(marker: str = "") -> str:
 
 
 def client_for(sandbox: Sandbox, key: str | None) -> httpx.Client:
-    headers = {"X-Api-Key": key} if key is not None else {}
-    return httpx.Client(
-        base_url=sandbox.base_url("vimmerse"), headers=headers, trust_env=False, timeout=30
-    )
+    return sandbox_client(sandbox, "vimmerse", {"X-Api-Key": key} if key is not None else None)
 
 
 @pytest.fixture
