@@ -32,6 +32,7 @@ from ..errors import (
     UnknownStatus,
     ValidationError,
 )
+from ..http import backoff
 from ..models import Job, JobHooks, JobStatus, utcnow
 from ..providers.base import Capability, Provider
 from ..validation import RequestModel
@@ -174,13 +175,42 @@ class Engine:
             except Exception as exc:
                 if wait_rate_limits and await self._waited_out(job, exc):
                     continue
-                await self._unanswered(job, exc)
-                return job
+                replayed = await self._replay(job, request, provider, exc)
+                if replayed is None:
+                    await self._unanswered(job, exc)
+                    return job
+                shadow = replayed
             break
         job.error = None
         job.note = None
         self._absorb(job, shadow)
         return job
+
+    async def _replay(
+        self, job: Job, request: RequestModel, provider: Provider, exc: Exception
+    ) -> Job | None:
+        """A create the provider deduplicates (the same Idempotency-Key, the job's local id),
+        whose answer was lost or unreadable: sent again, it answers with the job it made (or
+        makes it once). None when that does not work either (the list is searched next)."""
+        if not (
+            provider.has(Capability.IDEMPOTENT_CREATE)
+            and getattr(exc, "may_have_reached_server", False)
+        ):
+            return None
+        for attempt in range(C.MAX_RETRIES):
+            await asyncio.sleep(backoff(attempt))
+            shadow = _copy(job)
+            try:
+                await provider.submit(shadow, request)
+            except NbmediaError as again:
+                if not getattr(again, "may_have_reached_server", False) and not isinstance(
+                    again, (RateLimited, TransportError)
+                ):
+                    return None
+                continue
+            self.ledger.set_extra(job.local_id, replayed=True)
+            return shadow
+        return None
 
     async def _waited_out(self, job: Job, exc: Exception) -> bool:
         """A 429 that waiting cures (it created nothing): waited out, to be sent again."""

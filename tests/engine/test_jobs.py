@@ -298,3 +298,33 @@ def test_a_batch_is_in_the_ledger_before_its_first_row_is_sent(
             again.close()
     finally:
         studio.close()
+
+
+def test_an_idempotent_create_is_sent_again_with_its_key(
+    studio: nm.Studio, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """sync.so deduplicates by Idempotency-Key: an unreadable answer is cured by asking again
+    (the same key), which names the one generation made; nothing is made twice."""
+    from bench.chaos import inputs_for
+
+    media = inputs_for(tmp_path / "inputs")
+    before = len(sandbox.audit()["created"])
+    sandbox.faults.malformed_kinds = ["empty"]
+    sandbox.faults.malformed_rate = 1.0
+    try:
+        task = studio.engine.runner.create_task(_lipsync(studio, media))
+        until(studio, lambda: requests_to(sandbox, "/syncso/v2/generate", "POST") >= 1, 30)
+    finally:
+        sandbox.faults.malformed_rate = 0.0
+    job = studio.engine.runner.run(task)
+    job.wait(120)
+    made = sandbox.audit()["created"][before:]
+    assert len(made) == 1 and made[0]["id"] == job.id and made[0]["replays"] >= 1
+    assert studio.ledger.extra(job.local_id).get("replayed") is True
+
+
+async def _lipsync(studio: nm.Studio, media: dict[str, str]) -> nm.Job:
+    job, request = studio.prepare(
+        "syncso", "lipsync", None, video=media["video"], audio=media["audio"]
+    )
+    return await studio.engine.send(job, request)
