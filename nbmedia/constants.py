@@ -60,6 +60,9 @@ WATCH_INTERVAL = 2.0
 TICK = 1.0
 """Seconds between clock ticks sent to open jobs' listeners (elapsed time), no network."""
 
+MAX_REDIRECTS = 5
+"""Redirects followed for one call (each hop carries the key only to the API's own origin)."""
+
 DOWNLOAD_CHUNK = 1 << 16
 
 LEDGER_DIR = ".nbmedia"

@@ -8,6 +8,7 @@ the server: that would risk paying twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import logging
 import random
@@ -181,7 +182,7 @@ class ApiClient:
             self._client = httpx.AsyncClient(
                 transport=self._transport,
                 timeout=httpx.Timeout(C.READ_TIMEOUT, connect=C.CONNECT_TIMEOUT),
-                follow_redirects=True,
+                follow_redirects=False,  # followed by `_send`, which guards the key
                 headers={"User-Agent": "nbmedia/0.1"},
             )
             self._loop = loop
@@ -206,8 +207,53 @@ class ApiClient:
         return headers
 
     def _same_host(self, url: str) -> bool:
-        """The key is sent only to the API's own host (never to a CDN or an upload bucket)."""
-        return urlsplit(url).netloc == urlsplit(self.base_url).netloc
+        """The key is sent only to the API's own origin (scheme, host and port): never to a
+        CDN, an upload bucket, or wherever a redirect points."""
+        a, b = urlsplit(url), urlsplit(self.base_url)
+        return (a.scheme, a.netloc) == (b.scheme, b.netloc)
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        with_auth: bool = True,
+        stream: bool = False,
+        timeout: Any = httpx.USE_CLIENT_DEFAULT,
+        **body: Any,
+    ) -> httpx.Response:
+        """One exchange, following redirects here rather than in httpx (which strips only
+        `Authorization`): each hop carries the key only if it is the API's own origin, and a
+        redirect that would carry a request body to another origin is refused."""
+        for _ in range(C.MAX_REDIRECTS + 1):
+            request = self.client.build_request(
+                method,
+                url,
+                headers=self._headers(headers, with_auth=with_auth and self._same_host(url)),
+                timeout=timeout,
+                **body,
+            )
+            response = await self.client.send(request, stream=stream)
+            if not response.is_redirect:
+                return response
+            target = str(response.url.join(response.headers["location"]))
+            await response.aclose()
+            body.pop("params", None)  # the Location carries its own query
+            if response.status_code in (301, 302, 303) and method not in ("GET", "HEAD"):
+                method, body = "GET", {}
+            elif any(v is not None for v in body.values()) and not self._same_host(target):
+                raise ProviderError(
+                    self.provider,
+                    response.status_code,
+                    "redirect_refused",
+                    f"the API redirected a {method} with its body to another origin "
+                    f"({urlsplit(target).netloc}); not followed",
+                )
+            url = target
+        raise ProviderError(
+            self.provider, 310, "too_many_redirects", f"more than {C.MAX_REDIRECTS} redirects"
+        )
 
     def _notify(self, reason: str, delay: float) -> None:
         for listener in list(self.retry_listeners):
@@ -242,15 +288,15 @@ class ApiClient:
         reached = False  # an earlier attempt of this call may have been delivered
         while True:
             try:
-                response = await self.client.request(
+                response = await self._send(
                     method,
                     url,
+                    headers=headers,
                     json=json,
                     params=params,
                     data=data,
                     files=files,
                     content=content,
-                    headers=self._headers(headers, with_auth=self._same_host(url)),
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 reason = f"cannot connect ({type(exc).__name__})"
@@ -356,12 +402,12 @@ class ApiClient:
         links need none, and a key must not travel to another host. Disk errors (OSError) are
         the caller's to name.
         """
-        headers = self._headers(None, with_auth=with_auth and self._same_host(url))
         timeout = httpx.Timeout(C.DOWNLOAD_READ_TIMEOUT, connect=C.CONNECT_TIMEOUT)
         attempt = 0
         while True:
             try:
-                async with self.client.stream("GET", url, headers=headers, timeout=timeout) as r:
+                r = await self._send("GET", url, with_auth=with_auth, stream=True, timeout=timeout)
+                async with contextlib.aclosing(r):
                     if not r.is_success:
                         await r.aread()
                         err = self._error(r)
