@@ -60,6 +60,10 @@ WATCH_INTERVAL = 2.0
 TICK = 1.0
 """Seconds between clock ticks sent to open jobs' listeners (elapsed time), no network."""
 
+DOWNLOAD_MIN_FREE = 4 << 20
+"""Bytes that must be free in the media folder before a file is fetched (below it the disk
+counts as full: no transfer is made that could not be kept)."""
+
 MAX_REDIRECTS = 5
 """Redirects followed for one call (each hop carries the key only to the API's own origin)."""
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 from pathlib import Path
 
+from .. import constants as C
 from ..errors import DownloadError
 from ..http import ApiClient
 from ..models import EXT_BY_MIME, Job, Output
@@ -79,6 +81,13 @@ class Downloads:
     async def _save(self, out: Output, dest: Path, api: ApiClient, provider: str) -> None:
         dest.parent.mkdir(parents=True, exist_ok=True)
         part = dest.with_name(dest.name + PART)
+        # the disk is asked before the provider: no transfer is made that cannot be kept
+        part.open("wb").close()
+        free = shutil.disk_usage(dest.parent).free
+        if free < C.DOWNLOAD_MIN_FREE:
+            with contextlib.suppress(OSError):
+                part.unlink()
+            raise OSError(errno.ENOSPC, f"only {free // 1024} KiB free")
         try:
             if out.content is not None:
                 part.write_text(out.content, encoding="utf-8")
