@@ -12,14 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Mapping
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ..engine.jobs import Engine
 from ..errors import NbmediaError, ValidationError
 from ..models import Job
 from ..validation import RequestModel
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Prepare = Callable[..., tuple[Job, RequestModel]]
 """`prepare(provider, kind, text, **fields) -> (job, request)`: validates, sends nothing."""
@@ -115,6 +116,8 @@ class Batch:
                 engine.fail_planned(job, exc)
         if not planned:
             return None
+        import pandas as pd
+
         rows = pd.DataFrame(
             [{"provider": j.provider, "kind": j.kind, "prompt": j.prompt} for j, _ in planned]
         )
@@ -186,6 +189,8 @@ class Batch:
                 "error_code": err.get("code"),
                 "error_message": err.get("message"),
             })  # fmt: skip
+        import pandas as pd
+
         return pd.concat([self.requests, pd.DataFrame(rows, columns=RESULT_COLUMNS)], axis=1)
 
     def _ipython_display_(self) -> None:
@@ -198,6 +203,8 @@ class Batch:
 
 def _missing(value: Any) -> bool:
     try:
+        import pandas as pd
+
         return bool(pd.isna(value))
     except (TypeError, ValueError):
         return False  # lists and dicts are values

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ..errors import JobFailed
 from ..models import Job
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Rate = Callable[[Job, "int | None"], None]
 
