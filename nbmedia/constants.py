@@ -64,6 +64,10 @@ DOWNLOAD_MIN_FREE = 4 << 20
 """Bytes that must be free in the media folder before a file is fetched (below it the disk
 counts as full: no transfer is made that could not be kept)."""
 
+WEBHOOK_TOLERANCE = 300.0
+"""Seconds a signed webhook's timestamp may be from now; within them a delivery seen before
+is a replay."""
+
 MAX_REDIRECTS = 5
 """Redirects followed for one call (each hop carries the key only to the API's own origin)."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping
 from enum import Enum
@@ -11,7 +12,8 @@ from typing import Any, ClassVar
 
 import httpx
 
-from ..errors import NbmediaError, UnknownStatus
+from .. import constants as C
+from ..errors import NbmediaError, UnknownStatus, WebhookError
 from ..http import ApiClient, ParsedError, Secret, default_error_parser
 from ..models import EXT_BY_MIME, MIME_BY_EXT, Job, JobStatus, Output
 from ..validation import RequestModel, build
@@ -40,6 +42,38 @@ class Capability(str, Enum):
 
 class Unsupported(NbmediaError):
     """The provider's API does not offer this (see `Provider.capabilities`)."""
+
+
+class ReplayGuard:
+    """Remembers signed webhook deliveries for the tolerance window, so one seen before (the
+    same signature, or the same event of the same job) is refused as a replay."""
+
+    def __init__(self, window: float = C.WEBHOOK_TOLERANCE) -> None:
+        self.window = window
+        self._seen: dict[str, float] = {}
+
+    def check(self, provider: str, *keys: str, now: float | None = None) -> None:
+        """Raises WebhookError if any key was seen within the window; else remembers them."""
+        moment = time.time() if now is None else now
+        self._seen = {k: t for k, t in self._seen.items() if moment - t <= self.window}
+        if any(k in self._seen for k in keys):
+            raise WebhookError(f"{provider}: this webhook was delivered before: a replay")
+        for key in keys:
+            self._seen[key] = moment
+
+
+def check_fresh(provider: str, sent: float | None, now: float | None = None) -> None:
+    """A signed delivery must be stamped within WEBHOOK_TOLERANCE of now."""
+    moment = time.time() if now is None else now
+    if sent is None:
+        raise WebhookError(
+            f"{provider}: the webhook carries no timestamp: cannot rule out a replay"
+        )
+    if abs(moment - sent) > C.WEBHOOK_TOLERANCE:
+        raise WebhookError(
+            f"{provider}: the webhook is stale (stamped {abs(moment - sent):.0f} s from now, "
+            f"more than {C.WEBHOOK_TOLERANCE:.0f} s): possible replay"
+        )
 
 
 class Provider(ABC):
@@ -74,6 +108,8 @@ class Provider(ABC):
     def __init__(self, api: ApiClient, *, webhook_secret: Secret | None = None) -> None:
         self.api = api
         self.webhook_secret = webhook_secret
+        self.replays = ReplayGuard()
+        """Signed deliveries seen within the tolerance window (replays are refused)."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.api.base_url}>"

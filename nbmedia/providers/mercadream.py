@@ -31,7 +31,7 @@ from .answers import (
     read_rows,
     since,
 )
-from .base import Capability, Provider, guess_mime, parse_time
+from .base import Capability, Provider, check_fresh, guess_mime, parse_time
 
 Format = Literal["mp3", "wav", "flac"]
 AUDIO_MIME = {"mp3": "audio/mpeg", "wav": "audio/wav", "flac": "audio/flac"}
@@ -303,8 +303,11 @@ class MercaDream(Provider):
         job.outputs = outs
 
     # ---- webhooks ----------------------------------------------------------------------------
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
-        """Verifies `MercaDream-Signature` (HMAC-SHA256 of the raw body) and parses the event."""
+    def parse_webhook(
+        self, headers: Mapping[str, str], body: bytes, *, now: float | None = None
+    ) -> dict[str, Any]:
+        """Verifies `MercaDream-Signature` (HMAC-SHA256 of the raw body), the signed body's
+        `timestamp` (within 300 s) and that the delivery is not a replay; parses the event."""
         if self.webhook_secret is None:
             raise WebhookError("mercadream: no webhook secret configured; cannot verify")
         lower = {k.lower(): v for k, v in headers.items()}
@@ -326,6 +329,10 @@ class MercaDream(Provider):
         ):
             raise WebhookError("mercadream: webhook body has no job_id/status")
         self.status_of(event["status"])
+        sent = parse_time(event.get("timestamp"))
+        check_fresh(self.name, sent.timestamp() if sent else None, now)
+        what = f"{event.get('event')}:{event['job_id']}:{event['status']}"
+        self.replays.check(self.name, given, what, now=now)
         return {"id": event["job_id"], "status": event["status"], "event": event}
 
     def voices(self) -> list[dict[str, Any]]:

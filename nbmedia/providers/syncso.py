@@ -17,7 +17,6 @@ import json
 import mimetypes
 import os
 import re
-import time
 import uuid
 from collections.abc import Collection, Mapping
 from pathlib import Path
@@ -33,13 +32,12 @@ from ..models import Job, JobStatus, Output
 from ..validation import RequestModel
 from . import mediainfo
 from .answers import closest, eligible, malformed, matches, number, read, read_rows, same
-from .base import Capability, Provider, guess_mime, parse_time
+from .base import Capability, Provider, check_fresh, guess_mime, parse_time
 from .inputs import input_url
 
 MODELS = ("lipsync-2", "lipsync-1.9.0-beta", "lipsync-2-pro", "react-1", "sync-3")
 UPLOAD_MAX = 20 * 1024 * 1024
 """Direct (multipart) uploads above this get 413: larger files go by URL."""
-SIGNATURE_TOLERANCE_S = 300
 FILE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 TTS_REF = "tts"
 """The refId given to the text-to-speech input, so segments can point at it."""
@@ -535,10 +533,7 @@ class SyncSo(Provider):
             t = int(parts["t"])
         except ValueError:
             raise WebhookError("syncso: the signature timestamp is not a number") from None
-        if abs((now if now is not None else time.time()) - t) > SIGNATURE_TOLERANCE_S:
-            raise WebhookError(
-                "syncso: the webhook is too old (or from the future): possible replay"
-            )
+        check_fresh(self.name, float(t), now)
         expected = hmac.new(
             self.webhook_secret.reveal().encode(), f"{t}.".encode() + body, hashlib.sha256
         ).hexdigest()
@@ -550,6 +545,8 @@ class SyncSo(Provider):
             raise WebhookError("syncso: webhook body is not JSON") from None
         if not isinstance(event, dict) or not isinstance(event.get("id"), str):
             raise WebhookError("syncso: webhook body has no generation id")
+        what = f"{event['id']}:{event.get('status')}"
+        self.replays.check(self.name, parts["v1"], what, now=now)
         return {"id": event["id"], "status": event.get("status"), "event": event}
 
     def voices(self) -> list[dict[str, Any]]:

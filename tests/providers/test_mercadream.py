@@ -332,15 +332,43 @@ def test_refresh_many_uses_one_list_call(sandbox) -> None:
 
 
 def test_webhook_signature_verified(sandbox) -> None:
+    """Forged, tampered, unsigned, stale and replayed deliveries: every one refused, saying
+    which; only a fresh, validly signed, first delivery is accepted."""
+    import datetime as dt
+
     provider = provider_client(sandbox, "mercadream")
-    body = json.dumps({"event": "job.completed", "job_id": "job_x", "status": "completed"}).encode()
     secret = sandbox.webhook_secret("mercadream").encode()
-    good = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
-    assert provider.parse_webhook({"MercaDream-Signature": good}, body)["id"] == "job_x"
-    with pytest.raises(nm.WebhookError):
-        provider.parse_webhook({"MercaDream-Signature": good}, body.replace(b"job_x", b"job_y"))
-    with pytest.raises(nm.WebhookError):
-        provider.parse_webhook({}, body)
+
+    def delivery(stamp: dt.datetime, status: str = "completed", key: bytes = secret):
+        body = json.dumps(
+            {"event": f"job.{status}", "job_id": "job_x", "status": status,
+             "timestamp": stamp.isoformat().replace("+00:00", "Z")}
+        ).encode()  # fmt: skip
+        return {
+            "MercaDream-Signature": "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+        }, body
+
+    now = dt.datetime.now(dt.timezone.utc)
+    headers, body = delivery(now)
+    assert provider.parse_webhook(headers, body)["id"] == "job_x"
+    refused = {
+        "does not match": [
+            delivery(now, key=b"not-the-secret"),  # forged
+            (headers, body.replace(b"job_x", b"job_y")),  # tampered
+        ],
+        "no webhook secret|does not match": [({}, body)],  # unsigned
+        "stale": [delivery(dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc))],
+        "replay": [
+            (headers, body),  # the same delivery again
+            delivery(now + dt.timedelta(seconds=5)),  # the same event of the same job, re-signed
+        ],
+    }
+    for reason, cases in refused.items():
+        for h, b in cases:
+            with pytest.raises(nm.WebhookError, match=reason):
+                provider.parse_webhook(h, b)
+    fresh_headers, fresh_body = delivery(now, status="failed")  # another event: accepted
+    assert provider.parse_webhook(fresh_headers, fresh_body)["status"] == "failed"
 
 
 def test_webhooks_from_the_sandbox_settle_the_job(studio, sandbox) -> None:
@@ -371,8 +399,9 @@ def test_webhooks_from_the_sandbox_settle_the_job(studio, sandbox) -> None:
         events = [studio.provider("mercadream").parse_webhook(h, b) for h, b in received]
         assert [e["status"] for e in events][-1] == "completed"
         assert all(e["id"] == job.id for e in events)
-        # verified, it wakes the job if still followed (it is settled by now: nothing to wake)
-        assert studio.handle_webhook("mercadream", *received[-1]) in (job, None)
+        # each delivery is taken once: the same one handed over again is a replay
+        with pytest.raises(nm.WebhookError, match="replay"):
+            studio.handle_webhook("mercadream", *received[-1])
     finally:
         server.shutdown()
 

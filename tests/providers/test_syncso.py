@@ -164,10 +164,16 @@ def test_webhook_signatures(sandbox) -> None:
         )
     old = t - 301
     stale = hmac.new(secret, f"{old}.".encode() + body, hashlib.sha256).hexdigest()
-    with pytest.raises(nm.WebhookError, match="too old"):
+    with pytest.raises(nm.WebhookError, match="stale"):
         provider.parse_webhook({"Sync-Signature": f"t={old},v1={stale}"}, body)
     with pytest.raises(nm.WebhookError):
         provider.parse_webhook({}, body)
+    # replays within the window: the same delivery, and the same event re-signed a second later
+    with pytest.raises(nm.WebhookError, match="replay"):
+        provider.parse_webhook({"Sync-Signature": f"t={t},v1={sig}"}, body)
+    again = hmac.new(secret, f"{t + 1}.".encode() + body, hashlib.sha256).hexdigest()
+    with pytest.raises(nm.WebhookError, match="replay"):
+        provider.parse_webhook({"Sync-Signature": f"t={t + 1},v1={again}"}, body)
 
 
 def test_failed_generation_keeps_error_code(studio, sandbox, clips) -> None:
