@@ -247,7 +247,7 @@ def run(
         if scenario == "two-studios":
             time.sleep(2.0)
             second = _spawn(root, box.url, plan, "resume", log)
-            _wait_all(root, n, started, [first, second])
+            _wait_all(started, [first, second])
         else:
             freed = False
             while first.poll() is None and time.monotonic() - started < DEADLINE:
@@ -265,9 +265,9 @@ def run(
                 _unmount_fault(root, scenario)
             if scenario == "kill":
                 second = _spawn(root, box.url, plan, "resume", log)
-                _wait_all(root, n, started, [second])
+                _wait_all(started, [second])
             else:
-                _wait_all(root, n, started, [first])
+                _wait_all(started, [first])
         figures.seconds = time.monotonic() - started
         for knob in mix:
             default = [] if knob == "malformed_kinds" else 0
@@ -285,7 +285,7 @@ def run(
     return figures
 
 
-def _wait_all(root: Path, n: int, started: float, workers: list[subprocess.Popen[str]]) -> None:
+def _wait_all(started: float, workers: list[subprocess.Popen[str]]) -> None:
     while time.monotonic() - started < DEADLINE + 60:
         if all(w.poll() is not None for w in workers):
             return

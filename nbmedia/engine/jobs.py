@@ -128,13 +128,10 @@ class Engine:
 
     async def send_planned(self, job: Job) -> None:
         """A planned batch row whose Studio stopped, now ours: hand it to a new batch."""
-        fields = next(
-            (f or {} for j, phase, f in self.ledger.open_rows() if j.local_id == job.local_id),
-            None,
-        )
+        fields = self.ledger.fields(job.local_id)
         self.tracker.drop(job)
-        if fields is not None and self.planned_sink is not None:
-            self.planned_sink([(job, fields)])
+        if self.planned_sink is not None:
+            self.planned_sink([(job, fields or {})])
 
     def planned(self) -> list[tuple[Job, dict[str, Any]]]:
         """Rows planned by a batch that never got sent (the Studio that planned them stopped),
@@ -349,14 +346,14 @@ class Engine:
             self._finish(job, shadow.status, job.error or {"code": shadow.status.value})
             return
         moved = (shadow.status, shadow.progress, shadow.id) != (job.status, job.progress, job.id)
-        phase_was = self.ledger.phase(job.local_id)
+        entry = self.tracker.entry(job)
+        following = entry is not None and entry.phase == Phase.FOLLOWING  # as the ledger says
         _merge(shadow, job)
         if job.note and "retrying in" in job.note:
             job.note = None
-        if moved or phase_was != Phase.FOLLOWING:
+        if moved or not following:
             self._record(job, Phase.FOLLOWING)
-        entry = self.tracker.entry(job)
-        if entry is None or entry.phase != Phase.FOLLOWING:
+        if not following:
             self.tracker.follow(job, Phase.FOLLOWING, owned=True)
         else:
             self.tracker.succeeded_step(entry)

@@ -212,6 +212,14 @@ class Ledger:
             for r in found
         ]
 
+    def fields(self, local_id: str) -> dict[str, Any] | None:
+        """The request fields kept with a planned row (None when none were kept)."""
+        with self._lock:
+            found = self._db.execute(
+                "SELECT request_fields FROM jobs WHERE local_id=?", (local_id,)
+            ).fetchone()
+        return json.loads(found["request_fields"]) if found and found["request_fields"] else None
+
     def phase(self, local_id: str) -> str | None:
         with self._lock:
             found = self._db.execute(

@@ -105,12 +105,6 @@ class Tracker:
             entry.next_at = time.monotonic()
             self._poke()
 
-    def postpone(self, jobs: list[Job], delay: float) -> None:
-        for job in jobs:
-            entry = self._entries.get(job.local_id)
-            if entry is not None:
-                entry.next_at = time.monotonic() + delay
-
     def succeeded_step(self, entry: Entry, *, grow: bool = True) -> None:
         """A step worked: reset failures, next check after a growing interval."""
         entry.failures = 0

@@ -343,14 +343,7 @@ class SyncSo(Provider):
         options = request.model_dump(
             mode="json",
             exclude_none=True,
-            include={
-                "sync_mode",
-                "temperature",
-                "model_mode",
-                "prompt",
-                "active_speaker_detection",
-                "occlusion_detection_enabled",
-            },
+            include=set(OPTION_FIELDS),
         )
         if options:
             body["options"] = options

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import os
+import pkgutil
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 
 import httpx
@@ -41,23 +44,14 @@ from .webhooks import DeliveryRecord, WebhookSender
 def _provider_modules() -> tuple[ModuleType, ...]:
     """Every module of this package that serves an API (it has ``NAME`` and ``build``): a new
     provider is one module here and nothing else."""
-    import importlib
-    import pkgutil
-
     found = []
-    for info in sorted(pkgutil.iter_modules(_package_path()), key=lambda i: i.name):
+    for info in sorted(pkgutil.iter_modules([str(Path(__file__).parent)]), key=lambda i: i.name):
         if info.ispkg or info.name.startswith("_"):
             continue
         module = importlib.import_module(f"{__package__}.{info.name}")
         if hasattr(module, "NAME") and hasattr(module, "build"):
             found.append(module)
     return tuple(found)
-
-
-def _package_path() -> list[str]:
-    import nbmedia.sandbox as package
-
-    return list(package.__path__)
 
 
 PROVIDERS: tuple[ModuleType, ...] = _provider_modules()
