@@ -540,7 +540,8 @@ class MercaDream:
                 "User-Agent": "MercaDream-Webhooks/2.0 (nbmedia sandbox)",
                 SIGNATURE_HEADER: signature,
             }
-            self.env.webhooks.send(Delivery(NAME, job.webhook_url, EVENTS[stage], body, headers))
+            delivery = Delivery(NAME, job.webhook_url, EVENTS[stage], body, headers, key=job.id)
+            self.env.webhooks.send(delivery)
 
     # ----------------------------------------------------------------------- reading
 

@@ -868,7 +868,14 @@ class MeshApi:
                 "User-Agent": "MeshAPI-Callback (nbmedia sandbox)",
             }
             delivery = Delivery(
-                NAME, url, status, body, headers, timeout=CALLBACK_TIMEOUT, retries=False
+                NAME,
+                url,
+                status,
+                body,
+                headers,
+                timeout=CALLBACK_TIMEOUT,
+                retries=False,
+                key=task.id,
             )
             self.env.webhooks.send(delivery)
 

@@ -1076,7 +1076,7 @@ class SyncSo:
             "User-Agent": "Sync-Webhooks/2.0 (nbmedia sandbox)",
             SIGNATURE_HEADER: sign(self.env.webhook_secret, int(time.time()), body),
         }
-        self.env.webhooks.send(Delivery(NAME, url, _status(snap), body, headers))
+        self.env.webhooks.send(Delivery(NAME, url, _status(snap), body, headers, key=gen.id))
 
     # -------------------------------------------------------------------------- reading
 

@@ -778,7 +778,8 @@ class Vimmerse:
                 "Content-Type": "application/json",
                 "User-Agent": "Vimmerse-Webhooks (nbmedia sandbox)",
             }
-            self.env.webhooks.send(Delivery(NAME, url, STATUS[stage], body, headers))
+            delivery = Delivery(NAME, url, STATUS[stage], body, headers, key=media.id)
+            self.env.webhooks.send(delivery)
 
     # -------------------------------------------------------------------- reading
 
