@@ -1,5 +1,5 @@
-"""``python -m nbmedia.sandbox --port N [--speed X] [--seed S]``: serve the sandbox in the
-foreground until Ctrl-C or SIGTERM (either stops it cleanly, exit status 0)."""
+"""``python -m nbmedia.sandbox --port N [--speed X] [--seed S] [--no-plan-limits]``: serve the
+sandbox in the foreground until Ctrl-C or SIGTERM (either stops it cleanly, exit status 0)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--seed", type=int, default=None, help="seed of the fault knobs' RNG (reproducible runs)"
     )
+    parser.add_argument(
+        "--no-plan-limits",
+        action="store_true",
+        help="do not enforce per-key rate and concurrency limits (faults.plan_limits = False)",
+    )
     args = parser.parse_args(argv)
     stop = threading.Event()
 
@@ -30,6 +35,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if args.seed is not None:
             sandbox.faults.seed = args.seed
+        if args.no_plan_limits:
+            sandbox.faults.plan_limits = False
         print(
             f"nbmedia sandbox serving on {sandbox.url} (speed {sandbox.speed:g}); Ctrl-C stops it",
             flush=True,
@@ -41,6 +48,8 @@ def main(argv: list[str] | None = None) -> None:
             )
         if args.seed is not None:
             print(f"  fault seed   {args.seed}")
+        if args.no_plan_limits:
+            print("  plan limits  off (rate and concurrency limits are not enforced)")
         print(flush=True, end="")
         while not stop.wait(0.5):
             pass

@@ -37,6 +37,7 @@ FAULT_KNOBS = (
     "malformed_kinds",
     "truncated_download_rate",
     "html_download_rate",
+    "plan_limits",
     "seed",
 )
 FAULT_CALLS = ("fail_next_requests", "rate_limit_next", "fail_next_jobs", "drop_after_receive_next")

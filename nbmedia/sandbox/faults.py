@@ -87,6 +87,13 @@ class Faults:
     - ``truncated_download_rate``: announces the full ``Content-Length``, sends about half the
       bytes, then closes the connection.
 
+    ``plan_limits`` (bool, default ``True``): a benchmark knob, not part of any provider's
+    contract. ``False`` stops every provider from enforcing its per-key request rates (rpm) and
+    concurrency limits (MercaDream's plan rpm and concurrent jobs, sync.so's rpm and plan
+    concurrency, ViddyScribe's submissions in flight, processing slots and queue), so one key
+    can keep a thousand jobs open. Validation, statuses, timing, webhooks, plan features (e.g.
+    MercaDream's resolution cap) and every other fault are unchanged. ``reset()`` restores it.
+
     ``seed``: ``None`` (default) or an int that reseeds the RNG; ``reset()`` turns every other
     knob off and restarts a seeded RNG from its seed.
     """
@@ -99,6 +106,7 @@ class Faults:
     malformed_kinds: list[str]
     truncated_download_rate: float
     html_download_rate: float
+    plan_limits: bool
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -119,9 +127,11 @@ class Faults:
             setattr(self, name, 0.0)
         self.rate_limit_retry_after = 1
         self.malformed_kinds = list(MALFORMED_KINDS)
+        self.plan_limits = True
 
     def reset(self) -> None:
-        """Turn every knob off and forget pending one-shot faults (a seeded RNG restarts)."""
+        """Turn every knob off (``plan_limits`` back on) and forget pending one-shot faults (a
+        seeded RNG restarts)."""
         with self._lock:
             self._knobs_off()
             self._forced.clear()
@@ -137,6 +147,9 @@ class Faults:
         elif name == "rate_limit_retry_after":
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"rate_limit_retry_after must be an int >= 0, got {value!r}")
+        elif name == "plan_limits":
+            if not isinstance(value, bool):
+                raise ValueError(f"plan_limits must be true or false, got {value!r}")
         elif name == "malformed_kinds":
             kinds = [value] if isinstance(value, str) else value
             if (

@@ -14,6 +14,7 @@ Our readings where the documentation is silent (beyond those in providers.md):
   the body as well as the ``Retry-After`` header. Every 401 is ``invalid_api_key``.
 - Checks run in this order: auth (401), plan access (403), per-minute rate (429), body (400),
   plan resolution (403), concurrency (429). Only authenticated requests count towards the rate.
+  ``faults.plan_limits = False`` (a benchmark knob) skips the rate and concurrency checks.
 - ``null`` for an optional field means its default; unknown fields are ignored; types are
   strict (``"30"``, ``30.0`` and ``true`` are not a duration; ``speed`` may be an int).
 - Timestamps are ISO-8601 UTC with milliseconds and ``Z``; ``created_at`` is strictly
@@ -431,6 +432,8 @@ class MercaDream:
                 f"The {plan.name.title()} plan does not include API access: "
                 "upgrade to Regular, Advanced or Professional.",
             )
+        if not self.env.faults.plan_limits:
+            return token, plan
         now = time.monotonic()
         with self._lock:
             window = self._requests.setdefault(token, deque())
@@ -499,6 +502,8 @@ class MercaDream:
             )
 
     def _check_concurrency(self, key: str, plan: Plan) -> None:
+        if not self.env.faults.plan_limits:
+            return
         active = [
             s for s in (j.lifecycle.snapshot() for j in self._owned(key)) if not s.stage.terminal
         ]

@@ -56,6 +56,8 @@ Our readings where the documentation is silent (beyond those in providers.md):
   and ``priority`` are validated and echoed, and change nothing in the picture.
 - Callbacks: one unsigned POST of the task object to ``callback_url`` when it becomes
   succeeded, failed or expired; 10 s timeout, never retried.
+- No request rate or concurrency limit is enforced (429 ``rate_limit_exceeded`` comes only from
+  the sandbox's rate-limit faults), so ``faults.plan_limits`` changes nothing here.
 - List: ``status`` and ``model`` repeatable (an unknown status is 422, an unknown model simply
   matches nothing); ``created_after`` inclusive, ``created_before`` exclusive, ISO-8601 with an
   offset or naive UTC.

@@ -25,7 +25,8 @@ Our readings where the documentation is silent (beyond those in providers.md):
   answer, so a slow body holds its slot). ``queue_limit_exceeded``: a team runs
   ``PROCESSING_SLOTS`` jobs at a time; jobs beyond wait ``queued``, and a new job is refused
   while ``MAX_QUEUED_JOBS`` of the team's jobs have not started. ``rate_limit_exceeded``: only
-  through the sandbox's ``rate_limit_next`` fault.
+  through the sandbox's ``rate_limit_next`` fault. ``faults.plan_limits = False`` (a benchmark
+  knob) lifts the submissions in flight, the processing slots and the queue limit.
 - Uploads. Direct (multipart ``file``, optional ``input={"type":"file"}``) and URL uploads are
   verified while the request waits: the answer is ``{media_id, status: "created",
   duration_seconds, frame_rate, width, height, file_size_bytes, filename, content_type}`` and the
@@ -1021,7 +1022,8 @@ class ViddyScribe:
     def submission(self, team: str) -> Iterator[None]:
         """Hold one of the team's validation slots while a request is read and checked."""
         with self._lock:
-            if self._in_flight.get(team, 0) >= SUBMISSIONS_IN_FLIGHT:
+            limited = self.env.faults.plan_limits
+            if limited and self._in_flight.get(team, 0) >= SUBMISSIONS_IN_FLIGHT:
                 raise ApiError(
                     "concurrency_limit_exceeded",
                     f"Too many concurrent submissions are being validated for this team "
@@ -1043,6 +1045,8 @@ class ViddyScribe:
             self._check_queue_locked(team, self.env.clock.now())
 
     def _check_queue_locked(self, team: str, now: float) -> None:
+        if not self.env.faults.plan_limits:
+            return
         waiting = self._queued_starts(team, now)
         if len(waiting) >= MAX_QUEUED_JOBS:
             wall = self.env.clock.wall_in(min(waiting) - now)
@@ -1353,10 +1357,12 @@ class ViddyScribe:
         with self._lock:
             now = self.env.clock.now()
             self._check_queue_locked(team, now)
-            slots = self._slots.setdefault(team, [0.0] * PROCESSING_SLOTS)
-            slot = min(range(len(slots)), key=slots.__getitem__)
-            start = max(now + wait, slots[slot])
-            slots[slot] = start + run
+            start = now + wait
+            if self.env.faults.plan_limits:  # else every job has a slot of its own
+                slots = self._slots.setdefault(team, [0.0] * PROCESSING_SLOTS)
+                slot = min(range(len(slots)), key=slots.__getitem__)
+                start = max(start, slots[slot])
+                slots[slot] = start + run
             job = Job(
                 id=_job_id(),
                 team=team,

@@ -123,6 +123,8 @@ def test_knobs_are_off_by_default_and_reset_turns_them_off(sandbox: Sandbox) -> 
         ("malformed_kinds", []),
         ("rate_limit_retry_after", -1),
         ("seed", "x"),
+        ("plan_limits", "no"),
+        ("plan_limits", 0),
     ],
 )
 def test_bad_knob_values_are_refused_locally_and_remotely(sandbox: Sandbox, knob, value) -> None:
@@ -522,8 +524,9 @@ def test_every_providers_creates_are_audited_with_the_clients_ids(sandbox: Sandb
 
 # ---- python -m nbmedia.sandbox ---------------------------------------------------------------
 def test_main_prints_its_url_takes_a_seed_and_stops_cleanly_on_sigterm() -> None:
+    args = ["--port", "0", "--speed", "5", "--seed", "42", "--no-plan-limits"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "nbmedia.sandbox", "--port", "0", "--speed", "5", "--seed", "42"],
+        [sys.executable, "-m", "nbmedia.sandbox", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -533,7 +536,7 @@ def test_main_prints_its_url_takes_a_seed_and_stops_cleanly_on_sigterm() -> None
         url = re.search(r"http://127\.0\.0\.1:\d+", line)[0]
         assert line.startswith(f"nbmedia sandbox serving on {url} (speed 5)")
         box = Sandbox.attach(url)
-        assert box.faults.seed == 42
+        assert box.faults.seed == 42 and box.faults.plan_limits is False
         box.stop()
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=20)
