@@ -8,6 +8,9 @@ snapshot:
   idempotent replay adds to ``replays`` instead of making a second record. ``status`` and
   ``outputs`` are read live from the provider when the snapshot is taken (each provider
   registers a lookup), in the provider's own vocabulary; ``account`` is a digest of the key.
+  ``ended_at`` is the wall time (epoch float seconds, not rounded) at which the job reached a
+  terminal status on the sandbox (output ready, or failed), ``None`` before: the origin for
+  completion-to-listener latencies, which providers' own timestamps give only to the second.
 - ``served``: one record per download attempt on the file routes: what was sent, how much, and
   which fault (if any) cut it short or replaced it.
 
@@ -28,7 +31,8 @@ from typing import Any
 log = logging.getLogger("nbmedia.sandbox.audit")
 
 Lookup = Callable[[str, Any], "dict[str, Any] | None"]
-"""``lookup(job_id, ref) -> {"status": str, "outputs": [file names], ...}`` (``None``: unknown).
+"""``lookup(job_id, ref) -> {"status": str, "outputs": [file names], "ended_at": float | None,
+...}`` (``None``: unknown).
 ``ref`` is what the provider passed to ``Audit.created`` (e.g. a Vimmerse generation number)."""
 
 
@@ -160,6 +164,7 @@ class Audit:
             "label": c.label,
             "status": None,
             "outputs": [],
+            "ended_at": None,
         }
         if live:
             out.update(live)

@@ -125,6 +125,12 @@ class Snapshot:
     eta: float
     """Wall time (epoch seconds) the clock expects the job to finish."""
 
+    @property
+    def ended_at(self) -> float | None:
+        """Wall time (epoch seconds) the job became terminal here, when it is: the moment its
+        webhook was queued and a ``GET`` first showed it (``None`` while it runs)."""
+        return self.stamps.get(self.stage) if self.stage.terminal else None
+
 
 @dataclass
 class Lifecycle:

@@ -570,9 +570,13 @@ class MercaDream:
             job = self._jobs.get(job_id)
         if job is None:
             return None
-        stage = job.lifecycle.snapshot().stage
-        names = [job.file_name, job.thumbnail_name] if stage is Stage.SUCCEEDED else []
-        return {"status": STATUS[stage], "outputs": [n for n in names if n]}
+        snap = job.lifecycle.snapshot()
+        names = [job.file_name, job.thumbnail_name] if snap.stage is Stage.SUCCEEDED else []
+        return {
+            "status": STATUS[snap.stage],
+            "outputs": [n for n in names if n],
+            "ended_at": snap.ended_at,
+        }
 
     def job_json(self, job: Job, snap: Snapshot | None = None) -> dict[str, Any]:
         snap = snap or job.lifecycle.snapshot()

@@ -898,7 +898,11 @@ class MeshApi:
             return None
         snap = task.lifecycle.snapshot()
         names = [task.video_name, task.last_frame_name] if snap.stage is Stage.SUCCEEDED else []
-        return {"status": _status(snap), "outputs": [n for n in names if n]}
+        return {
+            "status": _status(snap),
+            "outputs": [n for n in names if n],
+            "ended_at": snap.ended_at,
+        }
 
     def task_json(self, task: Task, snap: Snapshot | None = None) -> dict[str, Any]:
         """The task object, identical for GET, list rows and callbacks."""

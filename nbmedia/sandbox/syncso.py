@@ -1104,7 +1104,11 @@ class SyncSo:
             return None
         snap = gen.lifecycle.snapshot()
         names = [gen.output_name, gen.segment_name] if snap.stage is Stage.SUCCEEDED else []
-        return {"status": _status(snap), "outputs": [n for n in names if n]}
+        return {
+            "status": _status(snap),
+            "outputs": [n for n in names if n],
+            "ended_at": snap.ended_at,
+        }
 
     def generation_json(self, gen: Generation, snap: Snapshot | None = None) -> dict[str, Any]:
         """The Generation object, identical for create, GET, list rows and webhooks."""

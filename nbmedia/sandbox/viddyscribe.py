@@ -1465,14 +1465,15 @@ class ViddyScribe:
             job = self._jobs.get(job_id)
         if job is None:
             return None
-        stage = job.lifecycle.snapshot().stage
+        snap = job.lifecycle.snapshot()
+        stage = snap.stage
         names: list[str] = []
         if stage is Stage.SUCCEEDED:
             if job.kind == "video" and job.video_name:
                 names.append(job.video_name)
             if job.audio_name and (job.kind == "audio" or job.config["ad_type"] == "standard_ad"):
                 names.append(job.audio_name)
-        return {"status": STATUS[stage], "outputs": names}
+        return {"status": STATUS[stage], "outputs": names, "ended_at": snap.ended_at}
 
     def job_json(self, job: Job) -> dict[str, Any]:
         snap = job.lifecycle.snapshot()

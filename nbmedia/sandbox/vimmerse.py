@@ -630,6 +630,8 @@ class Media:
     generation: Generation
     done: Generation | None = None
     """The latest generation that succeeded: its outputs are ``result``."""
+    ended: dict[int, float] = field(default_factory=dict)
+    """Wall time each generation ended at, by number (not for one superseded before its end)."""
 
 
 def _iso(epoch: float) -> str:
@@ -767,6 +769,8 @@ class Vimmerse:
         if media.generation is not gen:
             return  # superseded by a later PATCH
         media.updated = time.time()
+        if stage.terminal:
+            media.ended[gen.number] = snap.stamps[stage]
         if stage is Stage.SUCCEEDED:
             media.done = gen
         url = media.meta["webhook_url"]
@@ -785,8 +789,8 @@ class Vimmerse:
 
     def audit_lookup(self, media_id: str, number: Any = None) -> dict[str, Any] | None:
         """The sandbox audit's view of generation `number` of a media: the media's
-        ``processing_status`` and ``result`` files now (what a GET shows), and whether a later
-        PATCH superseded that generation."""
+        ``processing_status`` and ``result`` files now (what a GET shows), whether a later
+        PATCH superseded that generation, and when that generation ended."""
         with self._lock:
             media = self._media.get(media_id)
         if media is None:
@@ -799,6 +803,7 @@ class Vimmerse:
             "outputs": list(done.rendered.names) if done and done.rendered else [],
             "generation": number,
             "current_generation": gen.number,
+            "ended_at": media.ended.get(number),
         }
 
     def media_json(self, media: Media) -> dict[str, Any]:

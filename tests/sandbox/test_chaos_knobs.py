@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import pytest
 
 from nbmedia.sandbox import Sandbox
 from nbmedia.sandbox.faults import Faults
+from tests.conftest import Receiver
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -364,11 +366,34 @@ def test_audit_status_follows_the_job_to_its_terminal_status(sandbox: Sandbox, a
     assert api.get(f"/v2/jobs/{job['id']}").json()["status"] == "completed"
 
 
+def test_audit_ended_at_is_the_wall_time_the_job_became_terminal(sandbox, api) -> None:
+    sandbox.speed = 1  # slow enough to be seen running (the hygiene fixture restores it)
+    with Receiver() as receiver:
+        started = time.time()
+        job = api.post(
+            SPEECH, json={"text": "Time me.", "format": "wav", "webhook_url": receiver.url}
+        ).json()
+        [running] = created_for(sandbox, key_of(api))
+        assert running["ended_at"] is None and running["status"] != "completed"
+        record = until(
+            lambda: (r := created_for(sandbox, key_of(api))[0])["ended_at"] and r,
+            what="the audit's ended_at",
+        )
+        seen = time.time()
+        assert record["status"] == "completed" and started < record["ended_at"] <= seen
+        receiver.wait(lambda ps: any(p["event"] == "job.completed" for p in ps))
+    final = api.get(f"/v2/jobs/{job['id']}").json()
+    completed = datetime.fromisoformat(final["completed_at"].replace("Z", "+00:00")).timestamp()
+    assert abs(completed - record["ended_at"]) < 0.01  # the same moment, to the millisecond
+    assert created_for(sandbox, key_of(api))[0]["ended_at"] == record["ended_at"]  # it stays
+
+
 def test_audit_status_of_a_failed_job(sandbox: Sandbox, api: httpx.Client) -> None:
     sandbox.faults.fail_next_jobs(1)
     job = api.post(SPEECH, json={"text": "Doomed."}).json()
     until(lambda: created_for(sandbox, key_of(api))[0]["status"] == "failed", what="failed")
-    assert created_for(sandbox, key_of(api))[0]["outputs"] == []
+    [record] = created_for(sandbox, key_of(api))
+    assert record["outputs"] == [] and isinstance(record["ended_at"], float)
     assert api.get(f"/v2/jobs/{job['id']}").json()["status"] == "failed"
 
 
@@ -520,6 +545,9 @@ def test_every_providers_creates_are_audited_with_the_clients_ids(sandbox: Sandb
         ),
         what="every injected failure to land",
     )
+    for provider in ("meshapi", "viddyscribe", "syncso"):
+        assert all(isinstance(r["ended_at"], float) for r in created_for(sandbox, keys[provider]))
+    assert isinstance(created_for(sandbox, keys["vimmerse"])[1]["ended_at"], float)
 
 
 # ---- python -m nbmedia.sandbox ---------------------------------------------------------------
