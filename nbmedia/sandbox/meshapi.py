@@ -58,9 +58,15 @@ Our readings where the documentation is silent (beyond those in providers.md):
   succeeded, failed or expired; 10 s timeout, never retried.
 - No request rate or concurrency limit is enforced (429 ``rate_limit_exceeded`` comes only from
   the sandbox's rate-limit faults), so ``faults.plan_limits`` changes nothing here.
-- List: ``status`` and ``model`` repeatable (an unknown status is 422, an unknown model simply
-  matches nothing); ``created_after`` inclusive, ``created_before`` exclusive, ISO-8601 with an
-  offset or naive UTC.
+- List: served from the gateway's database only, as documented ("does not refresh task status
+  from the upstream provider"). Each task's stored row is written when it is created
+  (``queued``), again by every ``GET`` of it (the live sync), and when it becomes succeeded,
+  failed or expired (the upstream's completion notification, which the gateway receives
+  whether or not a ``callback_url`` was given). So a task that started running but was never
+  read is listed ``queued`` until it ends, and an ended task is listed as ended at once. The
+  filters apply to the stored rows: ``status`` and ``model`` repeatable (an unknown status is
+  422, an unknown model simply matches nothing); ``created_after`` inclusive,
+  ``created_before`` exclusive, ISO-8601 with an offset or naive UTC.
 """
 
 from __future__ import annotations
@@ -291,6 +297,8 @@ EXPIRED = "expired"
 """Status (and ``error.code``) of a task not done within ``execution_expires_after``."""
 STATUSES = ("queued", "running", "succeeded", "failed", EXPIRED, "cancelled")
 CALLBACK_STATUSES = ("succeeded", "failed", EXPIRED)
+ROW_RANK = {Stage.WAITING: 0, Stage.RUNNING: 1, Stage.SUCCEEDED: 2, Stage.FAILED: 2}
+"""Order of stored list rows: a terminal row is final."""
 CALLBACK_TIMEOUT = 10.0
 UNREACHABLE_CODE = "invalid_input"
 
@@ -615,6 +623,10 @@ class Task:
     changed: dict[Stage, float] = field(default_factory=dict)
     video_name: str | None = None
     last_frame_name: str | None = None
+    row: dict[str, Any] = field(default_factory=dict)
+    """The task object as the gateway's database last stored it (what the list serves)."""
+    row_rank: int = -1
+    """How far along the stored row is (``ROW_RANK``): a late writer never moves it back."""
 
     @property
     def seconds(self) -> float:
@@ -684,6 +696,7 @@ class MeshApi:
     def __init__(self, env: Env) -> None:
         self.env = env
         self._lock = threading.Lock()
+        self._rows_lock = threading.Lock()
         self._tasks: dict[str, Task] = {}
         self._seq = 0
         self._sandbox_url = env.base_url.rsplit("/", 1)[0]
@@ -815,6 +828,7 @@ class MeshApi:
         )
         task.changed[Stage.WAITING] = task.created
         self._start(task, unreachable)
+        self._store(task, task.lifecycle.snapshot())
         with self._lock:
             self._tasks[task.id] = task
         text = " ".join(i.text for i in items if i.type == "text" and i.text)
@@ -859,12 +873,15 @@ class MeshApi:
         task.lifecycle.output_ready()
 
     def _changed(self, task: Task, stage: Stage, snap: Snapshot) -> None:
-        """Called once per stage reached: stamp it; a terminal one goes to the callback."""
+        """Called once per stage reached: stamp it; a terminal one is stored (the upstream's
+        completion notification) and goes to the callback."""
         task.changed[stage] = time.time()
+        if not stage.terminal:
+            return
+        row = self._store(task, snap)
         url = task.opts["callback_url"]
-        status = _status(snap)
-        if url and status in CALLBACK_STATUSES:
-            body = json.dumps(self.task_json(task, snap)).encode()
+        if url and _status(snap) in CALLBACK_STATUSES:
+            body = json.dumps(row).encode()
             headers = {
                 "Content-Type": "application/json",
                 "User-Agent": "MeshAPI-Callback (nbmedia sandbox)",
@@ -872,7 +889,7 @@ class MeshApi:
             delivery = Delivery(
                 NAME,
                 url,
-                status,
+                _status(snap),
                 body,
                 headers,
                 timeout=CALLBACK_TIMEOUT,
@@ -881,7 +898,28 @@ class MeshApi:
             )
             self.env.webhooks.send(delivery)
 
+    def _store(self, task: Task, snap: Snapshot) -> dict[str, Any]:
+        """Write the task's row as of `snap` to the "database"; the stored row comes back."""
+        row = self.task_json(task, snap)
+        rank = ROW_RANK[snap.stage]
+        with self._rows_lock:
+            if rank > task.row_rank or (rank == task.row_rank and rank < 2):
+                task.row, task.row_rank = row, rank
+            return task.row
+
+    def stored_row(self, task: Task) -> dict[str, Any]:
+        """The row the list serves: stored, except that an end the clock has reached is
+        recorded first (the completion notification is never late)."""
+        if task.row_rank < 2:
+            task.lifecycle.snapshot()  # stores the row if the task has just ended
+        with self._rows_lock:
+            return task.row
+
     # ------------------------------------------------------------------------- reading
+
+    def sync(self, task: Task) -> dict[str, Any]:
+        """``GET`` of one task: its live state, which is also stored for the list."""
+        return self._store(task, task.lifecycle.snapshot())
 
     def get(self, key: str, task_id: str) -> Task:
         with self._lock:
@@ -976,7 +1014,7 @@ class MeshApi:
                 before is not None and task.created >= before
             ):
                 continue
-            row = self.task_json(task)
+            row = self.stored_row(task)
             if not statuses or row["status"] in statuses:
                 rows.append(row)
         page = rows[offset : offset + limit]
@@ -1143,7 +1181,7 @@ def build(env: Env) -> list[Route]:
 
     async def get_task(request: Request) -> Response:
         key = api.authorize(request)
-        return _ok(api.task_json(api.get(key, request.path_params["task_id"])))
+        return _ok(api.sync(api.get(key, request.path_params["task_id"])))
 
     async def list_tasks(request: Request) -> Response:
         key = api.authorize(request)

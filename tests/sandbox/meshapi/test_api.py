@@ -1,5 +1,5 @@
 """The sandbox's Mesh API video generations over real HTTP: routes, auth, error envelope, input
-limits, lifecycle, list paging, callbacks and the media it makes. Written against the contract
+limits, lifecycle, list paging (served from stored rows), callbacks and the media it makes. Written against the contract
 (providers.md section 4 and the readings in ``nbmedia/sandbox/meshapi.py``), not the client."""
 
 from __future__ import annotations
@@ -20,7 +20,15 @@ from PIL import Image
 
 from nbmedia.sandbox import Sandbox, meshapi
 from nbmedia.sandbox.media.audio import write_audio
-from tests.conftest import Receiver, data_uri, download, png_data_uri, sandbox_client, wait_for
+from tests.conftest import (
+    Receiver,
+    data_uri,
+    download,
+    png_data_uri,
+    sandbox_client,
+    wait_for,
+    wait_until,
+)
 from tests.mediacheck import audio_rms, count_frames, frame, probe
 
 pytestmark = pytest.mark.timeout(120)
@@ -562,6 +570,45 @@ def test_list_filters_by_status_model_and_time(sandbox: Sandbox, listed) -> None
     assert got({"created_after": naive}) == ids[:1:-1]
     assert got({"created_before": "2000-01-01T00:00:00Z"}) == []
     assert listing(sandbox, listed, {"status": "failed"})["total"] == 2
+
+
+def test_list_serves_stored_rows_a_get_syncs_and_an_end_is_stored_at_once(sandbox) -> None:
+    """The list is the database: a task is stored queued at create, re-stored by each GET, and
+    stored when it ends; it never shows a state nobody synced."""
+    sandbox.speed = 2  # waits 0.5 s, then runs 2.5 s (the hygiene fixture restores the speed)
+    body = {"model": MODEL_1, "content": [text("Stored, not live")], "duration": 2}
+    with client_for(sandbox, new_key()) as c:
+        read, unread = (c.post(PATH, json=body).json()["id"] for _ in range(2))
+        assert {t["status"] for t in c.get(PATH).json()["data"]} == {"queued"}
+        wait_for(c, f"{PATH}/{read}", "status", ("running",))
+        time.sleep(0.1)
+
+        def audited(task_id: str) -> dict[str, Any]:
+            return next(r for r in sandbox.audit()["created"] if r["id"] == task_id)
+
+        assert audited(unread)["status"] == "running"  # live, but never read
+        rows = {t["id"]: t["status"] for t in c.get(PATH).json()["data"]}
+        assert rows == {read: "running", unread: "queued"}
+        assert [t["id"] for t in c.get(PATH, params={"status": "queued"}).json()["data"]] == [
+            unread
+        ]
+        assert [t["id"] for t in c.get(PATH, params={"status": "running"}).json()["data"]] == [read]
+
+        seen: list[str] = []
+
+        def listed_done() -> float | None:
+            rows = {t["id"]: t for t in c.get(PATH).json()["data"]}
+            seen.append(rows[unread]["status"])
+            return time.time() if seen[-1] == "succeeded" else None
+
+        first_seen = wait_until(listed_done, timeout=30, every=0.02, what="the end in the list")
+        assert set(seen) == {"queued", "succeeded"}
+        ended_at = audited(unread)["ended_at"]
+        assert first_seen - ended_at < 0.2  # listed as ended at once, no GET needed
+        wait_until(lambda: audited(read)["ended_at"], timeout=30, what="the other task's end")
+        rows = {t["id"]: t for t in c.get(PATH).json()["data"]}
+        assert rows[read] == c.get(f"{PATH}/{read}").json()  # ended: one stored row
+        assert rows[read]["status"] == "succeeded"
 
 
 @pytest.mark.parametrize(
