@@ -44,6 +44,40 @@ FIND_CREATED_WINDOW = 20.0
 nowhere by then (and searched at least FIND_CREATED_TRIES times) it was not created."""
 FIND_CREATED_TRIES = 3
 
+READS_IN_FLIGHT = 16
+"""Status reads (GETs and list calls) in flight at once per provider (a Studio knob)."""
+READS_SHARE = 0.5
+"""Share of a plan's documented requests per minute that status reads may use; the rest is
+left for creates."""
+READS_BURST_S = 2.0
+"""Seconds of the read rate that may go out at once after a quiet spell."""
+
+TURN_MIN = 0.05
+"""The tracker's loop wakes at most this often (its turn costs a pass over the open jobs)."""
+SWEEP_PERIOD = 1.0
+"""Seconds between two list sweeps of one provider (each reads every due open job)."""
+ABSORB_SLICE = 100
+"""A sweep's answers are taken this many at a time (one ledger transaction each), the event
+loop free in between."""
+SWEEP_GATHER = 0.5
+"""A sweep also reads jobs due within this many seconds (one sweep, not many small ones)."""
+SWEEP_PAGES = 50
+"""List pages one sweep reads at most; jobs beyond them are read on the next sweep."""
+NEAR_ETA = 2.0
+"""Seconds before its estimated completion from which a job is checked every period."""
+PER_JOB_FIRST = 1.5
+"""Seconds before the first status GET of a job at a provider without a list..."""
+PER_JOB_MAX = 4.0
+"""...and the longest pause between two of them once it is near (or past) its estimate."""
+WEBHOOK_SAFETY = 30.0
+"""Seconds past its estimate (or its start) before a job followed by a verified webhook is
+checked anyway, in case the webhook never comes; the pause then doubles..."""
+WEBHOOK_SAFETY_MAX = 300.0
+"""...up to this."""
+LIVE_SYNC_EVERY = 60.0
+"""Seconds between direct GETs of a job that a provider's stored list shows unchanged (an API
+whose list does not refresh an open job by itself)."""
+
 DOWNLOADS_IN_FLIGHT = 4
 """Files fetched at once per Studio."""
 DOWNLOAD_FAILURES_TO_RAISE = 3
@@ -58,7 +92,8 @@ WATCH_INTERVAL = 2.0
 """Seconds between re-reads of a job another Studio follows (its row in the ledger)."""
 
 TICK = 1.0
-"""Seconds between clock ticks sent to open jobs' listeners (elapsed time), no network."""
+"""Seconds between clock ticks sent to jobs on screen (their elapsed time), no network; ticks
+are not changes (listeners of changes do not hear them)."""
 
 DOWNLOAD_MIN_FREE = 4 << 20
 """Bytes that must be free in the media folder before a file is fetched (below it the disk

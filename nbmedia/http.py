@@ -23,6 +23,7 @@ import httpx
 
 from . import constants as C
 from .errors import MalformedResponse, ProviderError, TransportError, error_for_status
+from .pacer import Pacer
 
 log = logging.getLogger("nbmedia.http")
 
@@ -159,6 +160,7 @@ class ApiClient:
         transport: httpx.AsyncBaseTransport | None = None,
         max_retries: int = C.MAX_RETRIES,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        reads: Pacer | None = None,
     ) -> None:
         self.provider = provider
         self.base_url = base_url.rstrip("/")
@@ -171,6 +173,8 @@ class ApiClient:
         self._client: httpx.AsyncClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.retry_listeners: list[RetryListener] = []
+        self.reads = reads or Pacer()
+        """Every GET of the API goes through it: a few in flight, within the plan's rate."""
 
     def __repr__(self) -> str:
         return f"<ApiClient {self.provider} {self.base_url}>"
@@ -286,18 +290,20 @@ class ApiClient:
         safe_to_repeat = not creates_job or idempotent_create
         attempt = 0
         reached = False  # an earlier attempt of this call may have been delivered
+        pace = self.reads if method == "GET" else contextlib.nullcontext()
         while True:
             try:
-                response = await self._send(
-                    method,
-                    url,
-                    headers=headers,
-                    json=json,
-                    params=params,
-                    data=data,
-                    files=files,
-                    content=content,
-                )
+                async with pace:
+                    response = await self._send(
+                        method,
+                        url,
+                        headers=headers,
+                        json=json,
+                        params=params,
+                        data=data,
+                        files=files,
+                        content=content,
+                    )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 reason = f"cannot connect ({type(exc).__name__})"
                 if attempt >= self.max_retries:
@@ -324,6 +330,9 @@ class ApiClient:
             if response.is_success:
                 return response
             error = self._error(response)
+            if response.status_code == 429 and error.exc.retry_after is not None:
+                # the limit is the key's, not this request's: every read waits it out
+                self.reads.hold(min(error.exc.retry_after, C.RETRY_AFTER_MAX))
             retryable = (response.status_code == 429 and error.retry_after_ok) or (
                 response.status_code >= 500 and safe_to_repeat
             )

@@ -139,8 +139,11 @@ class Job:
     local_id: str = ""
     note: str | None = None
     """Why the job is waiting right now, e.g. 'rate-limited, retrying in 8 s'."""
+    eta: dt.datetime | None = None
+    """When the provider expects the job to end, if it says (it paces the status checks)."""
     _hooks: JobHooks | None = field(default=None, repr=False, compare=False)
     _listeners: list[Callable[[Job], None]] = field(default_factory=list, repr=False)
+    _tickers: list[Callable[[Job], None]] = field(default_factory=list, repr=False)
 
     @property
     def done(self) -> bool:
@@ -174,14 +177,24 @@ class Job:
         self._listeners.append(callback)
         return lambda: self._listeners.remove(callback) if callback in self._listeners else None
 
-    def _emit(self) -> None:
-        for cb in list(self._listeners):
-            try:
-                cb(self)
-            except Exception:  # a broken listener must not stop tracking
-                import logging
+    def on_tick(self, callback: Callable[[Job], None]) -> Callable[[], None]:
+        """Call `callback(job)` once a second while the job is open (its elapsed time moves;
+        nothing else did): for what is on screen. Returns a function that unsubscribes."""
+        self._tickers.append(callback)
+        return lambda: self._tickers.remove(callback) if callback in self._tickers else None
 
-                logging.getLogger("nbmedia").exception("job listener failed")
+    @property
+    def on_screen(self) -> bool:
+        """Something shows this job's elapsed time (it has tick listeners)."""
+        return bool(self._tickers)
+
+    def _emit(self) -> None:
+        """A change: tells every change listener."""
+        _call(self._listeners, self)
+
+    def _tick(self) -> None:
+        """A clock tick (no change): tells the tick listeners only."""
+        _call(self._tickers, self)
 
     def wait(self, timeout: float | None = None, *, progress: bool | None = None) -> Job:
         """Block until the job ends; raises JobFailed or JobTimeout (both carry the job).
@@ -211,3 +224,13 @@ class Job:
         where = f" -> {self.path}" if self.path else ""
         err = f" error={self.error.get('code')!r}" if self.error else ""
         return f"<Job {self.provider}/{self.kind} {self.id} {self.status.value}{prog}{where}{err}>"
+
+
+def _call(callbacks: list[Callable[[Job], None]], job: Job) -> None:
+    for cb in list(callbacks):
+        try:
+            cb(job)
+        except Exception:  # a broken listener must not stop tracking
+            import logging
+
+            logging.getLogger("nbmedia").exception("job listener failed")

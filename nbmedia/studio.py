@@ -21,12 +21,14 @@ from . import constants as C
 from .engine.downloads import Downloads
 from .engine.jobs import Engine
 from .engine.ledger import Ledger
+from .engine.receiver import WebhookReceiver
 from .engine.runner import LoopRunner
 from .errors import AuthError, NbmediaError, ValidationError
 from .http import ApiClient, Secret
 from .lib.batch import Batch
 from .lib.comparison import Comparison
 from .models import Job
+from .pacer import Pacer
 from .providers import REGISTRY, Provider
 from .providers.base import Capability, Unsupported
 from .validation import RequestModel
@@ -44,7 +46,13 @@ class _StudioBase:
         root: str | os.PathLike[str] = ".",
         keys: Mapping[str, str] | None = None,
         sandbox: Any = None,
+        *,
+        rate_limits: Mapping[str, float] | None = None,
+        reads_in_flight: int = C.READS_IN_FLIGHT,
     ) -> None:
+        """`rate_limits`: requests per minute of your plan, by provider (default: the smallest
+        documented plan's, or the sandbox key's); status reads use at most half of it, the rest
+        is left for creates. `reads_in_flight`: status reads in flight at once per provider."""
         self.root = Path(root)
         self._runner = LoopRunner()
         self.ledger = Ledger(self.root / C.LEDGER_DIR / C.LEDGER_FILE)
@@ -53,11 +61,12 @@ class _StudioBase:
         self._providers: dict[str, Provider] = {}
         self._unavailable: dict[str, str] = {}
         self._sandbox: Any = None
-        self._setup_providers(sandbox)
+        self._setup_providers(sandbox, dict(rate_limits or {}), reads_in_flight)
         self.engine = Engine(self._runner, self.provider, self.ledger, self.media)
         self.engine.hooks = _Hooks(self.engine, self._runner)
         self.engine.planned_sink = self._send_planned
         self._closed = False
+        self._receiver: WebhookReceiver | None = None
         self.resumed_batches: list[Batch] = []
         """Rows a stopped Studio planned in a batch and never sent, sent by this one."""
         self._resumed_slots: dict[str, asyncio.Semaphore] = {}
@@ -82,7 +91,14 @@ class _StudioBase:
         return f"<{type(self).__name__} root={str(self.root)!r} providers={where}>"
 
     # ---- providers ---------------------------------------------------------------------------
-    def _setup_providers(self, sandbox: Any) -> None:
+    def _setup_providers(
+        self, sandbox: Any, rate_limits: dict[str, float], reads_in_flight: int
+    ) -> None:
+        unknown = set(rate_limits) - set(REGISTRY)
+        if unknown:
+            raise ValidationError(
+                "nbmedia", "rate_limits", sorted(unknown), f"providers are {', '.join(REGISTRY)}"
+            )
         for name, cls in REGISTRY.items():
             key = self._keys.get(name)
             explicit = sandbox not in (None, True, False)  # a Sandbox object takes every provider
@@ -104,12 +120,14 @@ class _StudioBase:
                 secret = key
                 hook_env = os.environ.get(f"{name.upper()}_WEBHOOK_SECRET")
                 hook = Secret(hook_env) if hook_env else None
+            rpm = rate_limits.get(name, cls.sandbox_rate_limit if use_sandbox else cls.rate_limit)
             api = ApiClient(
                 name,
                 base_url,
                 secret=secret,
                 auth_headers=cls.auth_headers,
                 error_parser=cls.parse_error,
+                reads=Pacer(reads_in_flight, rpm * C.READS_SHARE if rpm else None),
             )
             self._providers[name] = cls(api, webhook_secret=hook)
 
@@ -180,6 +198,14 @@ class _StudioBase:
         p = self.provider(provider)
         if text is not None and kind in p.text_field:
             fields = {p.text_field[kind]: text, **fields}
+        hook = p.webhook_field
+        if (
+            self._receiver is not None
+            and hook
+            and hook in p.requests[kind].model_fields
+            and fields.get(hook) is None
+        ):  # this kernel receives webhooks: the provider is told where
+            fields = {**fields, hook: f"{self._receiver.url}/{provider}"}
         request = p.make_request(kind, fields)
         wire = request.wire()
         job = self.engine.new_job(provider, kind, prompt=p.label(kind, wire, fields), request=wire)
@@ -456,7 +482,26 @@ class _StudioBase:
         if self._closed:
             raise NbmediaError("this Studio is closed")
 
+    async def _receive_webhooks(
+        self, port: int, host: str, public_url: str | None
+    ) -> WebhookReceiver:
+        if self._receiver is not None:
+            raise NbmediaError(f"a webhook receiver already runs at {self._receiver.url}")
+        receiver = await WebhookReceiver(
+            self.engine, host=host, port=port, public_url=public_url
+        ).start()
+        self._receiver = receiver
+        self.engine.webhook_url = receiver.url
+        return receiver
+
+    def _stop_receiving(self) -> None:
+        if self._receiver is not None:
+            self._receiver.close()
+            self._receiver = None
+            self.engine.webhook_url = None
+
     async def _aclose(self) -> None:
+        self._stop_receiving()
         await self.engine.tracker.stop()
         await asyncio.gather(*(p.api.aclose() for p in self._providers.values()))
 
@@ -529,6 +574,12 @@ class AsyncStudio(_StudioBase):
 
     async def wait(self, job: Job, timeout: float | None = None) -> Job:
         return await self.engine.wait(job, timeout)
+
+    async def receive_webhooks(
+        self, port: int = 0, *, host: str = "127.0.0.1", public_url: str | None = None
+    ) -> WebhookReceiver:
+        """Starts a webhook receiver in this kernel; see `Studio.receive_webhooks`."""
+        return await self._receive_webhooks(port, host, public_url)
 
     async def aclose(self) -> None:
         """Stops following (jobs keep running at the provider; a new Studio resumes them)."""
@@ -661,11 +712,22 @@ class Studio(_StudioBase):
         """The provider's own job list (not the ledger), with its filters."""
         return self._run(self._remote_jobs(provider, filters))
 
+    def receive_webhooks(
+        self, port: int = 0, *, host: str = "127.0.0.1", public_url: str | None = None
+    ) -> WebhookReceiver:
+        """Starts a webhook receiver in this kernel (on `host:port`, 0: a free port). Jobs
+        made from now on give their provider its address, `<url>/<provider>` (`public_url`:
+        your tunnel's address, for real providers). A signed webhook (MercaDream, sync.so)
+        then settles its job without a status request; an unsigned callback (Mesh API,
+        Vimmerse) has the job re-read once; status checks become a slow safety net."""
+        return self._run(self._receive_webhooks(port, host, public_url))
+
     def close(self) -> None:
         """Stops following (jobs keep running at the provider; a new Studio resumes them)."""
         if self._closed:
             return
         self._closed = True
+        self._stop_receiving()
         self.engine.close()  # no step may write to the ledger once it is closed
         self._runner.cancel_pending()
         loop = self._runner.loop

@@ -51,7 +51,8 @@ class JobProgress(W.VBox):
         self._shown_player = False
         super().__init__([self.header, self.bar, self.label, self.player], **kwargs)
         self.add_class("nbmedia-job")
-        self._unsubscribe = job.on_change(self._render)
+        stops = [job.on_change(self._render), job.on_tick(self._render)]  # ticks: elapsed time
+        self._unsubscribe = lambda: [stop() for stop in stops]
         self._render(job)
 
     def _render(self, job: Job) -> None:

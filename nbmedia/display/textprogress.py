@@ -17,7 +17,8 @@ class TextProgress:
         self.job = job
         self.stream = stream or sys.stderr
         self._last = ""
-        self._unsubscribe = job.on_change(self.render)
+        stops = [job.on_change(self.render), job.on_tick(self.render)]  # ticks: elapsed time
+        self._unsubscribe = lambda: [stop() for stop in stops]
         self.render(job)
 
     def line(self, job: Job) -> str:

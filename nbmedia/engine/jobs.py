@@ -74,10 +74,19 @@ class Engine:
         self._stuck: dict[str, DownloadError] = {}
         self._slots: asyncio.Semaphore | None = None
         self._search_locks: dict[str, asyncio.Lock] = {}
+        self._listed: dict[str, bool] = {}
+        self.webhook_url: str | None = None
+        """Where this kernel receives webhooks (`/<provider>` appended), once a receiver runs."""
         self._closed = False
 
     def __repr__(self) -> str:
         return f"<Engine {self.owner} live={len(self._live)} open={len(self.tracker.open_jobs)}>"
+
+    def listed(self, provider: str) -> bool:
+        """The provider's open jobs are swept through its list (many per request)."""
+        if provider not in self._listed:
+            self._listed[provider] = self._provider(provider).has(Capability.LIST_REFRESH)
+        return self._listed[provider]
 
     # ---- identity ------------------------------------------------------------------------------
     def adopt(self, job: Job) -> Job:
@@ -181,7 +190,26 @@ class Engine:
         job.error = None
         job.note = None
         self._absorb(job, shadow)
+        self._expect_webhook(job, request)
         return job
+
+    def _expect_webhook(self, job: Job, request: RequestModel) -> None:
+        """A job whose request names this kernel's receiver is settled by its webhook (a
+        signed one) or re-read when its callback comes: polling becomes a safety net."""
+        provider = self._provider(job.provider)
+        field = provider.webhook_field
+        url = getattr(request, field, None) if field else None
+        entry = self.tracker.entry(job)
+        if (
+            entry is None
+            or self.webhook_url is None
+            or not isinstance(url, str)
+            or not url.startswith(self.webhook_url)
+            or (provider.has(Capability.SIGNED_WEBHOOKS) and provider.webhook_secret is None)
+        ):
+            return
+        entry.webhook = True
+        self.tracker.succeeded_step(entry)
 
     async def _replay(
         self, job: Job, request: RequestModel, provider: Provider, exc: Exception
@@ -330,8 +358,10 @@ class Engine:
         return job
 
     # ---- following -----------------------------------------------------------------------------
-    def _absorb(self, job: Job, shadow: Job) -> None:
-        """The provider's state (`shadow`) becomes the job's; the one place that happens."""
+    def _absorb(self, job: Job, shadow: Job, *, checked: bool = True) -> None:
+        """The provider's state (`shadow`) becomes the job's; the one place that happens.
+        `checked`: a status check made it (the next one is scheduled from now); a webhook's
+        news of a job still running leaves the schedule alone."""
         if shadow.status is JobStatus.SUCCEEDED:
             _merge(shadow, job)
             job.status = JobStatus.RUNNING  # succeeded only once the files are here
@@ -355,21 +385,34 @@ class Engine:
             self._record(job, Phase.FOLLOWING)
         if not following:
             self.tracker.follow(job, Phase.FOLLOWING, owned=True)
-        else:
+        elif checked:
             self.tracker.succeeded_step(entry)
         if moved:
             self.changed(job)
 
     async def poll(self, provider_name: str, entries: list[Entry]) -> None:
-        """One status check of several open jobs of one provider (a list call where it has one)."""
+        """One sweep of several open jobs of one provider (list calls where it has a list);
+        a job that could not be read backs off alone. The answers are taken in slices, the
+        loop free in between (a thousand answers must not stall the kernel)."""
         provider = self._provider(provider_name)
-        jobs = [e.job for e in entries]
-        shadows = [_copy(j) for j in jobs]
-        await provider.refresh_many(shadows)
-        for entry, job, shadow in zip(entries, jobs, shadows, strict=True):
-            if self.tracker.entry(job) is not entry:
-                continue  # settled meanwhile (a webhook, another step)
-            self._absorb(job, shadow)
+        shadows = [_copy(e.job) for e in entries]
+        failed = await provider.refresh_many(shadows)
+        for start in range(0, len(entries), C.ABSORB_SLICE):
+            if start:
+                await asyncio.sleep(0)
+            with self.ledger.batch():
+                for entry, shadow in zip(
+                    entries[start : start + C.ABSORB_SLICE],
+                    shadows[start : start + C.ABSORB_SLICE],
+                    strict=True,
+                ):
+                    if self.tracker.entry(entry.job) is not entry or entry.phase != Phase.FOLLOWING:
+                        continue  # settled meanwhile (a webhook, another step)
+                    exc = failed.get(shadow.local_id)
+                    if exc is not None:
+                        self.poll_failed(provider_name, [entry], exc)
+                    else:
+                        self._absorb(entry.job, shadow)
 
     def poll_failed(self, provider: str, entries: list[Entry], exc: BaseException) -> None:
         """A status check failed: the whole provider waits out a 429; an unknown status or a
@@ -625,13 +668,31 @@ class Engine:
 
     # ---- webhooks ------------------------------------------------------------------------------
     def webhook(self, provider_name: str, headers: Any, body: bytes) -> Job | None:
-        """Verifies a webhook and checks the job it names at once."""
-        event = self._provider(provider_name).parse_webhook(headers, body)
-        for job in self.tracker.open_jobs:
-            if job.provider == provider_name and job.id == event["id"]:
-                self.tracker.poll_soon(job)
-                return job
-        return None
+        """A webhook, verified first (WebhookError otherwise). A signed one settles the job
+        it names without a GET when it says the job ended (news of a running job is shown,
+        the schedule kept); an unsigned one only has the job re-read, once, at its
+        provider's next sweep. A job already past following (a duplicate or late delivery)
+        is left alone. Returns the job named, if this Studio follows it."""
+        provider = self._provider(provider_name)
+        event = provider.parse_webhook(headers, body)
+        entry = self.tracker.find(provider_name, event["id"])
+        if entry is None:
+            return None
+        job = entry.job
+        if entry.phase != Phase.FOLLOWING or job.done:
+            return job
+        shadow = _copy(job)
+        if provider.apply_event(shadow, event) is None:
+            status = event.get("status")
+            known = isinstance(status, str) and status in provider.statuses
+            if not known or provider.statuses[status].terminal:
+                self.tracker.reread(entry)
+            return job
+        if shadow.done:
+            self._absorb(job, shadow)
+        elif RANK[shadow.status] > RANK[job.status]:  # never back (an event out of order)
+            self._absorb(job, shadow, checked=False)
+        return job
 
     # ---- lifetime ------------------------------------------------------------------------------
     def close(self) -> None:
@@ -648,6 +709,10 @@ class Engine:
         except Exception:  # the ledger may already be closed at interpreter exit
             log.debug("could not release leases", exc_info=True)
 
+
+RANK = {JobStatus.QUEUED: 0, JobStatus.RUNNING: 1}
+RANK.update({s: 2 for s in JobStatus if s.terminal})
+"""How far along a status is (a webhook's news never moves a job back)."""
 
 SHARED_FIELDS = tuple(
     f.name
@@ -666,7 +731,9 @@ def _merge(src: Job, dst: Job) -> None:
 
 def _copy(job: Job) -> Job:
     """A private copy for a provider to fill; nobody listens to it."""
-    return dataclasses.replace(job, outputs=list(job.outputs), _listeners=[], _hooks=None)
+    return dataclasses.replace(
+        job, outputs=list(job.outputs), _listeners=[], _tickers=[], _hooks=None
+    )
 
 
 def _error_of(exc: ProviderError) -> dict[str, Any]:

@@ -8,11 +8,13 @@ one process at a time the follower of a job. Only the engine writes here.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sqlite3
 import threading
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +90,7 @@ class Ledger:
         self._lock = threading.RLock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
         self._db.row_factory = sqlite3.Row
+        self._batching = False
         with self._lock, self._db:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(SCHEMA)
@@ -105,6 +108,31 @@ class Ledger:
 
     def __repr__(self) -> str:
         return f"<Ledger {self.path}>"
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Many writes, one transaction (a sweep's answers): one commit instead of hundreds."""
+        with self._lock:
+            if self._batching:
+                yield
+                return
+            self._batching = True
+            try:
+                with self._db:
+                    yield
+            finally:
+                self._batching = False
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """The lock, and a transaction of its own unless inside `batch` (of this thread: the
+        lock is held for the whole batch)."""
+        with self._lock:
+            if self._batching:
+                yield
+            else:
+                with self._db:
+                    yield
 
     def close(self) -> None:
         with self._lock:
@@ -146,7 +174,7 @@ class Ledger:
         cols = ", ".join(row)
         marks = ", ".join(f":{c}" for c in row)
         updates = ", ".join(f"{c}=excluded.{c}" for c in row if c != "local_id")
-        with self._lock, self._db:
+        with self._writing():
             self._db.execute(
                 f"INSERT INTO jobs ({cols}) VALUES ({marks}) "
                 f"ON CONFLICT(local_id) DO UPDATE SET {updates}",

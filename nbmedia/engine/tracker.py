@@ -6,6 +6,11 @@ to the engine (`jobs.Engine`), which does the work and writes the result; each s
 guard that contains every exception and backs the job off (growing to minutes), so nothing
 ends in a hot loop. A job is worked on only while this Studio holds its lease in the ledger;
 a job another Studio follows is watched (its row re-read) until that lease lapses.
+
+Status checks are sweeps: per provider at most one in flight and, where the API has a list,
+at most one per SWEEP_PERIOD, taking every job due by then (`schedule.next_interval` decides
+when a job is due: often near its end, rarely when a verified webhook will say). Downloads and
+searches run beside the sweeps, never inside them. Jobs on screen get a clock tick a second.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from .. import constants as C
 from ..http import poll_backoff
 from ..models import Job
 from .ledger import Phase
+from .schedule import next_interval
 
 if TYPE_CHECKING:
     from .jobs import Engine
@@ -41,6 +47,10 @@ class Entry:
     busy: bool = False
     owned: bool = False
     searches: int = 0
+    webhook: bool = False
+    """A verified webhook will tell when it ends: checks are only a safety net."""
+    reread: bool = False
+    """An unsigned callback said it changed: read it at the next sweep (once)."""
     last_error: BaseException | None = field(default=None, repr=False)
 
 
@@ -56,6 +66,7 @@ class Tracker:
         self._task: asyncio.Task[None] | None = None
         self._next_beat = 0.0
         self._next_tick = 0.0
+        self._next_sweep: dict[str, float] = {}
         self._stopped = False
 
     def __repr__(self) -> str:
@@ -70,6 +81,13 @@ class Tracker:
 
     def entry(self, job: Job) -> Entry | None:
         return self._entries.get(job.local_id)
+
+    def find(self, provider: str, id: str) -> Entry | None:
+        """The open job of `provider` with provider id `id` (a webhook names it so)."""
+        for entry in self._entries.values():
+            if entry.job.id == id and entry.job.provider == provider:
+                return entry
+        return None
 
     # ---- the schedule (called by the engine) -------------------------------------------------
     def follow(self, job: Job, phase: str, *, delay: float | None = None, owned: bool = False):
@@ -98,18 +116,30 @@ class Tracker:
         """Stops scheduling `job` (it ended)."""
         self._entries.pop(job.local_id, None)
 
-    def poll_soon(self, job: Job) -> None:
-        """Checks `job` at the next turn of the loop (a webhook said something happened)."""
-        entry = self._entries.get(job.local_id)
-        if entry is not None:
-            entry.next_at = time.monotonic()
-            self._poke()
+    def reread(self, entry: Entry) -> bool:
+        """Reads the job at its provider's next sweep (an unsigned callback said it changed);
+        False when a re-read is already pending (a duplicate callback)."""
+        if entry.reread:
+            return False
+        entry.reread = True
+        entry.next_at = time.monotonic()
+        self._next_sweep[entry.job.provider] = 0.0
+        self._poke()
+        return True
 
     def succeeded_step(self, entry: Entry, *, grow: bool = True) -> None:
-        """A step worked: reset failures, next check after a growing interval."""
+        """A step worked: reset failures; the next check when the schedule says (a growing
+        interval outside the following phase)."""
         entry.failures = 0
         entry.last_error = None
-        if grow:
+        if entry.phase == Phase.FOLLOWING:
+            entry.interval = next_interval(
+                entry.job,
+                entry.interval,
+                listed=self._engine.listed(entry.job.provider),
+                webhook=entry.webhook,
+            )
+        elif grow:
             entry.interval = min(C.POLL_MAX, entry.interval * C.POLL_FACTOR)
         entry.next_at = time.monotonic() + entry.interval
 
@@ -160,12 +190,11 @@ class Tracker:
                     e.phase = engine.take_over(e.job)
                 if not e.owned or e.phase == Phase.DONE:
                     self._spawn(e, engine.watch(e.job), watch=True)
-        polls: dict[str, list[Entry]] = {}
         for e in due:
             if not e.owned or e.busy:
                 continue
             if e.phase == Phase.FOLLOWING:
-                polls.setdefault(e.job.provider, []).append(e)
+                continue  # swept below
             elif e.phase == Phase.DOWNLOADING:
                 self._spawn(e, engine.download(e))
             elif e.phase == Phase.SEARCHING:
@@ -174,22 +203,55 @@ class Tracker:
                 self._spawn(e, engine.send_planned(e.job))
             elif e.phase == Phase.SENDING:  # taken over from a Studio that stopped mid-create
                 self._spawn(e, engine.lost_answer(e.job, "the Studio sending it stopped"))
-        for provider, entries in polls.items():
-            if provider in self._polling:
-                continue
+        for provider, entries in self._sweeps(now).items():
             self._polling.add(provider)
             for e in entries:
                 e.busy = True
+                e.reread = False
             task = engine.runner.create_task(self._poll(provider, entries))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         if now >= self._next_tick:
             for e in self._entries.values():
-                e.job._emit()  # clock tick for elapsed time
+                if e.job.on_screen:
+                    e.job._tick()  # elapsed time moved; nothing else did
             self._next_tick = now + C.TICK
-        waiting = [e.next_at for e in self._entries.values() if not e.busy]
-        soonest = min([*waiting, self._next_tick, self._next_beat])
-        return max(0.02, soonest - time.monotonic())
+        return max(C.TURN_MIN, self._soonest() - time.monotonic())
+
+    def _sweeps(self, now: float) -> dict[str, list[Entry]]:
+        """The jobs each provider's next sweep reads: none while one is in flight; where the
+        API has a list, at most one sweep per SWEEP_PERIOD, taking every job due by then."""
+        sweeps: dict[str, list[Entry]] = {}
+        for e in self._entries.values():
+            if e.phase != Phase.FOLLOWING or e.busy or not e.owned:
+                continue
+            provider = e.job.provider
+            if provider in self._polling:
+                continue
+            listed = self._engine.listed(provider)
+            if listed and now < self._next_sweep.get(provider, 0.0):
+                continue
+            if e.next_at <= now + (C.SWEEP_GATHER if listed else 0.0):
+                sweeps.setdefault(provider, []).append(e)
+        for provider in sweeps:
+            if self._engine.listed(provider):
+                self._next_sweep[provider] = now + C.SWEEP_PERIOD
+        return sweeps
+
+    def _soonest(self) -> float:
+        """When the loop has something to do next."""
+        soonest = min(self._next_tick, self._next_beat)
+        for e in self._entries.values():
+            if e.busy:
+                continue
+            at = e.next_at
+            if e.phase == Phase.FOLLOWING:
+                if e.job.provider in self._polling:
+                    continue  # its sweep ends with a poke
+                if self._engine.listed(e.job.provider):
+                    at = max(at - C.SWEEP_GATHER, self._next_sweep.get(e.job.provider, 0.0))
+            soonest = min(soonest, at)
+        return soonest
 
     def _spawn(self, entry: Entry, step: Awaitable[None], *, watch: bool = False) -> None:
         entry.busy = True

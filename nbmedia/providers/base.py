@@ -91,6 +91,13 @@ class Provider(ABC):
     """A key the sandbox accepts; used instead of the user's key whenever the sandbox is the target."""
     concurrency: ClassVar[int] = 2
     """Jobs the smallest documented plan may run at once (the default limit of a batch)."""
+    rate_limit: ClassVar[float | None] = None
+    """Requests per minute of the smallest documented plan (None: undocumented); status reads
+    use at most READS_SHARE of it."""
+    sandbox_rate_limit: ClassVar[float | None] = None
+    """The same for the plan the sandbox key is on."""
+    webhook_field: ClassVar[str | None] = None
+    """The request field that takes a webhook URL (None: the API sends no webhooks)."""
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
     """What the API offers beyond submit and refresh."""
     media_fields: ClassVar[dict[str, tuple[str, bool, str]]] = {}
@@ -165,10 +172,19 @@ class Provider(ABC):
     async def refresh(self, job: Job) -> Job:
         """Reads the job's current state into `job`."""
 
-    async def refresh_many(self, jobs: list[Job]) -> list[Job]:
-        """Refreshes several jobs; providers with a list endpoint do it in fewer calls."""
-        await asyncio.gather(*(self.refresh(j) for j in jobs))
-        return jobs
+    async def refresh_many(self, jobs: list[Job]) -> dict[str, BaseException]:
+        """Refreshes several jobs in place (a sweep); providers with a list endpoint do it in
+        few calls. Returns the errors of the jobs that could not be read, by local id; an error
+        that concerns them all (a list call refused) is raised. The API client's pacer keeps
+        the reads within the plan (a few in flight, a steady rate)."""
+        results = await asyncio.gather(*(self.refresh(j) for j in jobs), return_exceptions=True)
+        failed: dict[str, BaseException] = {}
+        for job, result in zip(jobs, results, strict=True):
+            if isinstance(result, BaseException):
+                if isinstance(result, asyncio.CancelledError):
+                    raise result
+                failed[job.local_id] = result
+        return failed
 
     async def list_jobs(self, **filters: Any) -> list[dict[str, Any]]:
         """The provider's own list of jobs (raw payloads)."""
@@ -177,6 +193,12 @@ class Provider(ABC):
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
         """Verifies and parses a webhook into {'id', 'status', ...}; raises WebhookError."""
         raise NotImplementedError(f"{self.title} sends no webhooks")
+
+    def apply_event(self, job: Job, event: dict[str, Any]) -> Job | None:
+        """Fills `job` from a verified webhook (`parse_webhook`'s answer) and returns it; None
+        when the event cannot be trusted to say the job's state (an unsigned callback, which
+        only asks for a re-read)."""
+        return None
 
     def voices(self) -> list[dict[str, Any]]:
         """The voices this provider offers (id, name, language, …); empty if none."""

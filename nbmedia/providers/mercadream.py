@@ -17,11 +17,11 @@ from typing import Any, ClassVar, Literal
 import pydantic
 from pydantic import Field
 
+from .. import constants as C
 from ..errors import WebhookError
 from ..models import Job, JobStatus, Output
 from ..validation import RequestModel, build
 from .answers import (
-    CLOCK_SKEW,
     aware,
     closest,
     eligible,
@@ -117,9 +117,14 @@ PATHS = {"video": "/v2/generate", "speech": "/v2/speech", "music": "/v2/music"}
 SIGNATURE_HEADER = "MercaDream-Signature"
 NOT_ECHOED = frozenset({"webhook_url"})
 """Request fields a job object does not carry (so find_created cannot compare them)."""
-REFRESH_PAGES = 5
+EVENT_FIELDS = ("download_url", "thumbnail_url", "error", "progress", "compute_units")
+"""What a webhook body may carry of the job object (the rest is kept from the last read)."""
+LIST_PAGE = 100
+"""The largest page /v2/jobs serves."""
 FIND_PAGES = 20
-"""Pages of 100 a list walk reads at most (refresh_many, find_created)."""
+"""Pages a search for a lost create reads at most."""
+CURSOR_STEP = dt.timedelta(milliseconds=1)
+"""`before` is exclusive: a page aimed at a job starts this much after its created_at."""
 
 
 def _cursor(rows: list[dict[str, Any]]) -> dt.datetime | None:
@@ -138,6 +143,10 @@ class MercaDream(Provider):
     sandbox_key = "mk_test_nbmedia_sandbox"
     concurrency = 2
     """Regular, the smallest plan with API access: 60 rpm / 2 concurrent / max 720p."""
+    rate_limit = 60
+    sandbox_rate_limit = 1000
+    """The sandbox's test keys are on the Professional plan (1,000 rpm / 20 concurrent)."""
+    webhook_field = "webhook_url"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
             Capability.LIST_REFRESH,
@@ -186,24 +195,32 @@ class MercaDream(Provider):
         return self.apply(job, read(self.api, r, require={"status": str}))
 
     async def refresh_many(self, jobs: list[Job]) -> list[Job]:
-        """One list call usually covers every open job (newest first, 100 a page); pages go on
-        back to the oldest of them, and what the list does not show is read one by one."""
+        """A sweep: pages of /v2/jobs (newest first, 100 a page) aimed with the `before` cursor
+        at the jobs asked for, so a page never reads newer jobs that are not asked for; a page
+        answers every asked job created within its span. A job inside a page's span that the
+        page does not show, or beyond the pages one sweep reads, is read with its own GET."""
         if len(jobs) <= 1:
             return await super().refresh_many(jobs)
-        wanted = {j.id: j for j in jobs if j.id}
-        oldest = min(aware(j.created_at) for j in jobs) - CLOCK_SKEW
-        before = None
-        for _ in range(REFRESH_PAGES):
-            rows, more = await self.list_page("/v2/jobs", limit=100, before=before)
-            for payload in rows:
-                job = wanted.pop(payload.get("id"), None)  # type: ignore[arg-type]
-                if job is not None:
-                    self.apply(job, payload)
-            before = _cursor(rows)
-            if not wanted or not more or before is None or before < oldest:
+        pending = sorted((j for j in jobs if j.id), key=lambda j: aware(j.created_at), reverse=True)
+        unlisted: list[Job] = []
+        for _ in range(C.SWEEP_PAGES):
+            if not pending:
                 break
-        await super().refresh_many(list(wanted.values()))
-        return jobs
+            before = aware(pending[0].created_at) + CURSOR_STEP
+            rows, more = await self.list_page("/v2/jobs", limit=LIST_PAGE, before=before)
+            shown = {row.get("id"): row for row in rows}
+            floor = _cursor(rows) if more else None  # no more: the page reaches the first job
+            rest = []
+            for job in pending:
+                row = shown.get(job.id)
+                if row is not None:
+                    self.apply(job, row)
+                elif floor is None or aware(job.created_at) >= floor:
+                    unlisted.append(job)
+                else:
+                    rest.append(job)
+            pending = rest
+        return await super().refresh_many(unlisted + pending)
 
     async def list_jobs(self, **filters: Any) -> list[dict[str, Any]]:
         rows, _ = await self.list_page("/v2/jobs", **filters)
@@ -272,6 +289,7 @@ class MercaDream(Provider):
             job.progress = 1.0
         job.created_at = parse_time(payload.get("created_at")) or job.created_at
         job.completed_at = parse_time(payload.get("completed_at")) or job.completed_at
+        job.eta = parse_time(payload.get("estimated_completion")) or job.eta
         units = number(payload.get("compute_units"))
         if units is not None:
             job.cost = units
@@ -334,6 +352,18 @@ class MercaDream(Provider):
         what = f"{event.get('event')}:{event['job_id']}:{event['status']}"
         self.replays.check(self.name, given, what, now=now)
         return {"id": event["job_id"], "status": event["status"], "event": event}
+
+    def apply_event(self, job: Job, event: dict[str, Any]) -> Job:
+        """A verified event carries the status, and once completed the download URL: laid
+        over what was known of the job, it settles it without a GET."""
+        body = event["event"]
+        payload = {**(job.raw or {}), "id": body["job_id"], "status": body["status"]}
+        for key in EVENT_FIELDS:
+            if body.get(key) is not None:
+                payload[key] = body[key]
+        if body["status"] in ("completed", "failed") and body.get("timestamp"):
+            payload.setdefault("completed_at", body["timestamp"])
+        return self.apply(job, payload)
 
     def voices(self) -> list[dict[str, Any]]:
         return [

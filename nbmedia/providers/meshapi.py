@@ -13,6 +13,7 @@ import json
 import mimetypes
 import os
 import secrets
+import time
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -20,11 +21,24 @@ from typing import Any, ClassVar, Literal
 import pydantic
 from pydantic import Field
 
+from .. import constants as C
 from ..errors import ValidationError, WebhookError
+from ..http import ApiClient, Secret
 from ..models import Job, JobStatus, Output
 from ..validation import RequestModel, build
 from . import mediainfo
-from .answers import closest, eligible, mapping, matches, number, read, read_rows, since
+from .answers import (
+    CLOCK_SKEW,
+    aware,
+    closest,
+    eligible,
+    mapping,
+    matches,
+    number,
+    read,
+    read_rows,
+    since,
+)
 from .base import Capability, Provider, guess_mime, parse_time
 from .inputs import data_uri, data_uri_mime, data_uri_size, input_url
 
@@ -175,13 +189,17 @@ ECHOED = (
 """Request fields a task object carries back (its `content`, the prompt and media, it does not)."""
 FIND_PAGE = 200
 FIND_PAGES = 20
+SWEEP_STATUSES = ["running", "succeeded", "failed", "expired", "cancelled"]
+"""What a sweep lists: every status but `queued` (the one nothing needs to be done about)."""
 
 
 class MeshAPI(Provider):
     """A task list with `created_after`, `model`, `status`, `limit`/`offset` lets a create whose
-    answer was lost be found. The list is served from Mesh's database only (a non-terminal
-    task is synced from upstream by its GET), so open tasks are refreshed one GET each: no
-    LIST_REFRESH."""
+    answer was lost be found, and open tasks be swept in few calls. The list is served from
+    Mesh's database, which learns a task's end from the upstream's completion notification
+    but an in-progress state only from the task's own GET: a sweep reads the tasks the list
+    shows ended (or running), and a task it shows unchanged gets a GET (the live sync) every
+    LIVE_SYNC_EVERY seconds, in case the database was not told."""
 
     name = "meshapi"
     title = "Mesh API"
@@ -190,7 +208,16 @@ class MeshAPI(Provider):
     sandbox_key = "rsk_nbmedia_sandbox"
     concurrency = 2
     """Undocumented (only RPM/RPD 429s are): the conservative default."""
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.FIND_CREATED})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.FIND_CREATED, Capability.LIST_REFRESH}
+    )
+    webhook_field = "callback_url"
+
+    def __init__(self, api: ApiClient, *, webhook_secret: Secret | None = None) -> None:
+        super().__init__(api, webhook_secret=webhook_secret)
+        self._synced: dict[str, float] = {}
+        """When each open task was last read with its own GET (the live sync), monotonic."""
+
     media_fields: ClassVar[dict[str, tuple[str, bool, str | None]]] = {
         "images": ("image/*", True, None),
         "videos": ("video/*", True, None),
@@ -333,7 +360,41 @@ class MeshAPI(Provider):
 
     async def refresh(self, job: Job) -> Job:
         r = await self.api.request("GET", f"/v1/video/generations/{job.id}")
+        self._synced[job.id] = time.monotonic()  # type: ignore[index]
         return self.apply(job, read(self.api, r, require={"status": str}))
+
+    async def refresh_many(self, jobs: list[Job]) -> dict[str, BaseException]:
+        """A sweep: the tasks created between the oldest and the newest asked for, 200 a page
+        by `offset`, filtered to the statuses that are news (`running` and the terminal ones:
+        a task the list does not show is still queued as far as Mesh knows); then a GET for
+        each task not synced live for LIVE_SYNC_EVERY seconds."""
+        if len(jobs) <= 1:
+            return await super().refresh_many(jobs)
+        wanted = {j.id: j for j in jobs if j.id}
+        times = [aware(j.created_at) for j in wanted.values()]
+        filters: dict[str, Any] = {
+            "status": SWEEP_STATUSES,
+            "created_after": min(times) - CLOCK_SKEW,  # our clock, and the list's whole seconds
+            "created_before": max(times) + CLOCK_SKEW,
+            "limit": FIND_PAGE,
+        }
+        for page in range(C.SWEEP_PAGES):
+            rows, more = await self.list_page(**filters, offset=page * FIND_PAGE)
+            for row in rows:
+                job = wanted.pop(row.get("id"), None)  # type: ignore[arg-type]
+                if job is not None:
+                    self.apply(job, row)
+                    if job.done:
+                        self._synced.pop(job.id, None)  # type: ignore[arg-type]
+            if not more or not rows or not wanted:
+                break
+        now = time.monotonic()
+        stale = [
+            j for j in wanted.values() if now - self._synced.get(j.id, now) >= C.LIVE_SYNC_EVERY
+        ]
+        for job in wanted.values():
+            self._synced.setdefault(job.id, now)  # type: ignore[arg-type]
+        return await super().refresh_many(stale)
 
     async def list_jobs(self, **filters: Any) -> list[dict[str, Any]]:
         rows, _ = await self.list_page(**filters)

@@ -213,6 +213,10 @@ class SyncSo(Provider):
     sandbox_key = "sync_nbmedia_sandbox"
     concurrency = 1
     """Hobbyist, the smallest plan: 1 concurrent generation (Creator 3, Growth 6, Scale 15)."""
+    rate_limit = 600
+    sandbox_rate_limit = 600
+    """POST /v2/generate 60 rpm, every other endpoint 600 rpm (all plans)."""
+    webhook_field = "webhook_url"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
             Capability.LIST_REFRESH,
@@ -391,9 +395,10 @@ class SyncSo(Provider):
         r = await self.api.request("GET", f"/v2/generate/{job.id}")
         return self.apply(job, read(self.api, r, require={"status": str}))
 
-    async def refresh_many(self, jobs: list[Job]) -> list[Job]:
-        """One list call for every open generation (`ids`); what it does not show is read with
-        a GET each (a server that ignores `ids` answers them all, which is fine too)."""
+    async def refresh_many(self, jobs: list[Job]) -> dict[str, BaseException]:
+        """A sweep: one list call per IDS_PER_LIST open generations (`ids`); what it does not
+        show is read with a GET each (a server that ignores `ids` answers them all, which is
+        fine too)."""
         if len(jobs) <= 1:
             return await super().refresh_many(jobs)
         wanted = {j.id: j for j in jobs if j.id}
@@ -404,8 +409,7 @@ class SyncSo(Provider):
                 job = wanted.pop(payload.get("id"), None)  # type: ignore[arg-type]
                 if job is not None:
                     self.apply(job, payload)
-        await super().refresh_many(list(wanted.values()))
-        return jobs
+        return await super().refresh_many(list(wanted.values()))
 
     async def list_jobs(self, **filters: Any) -> list[dict[str, Any]]:
         status = filters.pop("status", None)
@@ -541,6 +545,10 @@ class SyncSo(Provider):
         what = f"{event['id']}:{event.get('status')}"
         self.replays.check(self.name, parts["v1"], what, now=now)
         return {"id": event["id"], "status": event.get("status"), "event": event}
+
+    def apply_event(self, job: Job, event: dict[str, Any]) -> Job:
+        """A verified delivery is the generation object itself (as GET answers it)."""
+        return self.apply(job, event["event"])
 
     def voices(self) -> list[dict[str, Any]]:
         """sync.so takes ElevenLabs voice ids; it publishes no list of its own."""

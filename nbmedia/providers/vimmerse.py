@@ -125,6 +125,7 @@ class Vimmerse(Provider):
     sandbox_key = "vimmerse_sandbox_key"
     concurrency = 2
     """Undocumented (429 covers "rate limit or concurrency limit", no numbers): the default."""
+    webhook_field = "webhook_url"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.PATCH})
     media_fields: ClassVar[dict[str, tuple[str, bool, str | None]]] = {
         "media_items": ("image/*,video/*,audio/*", True, "image"),

@@ -232,7 +232,7 @@ def test_declared_facts() -> None:
         ),
         "vimmerse": ("VIMMERSE_API_KEY", 2, {"patch"}),
         "viddyscribe": ("VIDDYSCRIBE_API_KEY", 2, {"segments"}),
-        "meshapi": ("MESHAPI_API_KEY", 2, {"find_created"}),
+        "meshapi": ("MESHAPI_API_KEY", 2, {"find_created", "list_refresh"}),
         "syncso": (
             "SYNC_API_KEY",
             1,
