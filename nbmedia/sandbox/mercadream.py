@@ -27,7 +27,8 @@ Our readings where the documentation is silent (beyond those in providers.md):
 - Webhooks: events ``job.processing``, ``job.completed``, ``job.failed`` (the last with an
   ``error`` member); see ``webhook_body`` for what the body's ``signature`` field covers.
 - Vault assets have ids ``asset_…``; their ``created_at`` is the job's ``completed_at``.
-- Every output is a preview: 16:9 at 640x360 whatever the resolution.
+- Every output is a preview: 16:9 at 640x360 whatever the resolution. Identical requests (the
+  same kind and fields; the webhook aside) get the same bytes, rendered once (``rendercache``).
 """
 
 from __future__ import annotations
@@ -643,6 +644,21 @@ class MercaDream:
 # --------------------------------------------------------------------------- rendering
 
 
+def _cached(
+    job: Job, env: Env, names: dict[str, str], make: Callable[[], dict[str, Any] | None]
+) -> dict[str, Any]:
+    """Render through the sandbox's render cache: the key is the kind and every request field
+    (``webhook_url`` is not one), so identical requests share their files."""
+    key = {
+        "provider": NAME,
+        "kind": job.kind,
+        "fields": job.fields,
+        "preview": [PREVIEW_ASPECT, PREVIEW_MAX_WIDTH],
+    }
+    paths = {role: env.files.path(name) for role, name in names.items()}
+    return env.rendercache.render(key, paths, make)
+
+
 def _render_video(job: Job, env: Env) -> None:
     """The prompt on moving frames at the preview size; with ``voice_id``, a narration of it."""
     from .media.video import render_thumbnail, render_video, video_size
@@ -651,22 +667,28 @@ def _render_video(job: Job, env: Env) -> None:
     width, height = video_size(PREVIEW_ASPECT, max_width=PREVIEW_MAX_WIDTH)
     seed = _seed(f["prompt"])
     name, thumb = f"{job.id}.mp4", f"{job.id}.jpg"
-    narration = _narrate(job, env) if f["voice_id"] else None
-    try:
-        render_video(
-            env.files.path(name),
-            text=f["prompt"],
-            duration=f["duration"],
-            fps=f["fps"],
-            width=width,
-            height=height,
-            audio=narration,
-            seed=seed,
+
+    def make() -> None:
+        narration = _narrate(job, env) if f["voice_id"] else None
+        try:
+            render_video(
+                env.files.path(name),
+                text=f["prompt"],
+                duration=f["duration"],
+                fps=f["fps"],
+                width=width,
+                height=height,
+                audio=narration,
+                seed=seed,
+            )
+        finally:
+            if narration is not None:
+                narration.unlink(missing_ok=True)
+        render_thumbnail(
+            env.files.path(thumb), text=f["prompt"], width=width, height=height, seed=seed
         )
-    finally:
-        if narration is not None:
-            narration.unlink(missing_ok=True)
-    render_thumbnail(env.files.path(thumb), text=f["prompt"], width=width, height=height, seed=seed)
+
+    _cached(job, env, {"video": name, "thumbnail": thumb}, make)
     job.file_name, job.thumbnail_name = name, thumb
     job.file_size = env.files.path(name).stat().st_size
 
@@ -687,9 +709,13 @@ def _render_speech(job: Job, env: Env) -> None:
     from .media.speech import synthesize, voice_for
 
     f = job.fields
-    samples, rate = synthesize(f["text"], voice=voice_for(f["voice_id"]), speed=f["speed"])
     name = f"{job.id}.{f['format']}"
-    write_audio(env.files.path(name), samples, rate, f["format"])
+
+    def make() -> None:
+        samples, rate = synthesize(f["text"], voice=voice_for(f["voice_id"]), speed=f["speed"])
+        write_audio(env.files.path(name), samples, rate, f["format"])
+
+    _cached(job, env, {"audio": name}, make)
     job.file_name = name
     job.file_size = env.files.path(name).stat().st_size
 
@@ -699,10 +725,14 @@ def _render_music(job: Job, env: Env) -> None:
     from .media.music import compose
 
     f = job.fields
-    samples, rate, bpm = compose(duration=f["duration"], bpm=f["bpm"], seed=f["prompt"])
     name = f"{job.id}.{f['format']}"
-    write_audio(env.files.path(name), samples, rate, f["format"])
-    job.result["bpm"] = bpm
+
+    def make() -> dict[str, Any]:
+        samples, rate, bpm = compose(duration=f["duration"], bpm=f["bpm"], seed=f["prompt"])
+        write_audio(env.files.path(name), samples, rate, f["format"])
+        return {"bpm": bpm}
+
+    job.result["bpm"] = _cached(job, env, {"audio": name}, make)["bpm"]
     job.file_name = name
     job.file_size = env.files.path(name).stat().st_size
 

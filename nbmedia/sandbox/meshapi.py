@@ -53,7 +53,8 @@ Our readings where the documentation is silent (beyond those in providers.md):
   and one frame from the middle of each reference video are the picture. Audio: the audio
   items concatenated; else, with ``generate_audio``, a synthesised score; else no audio stream.
   ``last_frame_url`` is a PNG. ``camera_fixed``, ``watermark``, ``draft``, ``service_tier``
-  and ``priority`` are validated and echoed, and change nothing in the picture.
+  and ``priority`` are validated and echoed, and change nothing in the picture. Identical
+  requests with the same seed (``render_key``) get the same bytes, rendered once.
 - Callbacks: one unsigned POST of the task object to ``callback_url`` when it becomes
   succeeded, failed or expired; 10 s timeout, never retried.
 - No request rate or concurrency limit is enforced (429 ``rate_limit_exceeded`` comes only from
@@ -1047,29 +1048,67 @@ def _aspect(ratio: str) -> float:
 # ---------------------------------------------------------------------------- rendering
 
 
+def render_key(task: Task) -> dict[str, Any]:
+    """Everything that decides a task's output bytes, for the render cache: the model, every
+    option but ``callback_url``, the resolved ratio, frames and seed, each content item with
+    its file's digest, and the task id where it seeds the score (no prompt to seed it)."""
+    from .rendercache import file_digest
+
+    items = [
+        {
+            "type": i.type,
+            "role": i.role,
+            "text": i.text,
+            "file": file_digest(i.path) if i.path else None,
+        }
+        for i in task.items
+    ]
+    clips = any(i.type == "audio_url" for i in task.items)
+    own_score = task.opts["generate_audio"] and not clips and not task.prompt
+    return {
+        "provider": NAME,
+        "model": task.model,
+        "opts": {k: v for k, v in task.opts.items() if k != "callback_url"},
+        "ratio": task.ratio,
+        "frames": task.frames,
+        "seed": task.seed,
+        "items": items,
+        "score_seed": task.id if own_score else None,
+        "preview": PREVIEW_MAX_WIDTH,
+    }
+
+
 def _render_task(task: Task, env: Env) -> None:
-    """The MP4 (and the last frame as PNG when asked) of one task, from its inputs."""
+    """The MP4 (and the last frame as PNG when asked) of one task, from its inputs; an
+    identical earlier task's files when there is one (``render_key``)."""
     from .media.video import render_video, video_size
 
     width, height = video_size(task.ratio, max_width=PREVIEW_MAX_WIDTH)
     name = f"{task.id}.mp4"
-    with tempfile.TemporaryDirectory(prefix="nbmedia-mesh-") as tmp:
-        work = Path(tmp)
-        render_video(
-            env.files.path(name),
-            text=task.prompt,
-            duration=task.seconds,
-            fps=FPS,
-            width=width,
-            height=height,
-            images=_pictures(task, work),
-            audio=_soundtrack(task, work),
-            seed=task.seed,
-        )
-    if task.opts["return_last_frame"]:
-        last = f"{task.id}-last-frame.png"
-        _last_frame(env.files.path(name), env.files.path(last), task.seconds)
-        task.last_frame_name = last
+    last = f"{task.id}-last-frame.png" if task.opts["return_last_frame"] else None
+
+    def make() -> None:
+        with tempfile.TemporaryDirectory(prefix="nbmedia-mesh-") as tmp:
+            work = Path(tmp)
+            render_video(
+                env.files.path(name),
+                text=task.prompt,
+                duration=task.seconds,
+                fps=FPS,
+                width=width,
+                height=height,
+                images=_pictures(task, work),
+                audio=_soundtrack(task, work),
+                seed=task.seed,
+            )
+        if last is not None:
+            _last_frame(env.files.path(name), env.files.path(last), task.seconds)
+
+    outputs = {"video": env.files.path(name)}
+    if last is not None:
+        outputs["last_frame"] = env.files.path(last)
+    env.rendercache.render(render_key(task), outputs, make)
+    task.last_frame_name = last
     task.video_name = name
 
 

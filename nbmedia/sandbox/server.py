@@ -37,6 +37,7 @@ from . import control
 from .audit import Audit
 from .clock import Clock
 from .faults import DropConnection, FaultMiddleware, Faults
+from .rendercache import RenderCache
 from .store import Files, Store
 from .webhooks import DeliveryRecord, WebhookSender
 
@@ -131,6 +132,8 @@ class Env:
     audit: Audit
     """Where a provider records each job it creates (``audit.created``) and registers how to
     read a job's current status (``audit.register``)."""
+    rendercache: RenderCache
+    """Where a renderer asks for an identical earlier render before making its own."""
 
 
 class _Edge:
@@ -275,6 +278,8 @@ class Sandbox:
         self.audit = Audit()
         """Every job created and every download attempted; ``audit()`` is its JSON."""
         self._store = Store(self.faults, self.audit)
+        self.render_cache = RenderCache(self._store.root / ".rendercache")
+        """Outputs by request: identical requests are rendered once (``render_cache.stats()``)."""
         self._webhooks = WebhookSender(self.faults)
         self._render = ThreadPoolExecutor(RENDER_WORKERS, thread_name_prefix="sandbox-render")
         secrets = webhook_secrets or {}
@@ -289,6 +294,7 @@ class Sandbox:
                 render=self._render,
                 webhook_secret=secrets.get(m.NAME, m.WEBHOOK_SECRET),
                 audit=self.audit,
+                rendercache=self.render_cache,
             )
             for m in PROVIDERS
         }

@@ -1376,13 +1376,48 @@ def _timeline(spec: Spec, video: VideoInfo, seconds: float, frames: int) -> tupl
     return in_opts, chain
 
 
+def render_key(spec: Spec) -> dict[str, Any]:
+    """Everything that decides a generation's output bytes, for the render cache: the model,
+    options and segments, and each input as sent with its file's digest in place of its URL
+    (the same media under two URLs is the same input)."""
+    from .rendercache import file_digest
+
+    items = [
+        {
+            **{k: v for k, v in spec.input[i.index].items() if k != "url"},
+            "file": file_digest(i.path) if i.path else None,
+        }
+        for i in spec.items
+    ]
+    return {
+        "provider": NAME,
+        "model": spec.model,
+        "options": spec.options,
+        "segments": spec.segments,
+        "items": items,
+        "preview": PREVIEW_MAX_SIDE,
+    }
+
+
 def render(gen: Generation, env: Env) -> None:
+    """The lip-synced MP4 (and the segments' WAV), or an identical earlier generation's."""
+    suffix = f"-{gen.spec.output_file_name[:150]}" if gen.spec.output_file_name else ""
+    name = f"{gen.id}{suffix}.mp4"
+    outputs = {"video": env.files.path(name)}
+    if gen.spec.segments:
+        outputs["segments"] = env.files.path(f"{gen.id}-segments.wav")
+    meta = env.rendercache.render(render_key(gen.spec), outputs, lambda: _render(gen.spec, outputs))
+    gen.segment_name = outputs["segments"].name if "segments" in outputs else None
+    gen.output_duration = meta["output_duration"]
+    gen.output_name = name
+
+
+def _render(spec: Spec, outputs: dict[str, Path]) -> dict[str, Any]:
     """Check the media, then write the lip-synced MP4 (and the segments' WAV)."""
     from .media import _ffmpeg
     from .media.audio import AAC, write_audio
     from .media.probe import probe
 
-    spec = gen.spec
     assert spec.video is not None
     video = probe_video(spec.video)
     sounds: dict[int, np.ndarray] = {}
@@ -1409,8 +1444,6 @@ def render(gen: Generation, env: Env) -> None:
     mw, mh = face.mouth_size
     fx, fy = face.disc_origin
     mx, my = face.mouth_origin
-    suffix = f"-{spec.output_file_name[:150]}" if spec.output_file_name else ""
-    name = f"{gen.id}{suffix}.mp4"
     with tempfile.TemporaryDirectory(prefix="nbmedia-syncso-") as tmp:
         work = Path(tmp)
         write_audio(work / "track.wav", track, RATE, "wav")
@@ -1421,7 +1454,7 @@ def render(gen: Generation, env: Env) -> None:
             f"{chain};[base][1:v]overlay=x={fx}:y={fy}:format=auto[faced];"
             f"[faced][2:v]overlay=x={mx}:y={my}:eof_action=repeat:format=auto,format=yuv420p[v]"
         )
-        with _ffmpeg.atomic(env.files.path(name)) as part:
+        with _ffmpeg.atomic(outputs["video"]) as part:
             _ffmpeg.run(
                 [*in_opts, "-i", video.path.absolute(), "-i", "face.png"]
                 + ["-f", "rawvideo", "-pix_fmt", "rgb24", "-video_size", f"{mw}x{mh}"]
@@ -1432,11 +1465,9 @@ def render(gen: Generation, env: Env) -> None:
                 + ["-movflags", "+faststart", "-t", f"{exact:.6f}", "-f", "mp4", part],
                 cwd=work,
             )
-    if spec.segments:
-        gen.segment_name = f"{gen.id}-segments.wav"
-        write_audio(env.files.path(gen.segment_name), track, RATE, "wav")
-    gen.output_duration = round(float(probe(env.files.path(name))["duration"]), 3)
-    gen.output_name = name
+    if "segments" in outputs:
+        write_audio(outputs["segments"], track, RATE, "wav")
+    return {"output_duration": round(float(probe(outputs["video"])["duration"]), 3)}
 
 
 # ------------------------------------------------------------------------------- bodies

@@ -925,6 +925,8 @@ class Media:
     upload_expires: float = 0.0
     verification: Lifecycle | None = None
     analysis: Analysis | None = None
+    digest: str | None = None
+    """SHA-256 of the file, once a job needs it (the render cache's key)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -1402,7 +1404,35 @@ class ViddyScribe:
             return
         job.lifecycle.output_ready()
 
+    def _digest(self, media: Media) -> str:
+        from .rendercache import file_digest
+
+        with media.lock:
+            if media.digest is None:
+                media.digest = file_digest(media.path)
+            return media.digest
+
     def _render_outputs(self, job: Job) -> None:
+        """The job's outputs, or an identical earlier job's: the same file (by digest), file
+        name (the EDL's title), kind and generation_config make the same bytes."""
+        key = {
+            "provider": NAME,
+            "kind": job.kind,
+            "media": self._digest(job.media),
+            "filename": job.media.filename,
+            "config": job.config,
+        }
+        outputs: dict[str, Path] = {}
+        if job.kind in ("audio", "video"):
+            outputs["audio"] = self.env.files.path(f"{job.id}-description.wav")
+        if job.kind == "video":
+            outputs["video"] = self.env.files.path(f"{job.id}-described.mp4")
+        meta = self.env.rendercache.render(key, outputs, lambda: self._make(job, outputs))
+        job.audio_name = outputs["audio"].name if "audio" in outputs else None
+        job.video_name = outputs["video"].name if "video" in outputs else None
+        job.output = meta["output"]
+
+    def _make(self, job: Job, outputs: dict[str, Path]) -> dict[str, Any]:
         an = self._analysis(job.media)
         config = job.config
         segments, note = describe(an, config)
@@ -1426,29 +1456,25 @@ class ViddyScribe:
             output["content"] = to_edl(segments, title, an.fps, job.media.filename)
         if note:
             output["note"] = note
-        if job.kind in ("audio", "video"):
+        if "audio" in outputs:
             words_language = config["language"] if note is None else "en-US"
-            wav = f"{job.id}-description.wav"
             speak_track(
                 segments,
                 language=words_language,
                 voice=config["voice"],
                 duration=an.duration,
-                out=self.env.files.path(wav),
+                out=outputs["audio"],
             )
-            job.audio_name = wav
-            if job.kind == "video":
-                mp4 = f"{job.id}-described.mp4"
-                assert job.media.info is not None
-                described_video(
-                    job.media.path,
-                    self.env.files.path(wav),
-                    job.media.info["audio"] is not None,
-                    an.duration,
-                    self.env.files.path(mp4),
-                )
-                job.video_name = mp4
-        job.output = output
+        if "video" in outputs:
+            assert job.media.info is not None
+            described_video(
+                job.media.path,
+                outputs["audio"],
+                job.media.info["audio"] is not None,
+                an.duration,
+                outputs["video"],
+            )
+        return {"output": output}
 
     def get_job(self, team: str, job_id: Any) -> Job:
         if not isinstance(job_id, str) or not job_id:

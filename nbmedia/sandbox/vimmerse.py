@@ -34,6 +34,9 @@ Our readings where the page is silent (ours, not Vimmerse's; the report lists th
 - ``rating`` is any number; ``visibility_status`` is "0" | "1" | "2" (default "1");
 - with ``quantity`` > 1 each output's caption ends "(i/n)" and has its own seed, so the videos
   differ even when made from one image; ``pipeline_mode`` is validated but changes nothing;
+- the seed comes from the request (its generation fields, input files and generation number),
+  so identical requests get identical videos, rendered once (``render_key``), and a
+  regeneration differs from the first take;
 - the webhook body is ``{customer_id, media_id, status}`` with status ``success`` | ``failed``,
   unsigned, sent when a generation ends.
 """
@@ -477,10 +480,49 @@ class Rendered:
     size: int
 
 
+def render_key(number: int, params: dict[str, Any], got: Inputs) -> dict[str, Any]:
+    """Everything that decides a generation's output bytes, for the render cache and the seed:
+    its number (a regeneration differs from the first take), every generation field, and the
+    digests of the fetched inputs."""
+    from .rendercache import file_digest
+
+    def digests(paths: list[Path]) -> list[str]:
+        return [file_digest(p) for p in paths]
+
+    return {
+        "provider": NAME,
+        "number": number,
+        "params": params,
+        "images": digests(got.images),
+        "soundtrack": digests(got.soundtrack),
+        "narration": digests([got.narration] if got.narration else []),
+        "music": digests([got.music] if got.music else []),
+        "preview": [PREVIEW_MAX_WIDTH, FPS],
+    }
+
+
 def render_generation(
     media_id: str, number: int, params: dict[str, Any], got: Inputs, env: Env
 ) -> Rendered:
-    """``quantity`` MP4s sharing one soundtrack, each with its own seed (so they differ)."""
+    """``quantity`` MP4s sharing one soundtrack, each with its own seed (so they differ). The
+    seed comes from the request, so identical requests share one render (``render_key``)."""
+    from .rendercache import key_digest
+
+    key = render_key(number, params, got)
+    seed = int(key_digest(key)[:8], 16)
+    names = [f"{media_id}-g{number}-{i + 1}.mp4" for i in range(params["quantity"])]
+    paths = [env.files.path(name) for name in names]
+
+    def make() -> dict[str, Any]:
+        return {"length": _render_all(paths, params, got, seed)}
+
+    meta = env.rendercache.render(key, {f"video{i}": p for i, p in enumerate(paths)}, make)
+    size = sum(p.stat().st_size for p in paths)
+    return Rendered(names, meta["length"], size)
+
+
+def _render_all(paths: list[Path], params: dict[str, Any], got: Inputs, seed: int) -> float:
+    """Render the generation's videos to ``paths``; returns their length in seconds."""
     from .media.probe import probe
     from .media.video import video_size
 
@@ -492,19 +534,12 @@ def render_generation(
         length, loops = float(params["duration"] * params["loop"]), params["loop"]
     music = _music_track(params, got, length)
     soundtrack = _mix(got.scratch, speech, music, length)
-    seed = int.from_bytes(hashlib.sha256(f"{media_id}/{number}".encode()).digest()[:4], "big")
-    names = []
-    for i in range(params["quantity"]):
-        name = f"{media_id}-g{number}-{i + 1}.mp4"
+    for i, path in enumerate(paths):
         text = (params["prompt"] or "").strip()
         if params["quantity"] > 1:
             text = f"{text} ({i + 1}/{params['quantity']})".strip()
-        _render_one(
-            env.files.path(name), text, length, loops, width, height, got, soundtrack, seed + i
-        )
-        names.append(name)
-    size = sum(env.files.path(n).stat().st_size for n in names)
-    return Rendered(names, length, size)
+        _render_one(path, text, length, loops, width, height, got, soundtrack, seed + i)
+    return length
 
 
 def _speech_track(params: dict[str, Any], got: Inputs) -> Path | None:
