@@ -1,0 +1,318 @@
+"""Tracking many open jobs: sweeps through the providers' lists, webhooks first, ticks apart.
+
+Against the sandbox over real HTTP where it can make the case; a MockTransport only for list
+answers the sandbox does not give (a job missing from its list, a job that ends between the
+list call and its own GET).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+import nbmedia as nm
+from nbmedia import constants as C
+from nbmedia.engine.ledger import Phase
+from nbmedia.errors import WebhookError
+from nbmedia.models import Job, JobStatus
+from nbmedia.sandbox import Sandbox
+from tests.conftest import provider_client
+from tests.engine.test_jobs import idle, until
+
+
+def status_reads(sandbox: Sandbox, provider: str, since: float) -> list[Any]:
+    """The sandbox's record of `provider`'s status GETs and list calls since `since`."""
+    return [
+        r
+        for r in sandbox.request_log.snapshot()
+        if r.provider == provider
+        and r.method == "GET"
+        and r.timestamp >= since
+        and ("/jobs" in r.path or "/generations" in r.path or "/generate/" in r.path)
+    ]
+
+
+# ---- sweeps against the sandbox -------------------------------------------------------------------
+def test_many_open_jobs_are_swept_by_pages_not_one_get_each(
+    studio: nm.Studio, sandbox: Sandbox
+) -> None:
+    sandbox.faults.plan_limits = False  # 150 open at once on one key
+    sandbox.speed = 2.0
+    since = time.time()
+    jobs = [studio.speech(f"sweep {i} " + "x" * (i * 20), format="wav") for i in range(150)]
+    until(studio, lambda: all(j.done for j in jobs), timeout=120)
+    assert {j.status for j in jobs} == {JobStatus.SUCCEEDED}
+    reads = status_reads(sandbox, "mercadream", since)
+    lists = [r for r in reads if r.path.endswith("/v2/jobs")]
+    gets = [r for r in reads if "/v2/jobs/" in r.path]
+    assert lists, "the open jobs were never swept through the list"
+    assert len(reads) < len(jobs), (len(lists), len(gets))  # a loop of GETs makes several each
+    assert all("before=" in r.query and "limit=100" in r.query for r in lists)
+
+
+def test_a_429_on_a_sweep_holds_every_read_of_the_provider(
+    studio: nm.Studio, sandbox: Sandbox
+) -> None:
+    sandbox.faults.plan_limits = False
+    sandbox.speed = 0.5
+    jobs = [studio.speech(f"held {i}", format="wav") for i in range(5)]
+    idle(studio, 1.0)
+    sandbox.faults.rate_limit_retry_after = 2
+    sandbox.faults.rate_limit_rate = 1.0
+    since = time.time()
+    until(studio, lambda: status_reads(sandbox, "mercadream", since), timeout=20)
+    sandbox.faults.rate_limit_rate = 0.0
+    first = min(r.timestamp for r in status_reads(sandbox, "mercadream", since))
+    idle(studio, 3.0)
+    after = sorted(r.timestamp for r in status_reads(sandbox, "mercadream", since))
+    pacer = studio.provider("mercadream").api.reads
+    assert all(t == first or t >= first + 1.9 for t in after), [t - first for t in after]
+    assert pacer.sent >= 1
+    until(studio, lambda: all(j.done for j in jobs), timeout=60)
+
+
+def test_reads_in_flight_are_capped_per_provider(sandbox: Sandbox) -> None:
+    in_flight = 0
+    most = 0
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.01)
+        in_flight -= 1
+        media = request.url.path.rsplit("/", 1)[-1]
+        return httpx.Response(200, json={"id": media, "processing_status": "processing",
+                                         "progress_percentage": 10})  # fmt: skip
+
+    provider = provider_client(sandbox, "vimmerse", transport=httpx.MockTransport(slow))
+    jobs = [Job("vimmerse", "video", id=f"m{i}", local_id=f"l{i}") for i in range(100)]
+    failed = asyncio.run(provider.refresh_many(jobs))  # a provider without a list: 100 GETs
+    assert failed == {}
+    assert most == C.READS_IN_FLIGHT
+    assert provider.api.reads.sent == 100
+
+
+# ---- sweeps over answers the sandbox does not give ------------------------------------------------
+class FakeList:
+    """MercaDream's /v2/jobs (newest first, `before`, `limit`) over a fixed set of rows, and
+    /v2/jobs/{id}; rows can be hidden from the list and changed between calls."""
+
+    def __init__(self, n: int) -> None:
+        start = dt.datetime(2026, 11, 30, tzinfo=dt.timezone.utc)
+        self.rows = [
+            {"id": f"job_{i:04d}", "status": "processing", "progress": 40, "kind": "speech",
+             "created_at": (start + dt.timedelta(seconds=i)).isoformat().replace("+00:00", "Z")}
+            for i in range(n)
+        ]  # fmt: skip
+        self.hidden: set[str] = set()
+        self.calls: list[httpx.Request] = []
+        self.on_list: Callable[[], None] | None = None
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append(request)
+        path = _path(request)
+        if path == "/v2/jobs":
+            limit = int(request.url.params.get("limit", 20))
+            rows = [r for r in reversed(self.rows) if r["id"] not in self.hidden]
+            before = request.url.params.get("before")
+            if before:
+                cut = dt.datetime.fromisoformat(before.replace("Z", "+00:00"))
+                rows = [
+                    r for r in rows
+                    if dt.datetime.fromisoformat(r["created_at"].replace("Z", "+00:00")) < cut
+                ]  # fmt: skip
+            if self.on_list is not None:
+                self.on_list()
+            return httpx.Response(200, json={"data": rows[:limit], "has_more": len(rows) > limit})
+        row = next(r for r in self.rows if r["id"] == path.rsplit("/", 1)[-1])
+        return httpx.Response(200, json=row)
+
+    def jobs(self, indexes: range | list[int]) -> list[Job]:
+        return [
+            Job("mercadream", "speech", id=self.rows[i]["id"], local_id=f"l{i}",
+                created_at=dt.datetime.fromisoformat(self.rows[i]["created_at"].replace("Z", "+00:00")))
+            for i in indexes
+        ]  # fmt: skip
+
+    def lists(self) -> list[httpx.Request]:
+        return [c for c in self.calls if _path(c) == "/v2/jobs"]
+
+    def gets(self) -> list[httpx.Request]:
+        return [c for c in self.calls if _path(c).startswith("/v2/jobs/")]
+
+
+def _path(request: httpx.Request) -> str:
+    """The API path, without the sandbox's /mercadream mount."""
+    return request.url.path.removeprefix("/mercadream")
+
+
+def swept(sandbox: Sandbox, fake: FakeList, jobs: list[Job]) -> dict[str, BaseException]:
+    provider = provider_client(sandbox, "mercadream", transport=httpx.MockTransport(fake.handler))
+    return asyncio.run(provider.refresh_many(jobs))
+
+
+def test_a_sweep_pages_back_across_several_pages(sandbox: Sandbox) -> None:
+    fake = FakeList(400)
+    jobs = fake.jobs(range(50, 330))  # 280 open jobs among 400, the 70 newest not ours
+    assert swept(sandbox, fake, jobs) == {}
+    assert len(fake.lists()) == 3 and not fake.gets()
+    first = fake.lists()[0].url.params["before"]
+    assert first.startswith(fake.rows[329]["created_at"][:19])  # aimed past the newer 70
+    assert all(j.status is JobStatus.RUNNING and j.progress == 0.4 for j in jobs)
+
+
+def test_jobs_missing_from_the_list_are_read_one_by_one(sandbox: Sandbox) -> None:
+    fake = FakeList(120)
+    fake.hidden = {"job_0100", "job_0010"}
+    jobs = fake.jobs(range(120))
+    assert swept(sandbox, fake, jobs) == {}
+    assert sorted(_path(c) for c in fake.gets()) == ["/v2/jobs/job_0010", "/v2/jobs/job_0100"]
+    assert len(fake.lists()) == 2
+
+
+def test_a_job_that_ends_between_the_list_and_its_get_is_read_as_ended(sandbox: Sandbox) -> None:
+    fake = FakeList(30)
+    fake.hidden = {"job_0007"}
+
+    def finish() -> None:  # the job ends after the list answered, before its own GET
+        fake.rows[7].update(status="completed", progress=100, download_url="https://cdn/x.wav")
+
+    fake.on_list = finish
+    jobs = fake.jobs(range(30))
+    swept(sandbox, fake, jobs)
+    assert jobs[7].status is JobStatus.SUCCEEDED and jobs[7].outputs
+    assert [j.status for j in jobs[:7]] == [JobStatus.RUNNING] * 7
+
+
+def test_a_failing_get_backs_off_its_job_alone(sandbox: Sandbox) -> None:
+    fake = FakeList(10)
+    fake.hidden = {"job_0003"}
+    inner = fake.handler
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("job_0003"):
+            return httpx.Response(404, json={"code": "not_found", "message": "no such job"})
+        return inner(request)
+
+    provider = provider_client(sandbox, "mercadream", transport=httpx.MockTransport(handler))
+    jobs = fake.jobs(range(10))
+    failed = asyncio.run(provider.refresh_many(jobs))
+    assert list(failed) == ["l3"]
+    assert sum(j.status is JobStatus.RUNNING for j in jobs) == 9
+
+
+# ---- webhooks first --------------------------------------------------------------------------------
+def signed_mercadream(secret: str, job_id: str, status: str, **extra: Any) -> tuple[dict, bytes]:
+    event = {"event": f"job.{status}", "job_id": job_id, "status": status,
+             "timestamp": dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z"),
+             **extra}  # fmt: skip
+    body = json.dumps(event).encode()
+    mac = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return {"MercaDream-Signature": f"sha256={mac}"}, body
+
+
+def test_a_signed_webhook_settles_jobs_without_any_status_read(
+    studio: nm.Studio, sandbox: Sandbox
+) -> None:
+    receiver = studio.receive_webhooks()
+    since = time.time()
+    jobs = [studio.speech(f"hooked {i}", format="wav") for i in range(5)]
+    assert all(j.request["webhook_url"] == f"{receiver.url}/mercadream" for j in jobs)
+    until(studio, lambda: all(j.done for j in jobs), timeout=30)
+    assert {j.status for j in jobs} == {JobStatus.SUCCEEDED}
+    assert all(j.path is not None and j.path.stat().st_size > 1000 for j in jobs)
+    assert status_reads(sandbox, "mercadream", since) == []
+    assert receiver.counts.accepted >= 5 and not receiver.counts.refused
+
+
+def test_an_unsigned_callback_has_its_job_reread_once(studio: nm.Studio, sandbox: Sandbox) -> None:
+    studio.receive_webhooks()
+    since = time.time()
+    job = studio.submit("meshapi", "video", "a hooked cat", duration=4)
+    until(studio, lambda: job.done, timeout=60)
+    assert job.status is JobStatus.SUCCEEDED
+    assert len(status_reads(sandbox, "meshapi", since)) == 1  # the callback's re-read
+
+
+def test_webhooks_out_of_order_duplicated_or_mid_sweep_never_move_a_job_back(
+    studio: nm.Studio, sandbox: Sandbox
+) -> None:
+    sandbox.speed = 0.2
+    secret = sandbox.webhook_secret("mercadream")
+    jobs = [studio.speech(f"ordered {i}", format="wav") for i in range(3)]
+    until(studio, lambda: all(j.status is JobStatus.RUNNING for j in jobs), timeout=30)
+    provider = studio.provider("mercadream")
+    inner = provider.refresh_many
+    first, second, third = jobs
+
+    async def sweep_then_webhook(shadows: list[Job]) -> dict[str, BaseException]:
+        failed = await inner(shadows)  # the sweep saw `first` running...
+        headers, body = signed_mercadream(secret, first.id, "completed",
+                                          download_url=f"{sandbox.url}/nowhere.wav")  # fmt: skip
+        studio.handle_webhook("mercadream", headers, body)  # ...and then it ended
+        return failed
+
+    provider.refresh_many = sweep_then_webhook  # type: ignore[method-assign]
+    until(studio, lambda: first.note == "downloading outputs" or first.done, timeout=10)
+    provider.refresh_many = inner  # type: ignore[method-assign]
+    entry = studio.engine.tracker.entry(first)
+    assert entry is None or entry.phase == Phase.DOWNLOADING  # the sweep's stale answer lost
+
+    sandbox.speed = 20.0
+    until(studio, lambda: second.done, timeout=30)
+    headers, body = signed_mercadream(secret, second.id, "processing")
+    studio.handle_webhook("mercadream", headers, body)  # late: after it ended
+    assert second.status is JobStatus.SUCCEEDED
+    headers, body = signed_mercadream(secret, third.id, "processing")
+    studio.handle_webhook("mercadream", headers, body)
+    with pytest.raises(WebhookError, match="replay"):
+        studio.handle_webhook("mercadream", headers, body)  # the same delivery twice
+
+
+# ---- ticks ------------------------------------------------------------------------------------------
+def test_ticks_reach_only_jobs_on_screen_and_are_not_changes(
+    studio: nm.Studio, sandbox: Sandbox
+) -> None:
+    sandbox.speed = 0.05
+    shown, hidden = studio.speech("on screen"), studio.speech("off screen")
+    ticks: list[Job] = []
+    states: list[tuple[object, ...]] = [(shown.status, shown.progress, shown.note)]
+    stop = shown.on_tick(ticks.append)
+    shown.on_change(lambda j: states.append((j.status, j.progress, j.note)))
+    idle(studio, 3.2)
+    assert shown.on_screen and not hidden.on_screen
+    assert 2 <= len(ticks) <= 4  # once a second
+    assert all(a != b for a, b in zip(states, states[1:], strict=False))  # no tick among them
+    stop()
+    idle(studio, 1.2)
+    assert len(ticks) <= 4 and not shown.on_screen
+
+
+# ---- the receiver ------------------------------------------------------------------------------------
+def test_the_receiver_refuses_forged_and_unknown_deliveries(studio: nm.Studio) -> None:
+    receiver = studio.receive_webhooks()
+
+    async def deliver() -> tuple[httpx.Response, ...]:  # on the Studio's loop, as in a kernel
+        async with httpx.AsyncClient(base_url=receiver.url) as client:
+            return (
+                await client.post("/mercadream", content=b'{"job_id": "x"}',
+                                  headers={"MercaDream-Signature": "sha256=00"}),
+                await client.post("/nowhere", content=b"{}"),
+                await client.get("/mercadream"),
+            )  # fmt: skip
+
+    forged, unknown, wrong = studio.engine.runner.run(deliver())
+    assert (forged.status_code, unknown.status_code, wrong.status_code) == (401, 404, 405)
+    assert "signature" in receiver.counts.refused[0]
+    with pytest.raises(nm.NbmediaError, match="already runs"):
+        studio.receive_webhooks()
