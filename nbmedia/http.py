@@ -175,6 +175,9 @@ class ApiClient:
         self.retry_listeners: list[RetryListener] = []
         self.reads = reads or Pacer()
         """Every GET of the API goes through it: a few in flight, within the plan's rate."""
+        self.writes = Pacer(self.reads.in_flight)
+        """Creates, updates and uploads: as few in flight (a batch of a thousand creates must
+        not queue a thousand requests in httpx's pool), apart from the reads."""
 
     def __repr__(self) -> str:
         return f"<ApiClient {self.provider} {self.base_url}>"
@@ -290,7 +293,7 @@ class ApiClient:
         safe_to_repeat = not creates_job or idempotent_create
         attempt = 0
         reached = False  # an earlier attempt of this call may have been delivered
-        pace = self.reads if method == "GET" else contextlib.nullcontext()
+        pace = self.reads if method == "GET" else self.writes
         while True:
             try:
                 async with pace:

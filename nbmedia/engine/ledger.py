@@ -91,7 +91,7 @@ class Ledger:
         self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
         self._db.row_factory = sqlite3.Row
         self._batching = False
-        with self._lock, self._db:
+        with self._writing():
             self._db.execute("PRAGMA journal_mode=WAL")
             # WAL with NORMAL: a commit survives a killed kernel (only an OS crash could lose
             # the last ones) and costs no fsync, so following a thousand jobs stays cheap
@@ -186,7 +186,7 @@ class Ledger:
 
     def set_extra(self, local_id: str, **values: Any) -> None:
         """Stores small per-job facts that are not part of the Job (ratings, links)."""
-        with self._lock, self._db:
+        with self._writing():
             cur = self._db.execute("SELECT extra FROM jobs WHERE local_id=?", (local_id,))
             found = cur.fetchone()
             if found is None:
@@ -269,7 +269,7 @@ class Ledger:
     def claim(self, local_id: str, provider: str, id: str) -> bool:
         """Gives `id` to the row `local_id` unless another row holds it (atomic, across
         processes): a found job is never attached to two rows."""
-        with self._lock, self._db:
+        with self._writing():
             cur = self._db.execute(
                 "UPDATE jobs SET id=? WHERE local_id=? AND NOT EXISTS "
                 "(SELECT 1 FROM jobs WHERE provider=? AND id=? AND local_id<>?)",
@@ -305,7 +305,7 @@ class Ledger:
         if not local_ids:
             return set()
         got: set[str] = set()
-        with self._lock, self._db:
+        with self._writing():
             for local_id in local_ids:
                 cur = self._db.execute(
                     "UPDATE jobs SET owner=?, heartbeat=? WHERE local_id=? AND phase<>'done' "
@@ -318,12 +318,12 @@ class Ledger:
 
     def renew(self, owner: str, now: float) -> None:
         """One heartbeat for every lease `owner` holds."""
-        with self._lock, self._db:
+        with self._writing():
             self._db.execute("UPDATE jobs SET heartbeat=? WHERE owner=?", (now, owner))
 
     def release(self, owner: str, local_ids: list[str] | None = None) -> None:
         """Gives leases back (all of `owner`'s by default), so another Studio takes over."""
-        with self._lock, self._db:
+        with self._writing():
             if local_ids is None:
                 self._db.execute("UPDATE jobs SET owner=NULL WHERE owner=?", (owner,))
             else:

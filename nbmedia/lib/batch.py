@@ -89,8 +89,9 @@ class Batch:
             kept = {"text": text, **fields, LIMIT_KEY: limits[provider]}
             prepared.append((job, request, kept))
         planned = []
-        for job, request, kept in prepared:  # all valid: now every row goes in the ledger
-            planned.append((engine.plan(job, kept), request))
+        with engine.ledger.batch():  # all valid: now every row goes in the ledger, at once
+            for job, request, kept in prepared:
+                planned.append((engine.plan(job, kept), request))
         return cls(engine, rows, planned, limits)
 
     @classmethod
