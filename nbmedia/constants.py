@@ -56,11 +56,14 @@ TURN_MIN = 0.05
 """The tracker's loop wakes at most this often (its turn costs a pass over the open jobs)."""
 SWEEP_PERIOD = 1.0
 """Seconds between two list sweeps of one provider (each reads every due open job)."""
-ABSORB_SLICE = 100
+ABSORB_SLICE = 50
 """A sweep's answers are taken this many at a time (one ledger transaction each), the event
 loop free in between."""
 SWEEP_GATHER = 0.5
 """A sweep also reads jobs due within this many seconds (one sweep, not many small ones)."""
+REREAD_GATHER = 0.25
+"""Seconds a sweep waits after an unsigned callback, so that callbacks a moment apart are
+re-read by one list call."""
 SWEEP_PAGES = 50
 """List pages one sweep reads at most; jobs beyond them are read on the next sweep."""
 NEAR_ETA = 2.0

@@ -122,8 +122,10 @@ class Tracker:
         if entry.reread:
             return False
         entry.reread = True
-        entry.next_at = time.monotonic()
-        self._next_sweep[entry.job.provider] = 0.0
+        now = time.monotonic()
+        entry.next_at = now
+        provider = entry.job.provider  # callbacks a moment apart share one sweep
+        self._next_sweep[provider] = min(self._next_sweep.get(provider, 0.0), now + C.REREAD_GATHER)
         self._poke()
         return True
 
