@@ -71,7 +71,15 @@ NEAR_ETA = 2.0
 PER_JOB_FIRST = 1.5
 """Seconds before the first status GET of a job at a provider without a list..."""
 PER_JOB_MAX = 4.0
-"""...and the longest pause between two of them once it is near (or past) its estimate."""
+"""...the longest pause between two of them while its end cannot be estimated..."""
+PER_JOB_NEAR = 2.0
+"""...between two of them once it is near (or past) its estimated end..."""
+PER_JOB_LONG = 30.0
+"""...and the longest while the estimate is far."""
+AIM_CLOSE = 8.0
+"""Within this many seconds of its estimated end, a job without a list is next checked just
+past that end (AIM_PAST after it); further away, at 85% of the way there."""
+AIM_PAST = 0.5
 WEBHOOK_SAFETY = 30.0
 """Seconds past its estimate (or its start) before a job followed by a verified webhook is
 checked anyway, in case the webhook never comes; the pause then doubles..."""

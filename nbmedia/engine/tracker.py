@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING
 
 from .. import constants as C
 from ..http import poll_backoff
-from ..models import Job
+from ..models import Job, utcnow
 from .ledger import Phase
-from .schedule import next_interval
+from .schedule import Sample, next_interval
 
 if TYPE_CHECKING:
     from .jobs import Engine
@@ -51,6 +51,8 @@ class Entry:
     """A verified webhook will tell when it ends: checks are only a safety net."""
     reread: bool = False
     """An unsigned callback said it changed: read it at the next sweep (once)."""
+    sample: Sample | None = None
+    """The previous reading of its progress (its pace estimates the end)."""
     last_error: BaseException | None = field(default=None, repr=False)
 
 
@@ -135,12 +137,18 @@ class Tracker:
         entry.failures = 0
         entry.last_error = None
         if entry.phase == Phase.FOLLOWING:
+            job = entry.job
+            now = utcnow()
             entry.interval = next_interval(
-                entry.job,
+                job,
                 entry.interval,
-                listed=self._engine.listed(entry.job.provider),
+                listed=self._engine.listed(job.provider),
                 webhook=entry.webhook,
+                now=now,
+                before=entry.sample,
             )
+            if job.progress and (entry.sample is None or entry.sample[1] != job.progress):
+                entry.sample = (now, job.progress)
         elif grow:
             entry.interval = min(C.POLL_MAX, entry.interval * C.POLL_FACTOR)
         entry.next_at = time.monotonic() + entry.interval

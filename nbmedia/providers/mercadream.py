@@ -7,6 +7,7 @@ speech and music return a job like /generate; the vault and job list answer
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import hmac
@@ -194,31 +195,43 @@ class MercaDream(Provider):
         r = await self.api.request("GET", self._path(f"/v2/jobs/{job.id}"))
         return self.apply(job, read(self.api, r, require={"status": str}))
 
-    async def refresh_many(self, jobs: list[Job]) -> list[Job]:
+    async def refresh_many(self, jobs: list[Job]) -> dict[str, BaseException]:
         """A sweep: pages of /v2/jobs (newest first, 100 a page) aimed with the `before` cursor
-        at the jobs asked for, so a page never reads newer jobs that are not asked for; a page
-        answers every asked job created within its span. A job inside a page's span that the
-        page does not show, or beyond the pages one sweep reads, is read with its own GET."""
+        at every hundredth job asked for, all at once (the pacer keeps them few in flight), so
+        no page reads newer jobs that were not asked for; a page answers every asked job
+        created within its span. Jobs between the spans (other jobs of the account came in
+        between) are aimed at again; a job inside a span that the page does not show, or
+        beyond the pages one sweep reads, is read with its own GET."""
         if len(jobs) <= 1:
             return await super().refresh_many(jobs)
         pending = sorted((j for j in jobs if j.id), key=lambda j: aware(j.created_at), reverse=True)
         unlisted: list[Job] = []
-        for _ in range(C.SWEEP_PAGES):
-            if not pending:
-                break
-            before = aware(pending[0].created_at) + CURSOR_STEP
-            rows, more = await self.list_page("/v2/jobs", limit=LIST_PAGE, before=before)
-            shown = {row.get("id"): row for row in rows}
-            floor = _cursor(rows) if more else None  # no more: the page reaches the first job
+        pages = 0
+        while pending and pages < C.SWEEP_PAGES:
+            heads = pending[::LIST_PAGE][: C.SWEEP_PAGES - pages]
+            pages += len(heads)
+            answers = await asyncio.gather(
+                *(
+                    self.list_page(
+                        "/v2/jobs", limit=LIST_PAGE, before=aware(head.created_at) + CURSOR_STEP
+                    )
+                    for head in heads
+                )
+            )
+            shown: dict[Any, dict[str, Any]] = {}
+            spans = []  # (newest, oldest) creation time each page covers; None: to the first
+            for head, (rows, more) in zip(heads, answers, strict=True):
+                shown.update((row.get("id"), row) for row in rows)
+                spans.append((aware(head.created_at), _cursor(rows) if more else None))
             rest = []
             for job in pending:
                 row = shown.get(job.id)
                 if row is not None:
                     self.apply(job, row)
-                elif floor is None or aware(job.created_at) >= floor:
-                    unlisted.append(job)
-                else:
-                    rest.append(job)
+                    continue
+                at = aware(job.created_at)
+                inside = any(at <= top and (end is None or at >= end) for top, end in spans)
+                (unlisted if inside else rest).append(job)
             pending = rest
         return await super().refresh_many(unlisted + pending)
 

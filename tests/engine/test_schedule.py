@@ -18,9 +18,11 @@ def job(**kw: object) -> Job:
 def test_the_provider_estimate_comes_first_then_progress() -> None:
     eta = NOW + dt.timedelta(seconds=30)
     assert expected_end(job(eta=eta), NOW) == eta
-    running = job(status=JobStatus.RUNNING, progress=0.25)  # 10 s for a quarter: 40 s in all
-    assert expected_end(running, NOW) == NOW + dt.timedelta(seconds=30)
-    assert expected_end(job(status=JobStatus.QUEUED), NOW) is None
+    running = job(status=JobStatus.RUNNING, progress=0.25)
+    assert expected_end(running, NOW) is None  # one reading says nothing of the pace
+    earlier = (NOW - dt.timedelta(seconds=5), 0.15)  # 10% in 5 s: 7.5 s for the last 75%...
+    assert expected_end(running, NOW, earlier) == NOW + dt.timedelta(seconds=37.5)
+    assert expected_end(job(status=JobStatus.QUEUED), NOW, earlier) is None
 
 
 def test_listed_jobs_far_from_their_end_wait_and_near_it_every_period() -> None:
@@ -33,9 +35,11 @@ def test_listed_jobs_far_from_their_end_wait_and_near_it_every_period() -> None:
 
 def test_per_job_checks_aim_before_the_estimate_and_stay_sparse_after() -> None:
     far = job(eta=NOW + dt.timedelta(seconds=20))
-    assert next_interval(far, 1.0, listed=False, webhook=False, now=NOW) == 12.0
+    assert next_interval(far, 1.0, listed=False, webhook=False, now=NOW) == 17.0
+    close = job(eta=NOW + dt.timedelta(seconds=5))
+    assert next_interval(close, 1.0, listed=False, webhook=False, now=NOW) == 5 + C.AIM_PAST
     late = job(eta=NOW - dt.timedelta(seconds=5))
-    assert next_interval(late, 1.0, listed=False, webhook=False, now=NOW) <= C.PER_JOB_MAX
+    assert next_interval(late, 1.0, listed=False, webhook=False, now=NOW) == C.PER_JOB_NEAR
     unknown = [C.PER_JOB_FIRST]
     for _ in range(6):
         unknown.append(next_interval(job(), unknown[-1], listed=False, webhook=False, now=NOW))

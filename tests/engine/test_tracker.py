@@ -171,6 +171,14 @@ def test_a_sweep_pages_back_across_several_pages(sandbox: Sandbox) -> None:
     assert all(j.status is JobStatus.RUNNING and j.progress == 0.4 for j in jobs)
 
 
+def test_a_sweep_aims_again_between_other_jobs_of_the_account(sandbox: Sandbox) -> None:
+    fake = FakeList(400)
+    jobs = fake.jobs(range(0, 400, 2))  # every other job of the account is not followed
+    assert swept(sandbox, fake, jobs) == {}
+    assert not fake.gets() and len(fake.lists()) <= 5
+    assert all(j.status is JobStatus.RUNNING for j in jobs)
+
+
 def test_jobs_missing_from_the_list_are_read_one_by_one(sandbox: Sandbox) -> None:
     fake = FakeList(120)
     fake.hidden = {"job_0100", "job_0010"}
