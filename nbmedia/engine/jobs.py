@@ -376,12 +376,16 @@ class Engine:
             self._finish(job, shadow.status, job.error or {"code": shadow.status.value})
             return
         moved = (shadow.status, shadow.progress, shadow.id) != (job.status, job.progress, job.id)
+        progressed = (shadow.status, shadow.id) == (job.status, job.id)  # only the percentage
         entry = self.tracker.entry(job)
         following = entry is not None and entry.phase == Phase.FOLLOWING  # as the ledger says
         _merge(shadow, job)
         if job.note and "retrying in" in job.note:
             job.note = None
-        if moved or not following:
+        if moved and progressed and following:
+            job.updated_at = utcnow()
+            self.ledger.progressed(job)  # a small update: the rest of the row is the same
+        elif moved or not following:
             self._record(job, Phase.FOLLOWING)
         if not following:
             self.tracker.follow(job, Phase.FOLLOWING, owned=True)

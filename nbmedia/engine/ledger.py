@@ -184,6 +184,15 @@ class Ledger:
                 row,
             )
 
+    def progressed(self, job: Job) -> None:
+        """Only the job's progress moved: writes that, not the whole row (a sweep moves the
+        percentage of hundreds of jobs a second)."""
+        with self._writing():
+            self._db.execute(
+                "UPDATE jobs SET progress=?, updated_at=? WHERE local_id=?",
+                (job.progress, _ts(job.updated_at), job.local_id),
+            )
+
     def set_extra(self, local_id: str, **values: Any) -> None:
         """Stores small per-job facts that are not part of the Job (ratings, links)."""
         with self._writing():
