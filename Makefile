@@ -34,7 +34,7 @@ lint: $(STAMP_TEST)
 	$(BIN)/ruff format .
 
 bench: $(STAMP_TEST)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench tracking --n $(or $(N),1000) $(BENCH_ARGS)
 
 chaos: $(STAMP_TEST)
 	$(BIN)/python -m bench chaos --n $(or $(N),1000)

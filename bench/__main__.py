@@ -1,19 +1,21 @@
-"""`python -m bench [name ...]` runs benchmarks: `polling` (list vs GET), `chaos` (faults and a
-kill, see bench/chaos.py for its flags: `python -m bench chaos --n 1000`)."""
+"""`python -m bench [name ...]` runs benchmarks: `tracking` (the default: many open jobs followed
+against the sandbox in its own process, see bench/tracking.py: `python -m bench tracking --n
+1000`), `chaos` (faults and a kill, see bench/chaos.py: `python -m bench chaos --n 1000`)."""
 
 from __future__ import annotations
 
 import sys
 
-from . import bench_polling, chaos
-
 
 def main(argv: list[str]) -> int:
     if argv and argv[0] == "chaos":
+        from . import chaos
+
         return chaos.main(argv[1:])
-    if not argv or argv[0] == "polling":
-        bench_polling.main()
-        return 0
+    if not argv or argv[0] == "tracking" or argv[0].startswith("-"):
+        from . import tracking
+
+        return tracking.main(argv[1:] if argv and argv[0] == "tracking" else argv)
     print(__doc__, file=sys.stderr)
     return 2
 
