@@ -1,5 +1,5 @@
 """`python -m bench [name ...]` runs benchmarks: `tracking` (the default: many open jobs followed
-against the sandbox in its own process, see bench/tracking.py: `python -m bench tracking --n
+against the sandbox in its own process, see bench/tracking/: `python -m bench tracking --n
 1000`), `chaos` (faults and a kill, see bench/chaos.py: `python -m bench chaos --n 1000`)."""
 
 from __future__ import annotations
