@@ -46,11 +46,11 @@ FIND_CREATED_TRIES = 3
 
 READS_IN_FLIGHT = 16
 """Status reads (GETs and list calls) in flight at once per provider (a Studio knob)."""
-READS_SHARE = 0.5
-"""Share of a plan's documented requests per minute that status reads may use; the rest is
-left for creates."""
+RATE_SHARE = 0.9
+"""Share of a plan's documented requests per minute that nbmedia uses (reads and creates
+together, creates first: a read waits while a create does)."""
 READS_BURST_S = 2.0
-"""Seconds of the read rate that may go out at once after a quiet spell."""
+"""Seconds of the rate that may go out at once after a quiet spell."""
 
 TURN_MIN = 0.05
 """The tracker's loop wakes at most this often (its turn costs a pass over the open jobs)."""
@@ -80,7 +80,7 @@ AIM_CLOSE = 8.0
 """Within this many seconds of its estimated end, a job without a list is next checked just
 past that end (AIM_PAST after it); further away, at 85% of the way there."""
 AIM_PAST = 0.5
-WEBHOOK_SAFETY = 30.0
+WEBHOOK_SAFETY = 60.0
 """Seconds past its estimate (or its start) before a job followed by a verified webhook is
 checked anyway, in case the webhook never comes; the pause then doubles..."""
 WEBHOOK_SAFETY_MAX = 300.0
@@ -88,6 +88,10 @@ WEBHOOK_SAFETY_MAX = 300.0
 LIVE_SYNC_EVERY = 60.0
 """Seconds between direct GETs of a job that a provider's stored list shows unchanged (an API
 whose list does not refresh an open job by itself)."""
+
+CREATES_AT_ONCE = 16
+"""Rows of a batch being sent at once per provider (each writes its ledger row and builds its
+request as it starts: a thousand starting in one turn of the loop would stall it)."""
 
 DOWNLOADS_IN_FLIGHT = 4
 """Files fetched at once per Studio."""

@@ -175,9 +175,9 @@ class ApiClient:
         self.retry_listeners: list[RetryListener] = []
         self.reads = reads or Pacer()
         """Every GET of the API goes through it: a few in flight, within the plan's rate."""
-        self.writes = Pacer(self.reads.in_flight)
+        self.writes = Pacer(self.reads.in_flight, bucket=self.reads.bucket, write=True)
         """Creates, updates and uploads: as few in flight (a batch of a thousand creates must
-        not queue a thousand requests in httpx's pool), apart from the reads."""
+        not queue a thousand requests in httpx's pool), within the same rate, before reads."""
 
     def __repr__(self) -> str:
         return f"<ApiClient {self.provider} {self.base_url}>"

@@ -51,8 +51,9 @@ class _StudioBase:
         reads_in_flight: int = C.READS_IN_FLIGHT,
     ) -> None:
         """`rate_limits`: requests per minute of your plan, by provider (default: the smallest
-        documented plan's, or the sandbox key's); status reads use at most half of it, the rest
-        is left for creates. `reads_in_flight`: status reads in flight at once per provider."""
+        documented plan's, or the sandbox key's); nbmedia stays at 90% of it, creates before
+        status reads. `reads_in_flight`: status reads (and creates) in flight at once per
+        provider."""
         self.root = Path(root)
         self._runner = LoopRunner()
         self.ledger = Ledger(self.root / C.LEDGER_DIR / C.LEDGER_FILE)
@@ -127,7 +128,7 @@ class _StudioBase:
                 secret=secret,
                 auth_headers=cls.auth_headers,
                 error_parser=cls.parse_error,
-                reads=Pacer(reads_in_flight, rpm * C.READS_SHARE if rpm else None),
+                reads=Pacer(reads_in_flight, rpm * C.RATE_SHARE if rpm else None),
             )
             self._providers[name] = cls(api, webhook_secret=hook)
 

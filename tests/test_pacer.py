@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from nbmedia.pacer import Pacer
+from nbmedia.pacer import Bucket, Pacer
 
 
 def test_reads_keep_to_the_rate_after_the_burst() -> None:
@@ -59,3 +59,20 @@ def test_in_flight_is_capped() -> None:
 
     asyncio.run(run())
     assert most == 3
+
+
+def test_a_waiting_write_goes_before_reads() -> None:
+    bucket = Bucket(per_minute=60)  # one a second, a burst of two
+    reads = Pacer(4, bucket=bucket)
+    writes = Pacer(4, bucket=bucket, write=True)
+    order: list[str] = []
+
+    async def go(pacer: Pacer, name: str) -> None:
+        async with pacer:
+            order.append(name)
+
+    async def run() -> None:
+        await asyncio.gather(go(reads, "r1"), go(reads, "r2"), go(reads, "r3"), go(writes, "w"))
+
+    asyncio.run(run())
+    assert order[:2] == ["r1", "r2"] and order[2] == "w"  # the burst, then the write first

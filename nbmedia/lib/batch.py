@@ -14,6 +14,7 @@ import contextlib
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .. import constants as C
 from ..engine.jobs import Engine
 from ..errors import NbmediaError, ValidationError
 from ..models import Job
@@ -133,22 +134,30 @@ class Batch:
         return self
 
     async def _run(self) -> None:
+        sending = {}
         for provider in {j.provider for j in self.jobs}:
             self.slots.setdefault(provider, asyncio.Semaphore(self.limits[provider]))
+            sending[provider] = asyncio.Semaphore(min(self.limits[provider], C.CREATES_AT_ONCE))
         slots = self.slots
         await asyncio.gather(
             *(
-                self._one(i, job, request, slots[job.provider])
+                self._one(i, job, request, slots[job.provider], sending[job.provider])
                 for i, (job, request) in enumerate(self.planned)
             )
         )
 
     async def _one(
-        self, index: int, job: Job, request: RequestModel, slot: asyncio.Semaphore
+        self,
+        index: int,
+        job: Job,
+        request: RequestModel,
+        slot: asyncio.Semaphore,
+        sending: asyncio.Semaphore,
     ) -> None:
         async with slot:
             try:
-                await self.engine.send(job, request, wait_rate_limits=True)
+                async with sending:  # a few creates at a time: the loop stays free between
+                    await self.engine.send(job, request, wait_rate_limits=True)
             except NbmediaError as exc:
                 self.errors[index] = exc
                 return

@@ -93,7 +93,7 @@ class Provider(ABC):
     """Jobs the smallest documented plan may run at once (the default limit of a batch)."""
     rate_limit: ClassVar[float | None] = None
     """Requests per minute of the smallest documented plan (None: undocumented); status reads
-    use at most READS_SHARE of it."""
+    and creates together use at most RATE_SHARE of it, creates first."""
     sandbox_rate_limit: ClassVar[float | None] = None
     """The same for the plan the sandbox key is on."""
     webhook_field: ClassVar[str | None] = None
