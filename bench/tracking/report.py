@@ -18,7 +18,8 @@ def report(run: Run, sc: Scenario, webhooks: bool) -> str:
     if run.skipped:
         return f"== {run.title}: skipped ({run.skipped})"
     life = run.lifetimes or [math.nan]
-    status = (run.list_calls + run.job_gets) / max(1, run.ended)
+    # nothing ended: no figure per finished job, and no goal met by default
+    status = (run.list_calls + run.job_gets) / run.ended if run.ended else math.nan
     ideal = 1 + sum(life) / len(life)
     ratio = ideal / status if status else math.inf
     need = 50 if sc.lists else 4
