@@ -49,8 +49,9 @@ READS_IN_FLIGHT = 16
 RATE_SHARE = 0.9
 """Share of a plan's documented requests per minute that nbmedia uses (reads and creates
 together, creates first: a read waits while a create does)."""
-READS_BURST_S = 2.0
-"""Seconds of the rate that may go out at once after a quiet spell."""
+RATE_BURST_S = 60.0
+"""Seconds of the rate that may go out at once after a quiet spell (plans count requests per
+minute: a minute's allowance may be spent in a burst, then one as each token comes back)."""
 
 TURN_MIN = 0.05
 """The tracker's loop wakes at most this often (its turn costs a pass over the open jobs)."""

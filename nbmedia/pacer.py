@@ -24,7 +24,7 @@ class Bucket:
     def __init__(self, per_minute: float | None = None) -> None:
         self.per_minute = per_minute
         self._rate = per_minute / 60.0 if per_minute else None
-        self._burst = max(1.0, (self._rate or 0.0) * C.READS_BURST_S)
+        self._burst = max(1.0, (self._rate or 0.0) * C.RATE_BURST_S)
         self._tokens = self._burst
         self._stamp = time.monotonic()
         self._hold_until = 0.0

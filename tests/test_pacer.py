@@ -9,7 +9,7 @@ from nbmedia.pacer import Bucket, Pacer
 
 
 def test_reads_keep_to_the_rate_after_the_burst() -> None:
-    pacer = Pacer(in_flight=4, per_minute=600)  # 10 a second, a burst of 20
+    pacer = Pacer(in_flight=4, per_minute=20)  # a burst of 20 (a minute's), then one in 3 s
 
     async def run() -> list[float]:
         stamps = []
@@ -18,14 +18,14 @@ def test_reads_keep_to_the_rate_after_the_burst() -> None:
             async with pacer:
                 stamps.append(time.monotonic())
 
-        await asyncio.gather(*(read() for _ in range(30)))
+        await asyncio.gather(*(read() for _ in range(21)))
         return stamps
 
     stamps = asyncio.run(run())
     start = stamps[0]
     assert sum(t - start < 0.05 for t in stamps) == 20  # the burst
-    assert stamps[-1] - start >= 0.9  # the other ten at 10 a second
-    assert pacer.sent == 30
+    assert stamps[-1] - start >= 2.9  # the next when a token is back
+    assert pacer.sent == 21
 
 
 def test_a_hold_stops_every_read_until_it_lapses() -> None:
@@ -62,17 +62,10 @@ def test_in_flight_is_capped() -> None:
 
 
 def test_a_waiting_write_goes_before_reads() -> None:
-    bucket = Bucket(per_minute=60)  # one a second, a burst of two
-    reads = Pacer(4, bucket=bucket)
-    writes = Pacer(4, bucket=bucket, write=True)
-    order: list[str] = []
-
-    async def go(pacer: Pacer, name: str) -> None:
-        async with pacer:
-            order.append(name)
-
-    async def run() -> None:
-        await asyncio.gather(go(reads, "r1"), go(reads, "r2"), go(reads, "r3"), go(writes, "w"))
-
-    asyncio.run(run())
-    assert order[:2] == ["r1", "r2"] and order[2] == "w"  # the burst, then the write first
+    bucket = Bucket(per_minute=60)
+    bucket._tokens = 1.0  # one token left
+    bucket.writes_waiting = 1  # and a create waiting for it
+    assert bucket.take(write=False) > 0  # the read waits
+    assert bucket.take(write=True) == 0.0  # the create takes it
+    bucket.writes_waiting = 0
+    assert bucket.take(write=False) > 0  # no token left: the next in about a second
