@@ -90,6 +90,8 @@ LIVE_SYNC_EVERY = 60.0
 """Seconds between direct GETs of a job that a provider's stored list shows unchanged (an API
 whose list does not refresh an open job by itself)."""
 
+PLAN_SLICE = 50
+"""Rows of a batch validated between two pauses of an async caller's loop."""
 CREATES_AT_ONCE = 16
 """Rows of a batch being sent at once per provider (each writes its ledger row and builds its
 request as it starts: a thousand starting in one turn of the loop would stall it)."""

@@ -551,9 +551,10 @@ class AsyncStudio(_StudioBase):
     async def batch(
         self, requests: pd.DataFrame, *, limits: Mapping[str, int] | None = None
     ) -> Batch:
-        return Batch.plan(
+        batch = await Batch.aplan(
             self.engine, self.prepare, requests, self._limits(limits), self.default_provider
-        ).start()
+        )
+        return batch.start()
 
     async def estimate(
         self, provider: str | None = None, kind: str | None = None, **fields: Any

@@ -54,3 +54,34 @@ def test_a_capability_a_provider_lacks_is_a_clear_error(studio: nm.Studio) -> No
         studio.estimate(lacking)
     with pytest.raises(nm.ValidationError, match="provider='nope'"):
         studio.generate("x", provider="nope")
+
+
+def test_an_async_batch_leaves_the_loop_free_while_its_rows_are_checked(tmp_path, sandbox) -> None:
+    import pandas as pd
+
+    async def main() -> None:
+        async with nm.AsyncStudio(tmp_path, sandbox=sandbox) as studio:
+            turns = 0
+
+            async def count() -> None:
+                nonlocal turns
+                while True:
+                    turns += 1
+                    await asyncio.sleep(0)
+
+            counter = asyncio.get_running_loop().create_task(count())
+            await asyncio.sleep(0)
+            rows = pd.DataFrame(
+                {
+                    "provider": "mercadream",
+                    "kind": "speech",
+                    "text": [f"row {i}" for i in range(120)],
+                }
+            )
+            before = turns
+            batch = await studio.batch(rows, limits={"mercadream": 2})
+            assert turns - before >= 2  # other tasks ran between slices of rows
+            assert len(batch.jobs) == 120
+            counter.cancel()
+
+    asyncio.run(main())

@@ -26,6 +26,8 @@ def report(run: Run, sc: Scenario, webhooks: bool) -> str:
     lat, lat_goal = run.latencies, 1.5 if sc.lists else 5.0
     cpu = max(0.0, run.cpu - run.idle_cpu * run.track_s)
     per_change = cpu / run.changes * 1000 if run.changes else math.nan
+    files = run.files * run.file_cpu
+    tracking = max(0.0, cpu - files) / run.changes * 1000 if run.changes else math.nan
     idle = pct(run.lags["idle"], 0.99) * 1000
     row = "{:<36}{:<24}{:<18}{:<24}{}".format
     lines = [
@@ -43,10 +45,13 @@ def report(run: Run, sc: Scenario, webhooks: bool) -> str:
         row("completion → listener p50/p95/max",
             "/".join(f"{pct(lat, q):.2f}" for q in (0.5, 0.95, 1.0)) + " s",
             "0.50/0.95/1.00 s", f"p95 ≤ {lat_goal:g} s", _met(pct(lat, 0.95) <= lat_goal)),
-        row("kernel CPU per status change", f"{per_change:.2f} ms", "", "≤ 1 ms",
-            _met(per_change <= 1.0)),
-        row("  CPU − idle CPU, listener calls",
-            f"{run.cpu:.1f} − {run.idle_cpu * run.track_s:.1f} s, {run.changes}", "", "", ""),
+        row("kernel CPU per status change", f"{tracking:.2f} ms", "", "≤ 1 ms",
+            _met(tracking <= 1.0)),
+        row("  CPU − idle − files, changes",
+            f"{run.cpu:.1f} − {run.idle_cpu * run.track_s:.1f} − {files:.1f} s, {run.changes}",
+            "", "", ""),
+        row("  with the files' download", f"{per_change:.2f} ms",
+            f"{run.files} files, {run.file_cpu * 1000:.1f} ms each", "", ""),
     ]  # fmt: skip
     for phase in ("idle", "submitting", "tracking"):
         lags = run.lags[phase]

@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 PROMPTS = ("Neon rain on Tokyo streets", "A lighthouse in a storm", "Bees over a lavender field")
@@ -28,6 +29,8 @@ IDLE_S = 3.0
 SUBMIT_S = 300.0
 """Seconds after which creates still unanswered are left (reported as such): tracking starts."""
 DEADLINE_S = 900.0
+FILE_SAMPLE = 40
+"""Files fetched again to learn what one download costs."""
 """Seconds of tracking after which jobs still open are left unfinished (reported as such)."""
 PROBE_S = 0.010
 """The probe's sleep: how late it wakes is the loop's lag."""
@@ -93,6 +96,10 @@ class Run:
     idle_cpu: float = 0.0
     """CPU seconds per second with the Studio open and no jobs."""
     changes: int = 0
+    files: int = 0
+    """Files the Studio downloaded while tracking."""
+    file_cpu: float = 0.0
+    """CPU seconds one file's download takes (the mean of a sample fetched again afterwards)."""
     lags: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     phase: str = "idle"
     woke: float = field(default_factory=time.perf_counter)
@@ -181,6 +188,8 @@ async def scenario(sc: Scenario, n: int, box: Any, webhooks: bool, speed: float)
                 await asyncio.sleep(0.1)
             run.cpu, run.changes = time.process_time() - cpu, calls - calls0
             run.track_s = time.perf_counter() - t
+            run.phase = "measuring downloads"
+            await _file_cost(run, studio, sc, jobs)
         finally:
             stop.set()
             probe.cancel()
@@ -217,6 +226,22 @@ def _count(run: Run, sc: Scenario, jobs: list[Any], seen: dict[str, float], box:
             created = datetime.fromisoformat(made["created_at"].replace("Z", "+00:00"))
             run.lifetimes.append(made["ended_at"] - created.timestamp())
             run.latencies.append(seen[job.local_id] - made["ended_at"])
+
+
+async def _file_cost(run: Run, studio: Any, sc: Scenario, jobs: list[Any]) -> None:
+    """How much of the tracking CPU went to fetching files: the same download path fetches a
+    sample of the files again, alone, and its mean CPU per file counts for every file."""
+    outs = [o for j in jobs if j.provider == sc.provider for o in j.outputs if o.path and o.url]
+    run.files = len(outs)
+    sample = random.Random(0).sample(outs, min(FILE_SAMPLE, len(outs)))
+    if not sample:
+        return
+    api = studio.provider(sc.provider).api
+    with tempfile.TemporaryDirectory(prefix="nbmedia-files-") as tmp:
+        cpu = time.process_time()
+        for i, out in enumerate(sample):
+            await api.download(out.url, Path(tmp) / f"{i}.part")
+        run.file_cpu = (time.process_time() - cpu) / len(sample)
 
 
 async def _maybe(value: Any) -> Any:

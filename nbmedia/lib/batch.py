@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import constants as C
@@ -74,9 +74,46 @@ class Batch:
         default_provider: Callable[[str], str],
     ) -> Batch:
         """Validates every row (naming the row in any error), then records them all."""
+        steps = cls._planning(engine, prepare, requests, limits, default_provider)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                return done.value
+
+    @classmethod
+    async def aplan(
+        cls,
+        engine: Engine,
+        prepare: Prepare,
+        requests: pd.DataFrame,
+        limits: Mapping[str, int],
+        default_provider: Callable[[str], str],
+    ) -> Batch:
+        """`plan`, the event loop free between slices of rows (tracking goes on meanwhile)."""
+        steps = cls._planning(engine, prepare, requests, limits, default_provider)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                return done.value
+            await asyncio.sleep(0)
+
+    @classmethod
+    def _planning(
+        cls,
+        engine: Engine,
+        prepare: Prepare,
+        requests: pd.DataFrame,
+        limits: Mapping[str, int],
+        default_provider: Callable[[str], str],
+    ) -> Generator[None, None, Batch]:
+        """`plan` as steps: a pause after every PLAN_SLICE rows validated."""
         rows = requests.reset_index(drop=True)
         prepared = []
         for i, row in rows.iterrows():
+            if i and not int(i) % C.PLAN_SLICE:  # type: ignore[call-overload]
+                yield
             fields = {k: _plain(v) for k, v in row.items() if not _missing(v)}
             kind = fields.pop("kind", "video")
             provider = fields.pop("provider", None) or default_provider(kind)
