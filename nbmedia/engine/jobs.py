@@ -400,7 +400,21 @@ class Engine:
         loop free in between (a thousand answers must not stall the kernel)."""
         provider = self._provider(provider_name)
         shadows = [_copy(e.job) for e in entries]
-        failed = await provider.refresh_many(shadows)
+        by_shadow = {id(s): e for s, e in zip(shadows, entries, strict=True)}
+        told: set[int] = set()
+
+        def ended(shadow: Job) -> None:  # an ended job is taken at once, not after the sweep
+            entry = by_shadow.get(id(shadow))
+            if entry is None or id(shadow) in told:
+                return
+            told.add(id(shadow))
+            if self.tracker.entry(entry.job) is entry and entry.phase == Phase.FOLLOWING:
+                self._absorb(entry.job, shadow)
+
+        failed = await provider.refresh_many(shadows, ended)
+        kept = [i for i, s in enumerate(shadows) if id(s) not in told]
+        entries = [entries[i] for i in kept]
+        shadows = [shadows[i] for i in kept]
         for start in range(0, len(entries), C.ABSORB_SLICE):
             if start:
                 await asyncio.sleep(0)

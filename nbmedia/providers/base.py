@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from enum import Enum
 from typing import Any, ClassVar
 
@@ -172,12 +172,21 @@ class Provider(ABC):
     async def refresh(self, job: Job) -> Job:
         """Reads the job's current state into `job`."""
 
-    async def refresh_many(self, jobs: list[Job]) -> dict[str, BaseException]:
+    async def refresh_many(
+        self, jobs: list[Job], ended: Callable[[Job], None] | None = None
+    ) -> dict[str, BaseException]:
         """Refreshes several jobs in place (a sweep); providers with a list endpoint do it in
         few calls. Returns the errors of the jobs that could not be read, by local id; an error
-        that concerns them all (a list call refused) is raised. The API client's pacer keeps
-        the reads within the plan (a few in flight, a steady rate)."""
-        results = await asyncio.gather(*(self.refresh(j) for j in jobs), return_exceptions=True)
+        that concerns them all (a list call refused) is raised. `ended(job)` is called as soon
+        as a job is read as ended, before the rest of the sweep is done (its listeners learn it
+        sooner). The API client's pacer keeps the reads within the plan."""
+
+        async def one(job: Job) -> None:
+            await self.refresh(job)
+            if ended is not None and job.done:
+                ended(job)
+
+        results = await asyncio.gather(*(one(j) for j in jobs), return_exceptions=True)
         failed: dict[str, BaseException] = {}
         for job, result in zip(jobs, results, strict=True):
             if isinstance(result, BaseException):

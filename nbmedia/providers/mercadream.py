@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, ClassVar, Literal
 
 import pydantic
@@ -195,7 +195,9 @@ class MercaDream(Provider):
         r = await self.api.request("GET", self._path(f"/v2/jobs/{job.id}"))
         return self.apply(job, read(self.api, r, require={"status": str}))
 
-    async def refresh_many(self, jobs: list[Job]) -> dict[str, BaseException]:
+    async def refresh_many(
+        self, jobs: list[Job], ended: Callable[[Job], None] | None = None
+    ) -> dict[str, BaseException]:
         """A sweep: pages of /v2/jobs (newest first, 100 a page) aimed with the `before` cursor
         at every hundredth job asked for, all at once (the pacer keeps them few in flight), so
         no page reads newer jobs that were not asked for; a page answers every asked job
@@ -203,7 +205,7 @@ class MercaDream(Provider):
         between) are aimed at again; a job inside a span that the page does not show, or
         beyond the pages one sweep reads, is read with its own GET."""
         if len(jobs) <= 1:
-            return await super().refresh_many(jobs)
+            return await super().refresh_many(jobs, ended)
         pending = sorted((j for j in jobs if j.id), key=lambda j: aware(j.created_at), reverse=True)
         unlisted: list[Job] = []
         pages = 0
@@ -211,12 +213,7 @@ class MercaDream(Provider):
             heads = pending[::LIST_PAGE][: C.SWEEP_PAGES - pages]
             pages += len(heads)
             answers = await asyncio.gather(
-                *(
-                    self.list_page(
-                        "/v2/jobs", limit=LIST_PAGE, before=aware(head.created_at) + CURSOR_STEP
-                    )
-                    for head in heads
-                )
+                *(self._aimed_page(head, pending, ended) for head in heads)
             )
             shown: dict[Any, dict[str, Any]] = {}
             spans = []  # (newest, oldest) creation time each page covers; None: to the first
@@ -233,7 +230,21 @@ class MercaDream(Provider):
                 inside = any(at <= top and (end is None or at >= end) for top, end in spans)
                 (unlisted if inside else rest).append(job)
             pending = rest
-        return await super().refresh_many(unlisted + pending)
+        return await super().refresh_many(unlisted + pending, ended)
+
+    async def _aimed_page(
+        self, head: Job, asked: list[Job], ended: Callable[[Job], None] | None
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """One page aimed at `head`; an asked job it shows ended is told at once."""
+        rows, more = await self.list_page(
+            "/v2/jobs", limit=LIST_PAGE, before=aware(head.created_at) + CURSOR_STEP
+        )
+        if ended is not None:
+            done = {r.get("id"): r for r in rows if r.get("status") in ("completed", "failed")}
+            for job in asked:
+                if job.id in done and not job.done:
+                    ended(self.apply(job, done[job.id]))
+        return rows, more
 
     async def list_jobs(self, **filters: Any) -> list[dict[str, Any]]:
         rows, _ = await self.list_page("/v2/jobs", **filters)

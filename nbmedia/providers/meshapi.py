@@ -14,7 +14,7 @@ import mimetypes
 import os
 import secrets
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -363,13 +363,15 @@ class MeshAPI(Provider):
         self._synced[job.id] = time.monotonic()  # type: ignore[index]
         return self.apply(job, read(self.api, r, require={"status": str}))
 
-    async def refresh_many(self, jobs: list[Job]) -> dict[str, BaseException]:
+    async def refresh_many(
+        self, jobs: list[Job], ended: Callable[[Job], None] | None = None
+    ) -> dict[str, BaseException]:
         """A sweep: the tasks created between the oldest and the newest asked for, 200 a page
         by `offset`, filtered to the statuses that are news (`running` and the terminal ones:
         a task the list does not show is still queued as far as Mesh knows); then a GET for
         each task not synced live for LIVE_SYNC_EVERY seconds."""
         if len(jobs) <= 1:
-            return await super().refresh_many(jobs)
+            return await super().refresh_many(jobs, ended)
         wanted = {j.id: j for j in jobs if j.id}
         times = [aware(j.created_at) for j in wanted.values()]
         filters: dict[str, Any] = {
@@ -394,7 +396,7 @@ class MeshAPI(Provider):
         ]
         for job in wanted.values():
             self._synced.setdefault(job.id, now)  # type: ignore[arg-type]
-        return await super().refresh_many(stale)
+        return await super().refresh_many(stale, ended)
 
     async def list_jobs(self, **filters: Any) -> list[dict[str, Any]]:
         rows, _ = await self.list_page(**filters)

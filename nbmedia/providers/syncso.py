@@ -18,7 +18,7 @@ import mimetypes
 import os
 import re
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -395,12 +395,14 @@ class SyncSo(Provider):
         r = await self.api.request("GET", f"/v2/generate/{job.id}")
         return self.apply(job, read(self.api, r, require={"status": str}))
 
-    async def refresh_many(self, jobs: list[Job]) -> dict[str, BaseException]:
+    async def refresh_many(
+        self, jobs: list[Job], ended: Callable[[Job], None] | None = None
+    ) -> dict[str, BaseException]:
         """A sweep: one list call per IDS_PER_LIST open generations (`ids`); what it does not
         show is read with a GET each (a server that ignores `ids` answers them all, which is
         fine too)."""
         if len(jobs) <= 1:
-            return await super().refresh_many(jobs)
+            return await super().refresh_many(jobs, ended)
         wanted = {j.id: j for j in jobs if j.id}
         ids = list(wanted)
         for start in range(0, len(ids), IDS_PER_LIST):
@@ -409,7 +411,7 @@ class SyncSo(Provider):
                 job = wanted.pop(payload.get("id"), None)  # type: ignore[arg-type]
                 if job is not None:
                     self.apply(job, payload)
-        return await super().refresh_many(list(wanted.values()))
+        return await super().refresh_many(list(wanted.values()), ended)
 
     async def list_jobs(self, **filters: Any) -> list[dict[str, Any]]:
         status = filters.pop("status", None)

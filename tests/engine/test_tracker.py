@@ -263,8 +263,10 @@ def test_webhooks_out_of_order_duplicated_or_mid_sweep_never_move_a_job_back(
     inner = provider.refresh_many
     first, second, third = jobs
 
-    async def sweep_then_webhook(shadows: list[Job]) -> dict[str, BaseException]:
-        failed = await inner(shadows)  # the sweep saw `first` running...
+    async def sweep_then_webhook(
+        shadows: list[Job], ended: Callable[[Job], None] | None = None
+    ) -> dict[str, BaseException]:
+        failed = await inner(shadows, ended)  # the sweep saw `first` running...
         headers, body = signed_mercadream(secret, first.id, "completed",
                                           download_url=f"{sandbox.url}/nowhere.wav")  # fmt: skip
         studio.handle_webhook("mercadream", headers, body)  # ...and then it ended
