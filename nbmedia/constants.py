@@ -53,7 +53,7 @@ RATE_BURST_S = 60.0
 """Seconds of the rate that may go out at once after a quiet spell (plans count requests per
 minute: a minute's allowance may be spent in a burst, then one as each token comes back)."""
 
-TURN_MIN = 0.05
+TURN_MIN = 0.1
 """The tracker's loop wakes at most this often (its turn costs a pass over the open jobs)."""
 SWEEP_PERIOD = 1.0
 """Seconds between two list sweeps of one provider (each reads every due open job)."""

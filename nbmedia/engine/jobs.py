@@ -171,8 +171,9 @@ class Engine:
         job = self.adopt(job)
         job.created_at = utcnow()  # a batch row planned earlier is made from now on
         job.request = request.wire()  # exactly what is sent (a resumed row is built anew)
-        self._record(job, Phase.SENDING)  # before anything leaves the machine
-        self.ledger.acquire([job.local_id], self.owner, time.time(), C.LEASE_TTL)
+        with self.ledger.batch():  # before anything leaves the machine, in one commit
+            self._record(job, Phase.SENDING)
+            self.ledger.acquire([job.local_id], self.owner, time.time(), C.LEASE_TTL)
         provider = self._provider(job.provider)
         while True:
             shadow = _copy(job)
@@ -591,8 +592,9 @@ class Engine:
         job.error = error if status is not JobStatus.SUCCEEDED else None
         if status is not JobStatus.SUCCEEDED and job.note == "downloading outputs":
             job.note = None
-        self._record(job, Phase.DONE)
-        self.ledger.release(self.owner, [job.local_id])
+        with self.ledger.batch():  # one commit
+            self._record(job, Phase.DONE)
+            self.ledger.release(self.owner, [job.local_id])
         self.tracker.drop(job)
         self.changed(job)
         self._resolve(job, None)

@@ -238,7 +238,7 @@ class Tracker:
             provider = e.job.provider
             if provider in self._polling:
                 continue
-            listed = self._engine.listed(provider)
+            listed = self._engine.listed(provider)  # a dict lookup once known
             if listed and now < self._next_sweep.get(provider, 0.0):
                 continue
             if e.next_at <= now + (C.SWEEP_GATHER if listed else 0.0):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime as dt
 import time
 from abc import ABC, abstractmethod
@@ -51,15 +52,21 @@ class ReplayGuard:
     def __init__(self, window: float = C.WEBHOOK_TOLERANCE) -> None:
         self.window = window
         self._seen: dict[str, float] = {}
+        self._order: collections.deque[tuple[float, str]] = collections.deque()
+        """The keys in the order they were seen, so the expired ones leave from the left."""
 
     def check(self, provider: str, *keys: str, now: float | None = None) -> None:
         """Raises WebhookError if any key was seen within the window; else remembers them."""
         moment = time.time() if now is None else now
-        self._seen = {k: t for k, t in self._seen.items() if moment - t <= self.window}
-        if any(k in self._seen for k in keys):
+        while self._order and moment - self._order[0][0] > self.window:
+            seen, key = self._order.popleft()
+            if self._seen.get(key) == seen:
+                del self._seen[key]
+        if any(k in self._seen and moment - self._seen[k] <= self.window for k in keys):
             raise WebhookError(f"{provider}: this webhook was delivered before: a replay")
         for key in keys:
             self._seen[key] = moment
+            self._order.append((moment, key))
 
 
 def check_fresh(provider: str, sent: float | None, now: float | None = None) -> None:
