@@ -68,6 +68,8 @@ class _StudioBase:
         self.engine.planned_sink = self._send_planned
         self._closed = False
         self._receiver: WebhookReceiver | None = None
+        self._batches: list[Batch] = []
+        """Batches sent from this Studio (an async one stops them when it closes)."""
         self.resumed_batches: list[Batch] = []
         """Rows a stopped Studio planned in a batch and never sent, sent by this one."""
         self._resumed_slots: dict[str, asyncio.Semaphore] = {}
@@ -554,6 +556,7 @@ class AsyncStudio(_StudioBase):
         batch = await Batch.aplan(
             self.engine, self.prepare, requests, self._limits(limits), self.default_provider
         )
+        self._batches.append(batch)
         return batch.start()
 
     async def estimate(
@@ -590,6 +593,7 @@ class AsyncStudio(_StudioBase):
         self._closed = True
         self.engine.close()
         await self._aclose()
+        await asyncio.gather(*(b.stop() for b in self._batches))  # none writes after this
         self.ledger.close()
 
     async def __aenter__(self) -> AsyncStudio:

@@ -170,6 +170,13 @@ class Batch:
         self._task = self.engine.runner.create_task(self._run())
         return self
 
+    async def stop(self) -> None:
+        """Stops sending (rows not sent stay planned in the ledger for the next Studio)."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
     async def _run(self) -> None:
         sending = {}
         for provider in {j.provider for j in self.jobs}:
