@@ -65,16 +65,10 @@ class Batch:
         self._task: asyncio.Task[None] | None = None
 
     @classmethod
-    def plan(
-        cls,
-        engine: Engine,
-        prepare: Prepare,
-        requests: pd.DataFrame,
-        limits: Mapping[str, int],
-        default_provider: Callable[[str], str],
-    ) -> Batch:
-        """Validates every row (naming the row in any error), then records them all."""
-        steps = cls._planning(engine, prepare, requests, limits, default_provider)
+    def plan(cls, *args: Any) -> Batch:
+        """Validates every row (naming the row in any error), then records them all
+        (arguments as `_planning`)."""
+        steps = cls._planning(*args)
         while True:
             try:
                 next(steps)
@@ -82,16 +76,9 @@ class Batch:
                 return done.value
 
     @classmethod
-    async def aplan(
-        cls,
-        engine: Engine,
-        prepare: Prepare,
-        requests: pd.DataFrame,
-        limits: Mapping[str, int],
-        default_provider: Callable[[str], str],
-    ) -> Batch:
+    async def aplan(cls, *args: Any) -> Batch:
         """`plan`, the event loop free between slices of rows (tracking goes on meanwhile)."""
-        steps = cls._planning(engine, prepare, requests, limits, default_provider)
+        steps = cls._planning(*args)
         while True:
             try:
                 next(steps)
