@@ -60,13 +60,16 @@ class Output:
     """Text the provider returned inline (captions, segments JSON): written to `path` on settle."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "kind": self.kind,
             "url": self.url,
             "mime": self.mime,
             "path": str(self.path) if self.path else None,
             "role": self.role,
         }
+        if self.content is not None and self.path is None:
+            d["content"] = self.content  # not saved yet: a restart must still have it
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Output:
@@ -76,6 +79,7 @@ class Output:
             mime=d.get("mime"),
             path=Path(d["path"]) if d.get("path") else None,
             role=d.get("role", "main"),
+            content=d.get("content"),
         )
 
 

@@ -109,14 +109,17 @@ class Downloads:
                 part.unlink()
 
     def missing(self, job: Job) -> list[Output]:
-        """Main outputs with a source but no verified file on disk."""
+        """Main outputs with no verified file on disk (with a source or not)."""
         return [
             o
             for o in job.outputs
-            if o.role == "main"
-            and (o.url or o.content is not None)
-            and (o.path is None or not Path(o.path).is_file())
+            if o.role == "main" and (o.path is None or not Path(o.path).is_file())
         ]
+
+    def sourceless(self, job: Job) -> list[Output]:
+        """Main outputs still to fetch that have neither a link nor inline text (a row written
+        before either was kept): the job must be re-read for them."""
+        return [o for o in self.missing(job) if not o.url and o.content is None]
 
 
 def _disk_error(provider: str, dest: Path, exc: OSError) -> DownloadError:

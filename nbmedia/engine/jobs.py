@@ -488,6 +488,8 @@ class Engine:
         async with self._slots:
             try:
                 try:
+                    if self.downloads.sourceless(job):
+                        await self._fresh_links(job, provider)
                     await self._fetch(job, provider)
                 except ProviderError as exc:
                     if exc.http_status not in EXPIRED_LINK:
@@ -527,6 +529,8 @@ class Engine:
             new = fresh.get((out.role, out.kind))
             if new is not None and new.url:
                 out.url = new.url
+            if new is not None and new.content is not None:
+                out.content = new.content
         job.raw = shadow.raw
         self._record(job, self.ledger.phase(job.local_id) or Phase.DONE)
 

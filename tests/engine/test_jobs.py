@@ -329,3 +329,54 @@ async def _lipsync(studio: nm.Studio, media: dict[str, str]) -> nm.Job:
         "syncso", "lipsync", None, video=media["video"], audio=media["audio"]
     )
     return await studio.engine.send(job, request)
+
+
+@pytest.mark.parametrize("row", ["as written", "without the inline text"])
+def test_inline_text_of_a_finished_job_survives_a_restart_before_it_is_saved(
+    tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, row: str
+) -> None:
+    """A description returned inline (no link) is in the ledger until its file is written;
+    a row that lost it (written by an older build) has the job read again for it."""
+    import json
+    import sqlite3
+
+    from nbmedia.engine.downloads import Downloads
+    from nbmedia.sandbox.media.video import render_video
+
+    clip = render_video(
+        tmp_path / "clip.mp4", text="A kite", duration=2, fps=12, width=160, height=90
+    )
+
+    async def no_room(*_args: object, **_kw: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Downloads, "_save", no_room)
+    first = nm.Studio(root=tmp_path / "studio", sandbox=sandbox)
+    job = first.describe(clip, format="json")
+    until(first, lambda: job.note and "disk full" in job.note, 120)
+    assert first.ledger.phase(job.local_id) == Phase.DOWNLOADING
+    first.close()  # as a killed kernel would leave it: succeeded at the provider, no file
+    ledger = tmp_path / "studio" / C.LEDGER_DIR / C.LEDGER_FILE
+    if row == "without the inline text":
+        with sqlite3.connect(ledger) as db:
+            (outputs,) = db.execute(
+                "SELECT outputs FROM jobs WHERE local_id = ?", (job.local_id,)
+            ).fetchone()
+            stripped = [{k: v for k, v in o.items() if k != "content"} for o in json.loads(outputs)]
+            db.execute(
+                "UPDATE jobs SET outputs = ? WHERE local_id = ?",
+                (json.dumps(stripped), job.local_id),
+            )
+    monkeypatch.undo()
+    reads = requests_to(sandbox, "/get_results")
+    second = nm.Studio(root=tmp_path / "studio", sandbox=sandbox)
+    try:
+        again = second.job(job.local_id)
+        again.wait(60)
+        assert again.path is not None and again.path.suffix == ".json"
+        segments = json.loads(again.path.read_text(encoding="utf-8"))
+        assert segments and second.segments(again)["text"].str.len().gt(0).all()
+        reread = requests_to(sandbox, "/get_results") - reads
+        assert reread == (0 if row == "as written" else 1)
+    finally:
+        second.close()
