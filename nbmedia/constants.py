@@ -41,7 +41,8 @@ GIVE_UP_AFTER = 3
 
 FIND_CREATED_WINDOW = 20.0
 """Seconds a create whose answer was lost is searched for in the provider's list; found
-nowhere by then (and searched at least FIND_CREATED_TRIES times) it was not created."""
+nowhere by then, by at least FIND_CREATED_TRIES list answers (a failed call is no answer),
+it was not created."""
 FIND_CREATED_TRIES = 3
 
 READS_IN_FLIGHT = 16

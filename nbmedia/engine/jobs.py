@@ -299,10 +299,10 @@ class Engine:
                 # would find; look once it has landed
                 entry.next_at = time.monotonic() + C.POLL_FIRST
                 return
-            entry.searches += 1
             claimed = self.ledger.claimed_ids(job.provider)
             shadow = _copy(job)
             found = await provider.find_created(shadow, claimed)
+            entry.searches += 1  # only a list that answered counts (a failed call proves nothing)
             if (
                 found is not None
                 and shadow.id

@@ -380,3 +380,22 @@ def test_inline_text_of_a_finished_job_survives_a_restart_before_it_is_saved(
         assert reread == (0 if row == "as written" else 1)
     finally:
         second.close()
+
+
+def test_a_lost_create_is_called_not_created_only_on_answered_searches(
+    studio: nm.Studio, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Searches whose list call failed prove nothing: three answered ones must agree."""
+    monkeypatch.setattr(C, "FIND_CREATED_WINDOW", 0.0)
+    studio.provider("mercadream").api.max_retries = 0  # a failed list call fails the search
+    start = len(sandbox.request_log)
+    sandbox.faults.fail_next_requests(1, path="/mercadream/v2/speech")  # refused before made
+    sandbox.faults.fail_next_requests(2, path="/mercadream/v2/jobs")  # the first two searches
+    job = settle(studio, studio.speech("Refused with a 503 before it was made.", format="wav"))
+    assert job.status is nm.JobStatus.FAILED and job.error["code"] == "not_created"
+    searches = [
+        r.status
+        for r in list(sandbox.request_log)[start:]
+        if r.method == "GET" and r.path.endswith("/mercadream/v2/jobs")
+    ]
+    assert searches[:2] == [503, 503] and searches.count(200) >= C.FIND_CREATED_TRIES
