@@ -8,10 +8,14 @@ confirmed by the same misreading here. Only the imageio-ffmpeg binary is common 
     decode_audio(p)  -> (mono float32 samples, rate)
     audio_rms(p)     -> float (0 = silence)
     frame(p, t)      -> (h, w, 3) uint8 RGB
+    fingerprint(b)   -> '<N bytes, sha256 …, b'first 16'…>' for a failure message
+    assert_same_bytes / assert_different_bytes / assert_lacks: byte checks that fail with a
+                        fingerprint, never with the body itself
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import subprocess
 from pathlib import Path
@@ -128,3 +132,41 @@ def tempo(samples: np.ndarray, rate: int, lo: float = 60.0, hi: float = 180.0) -
     a, b, c = ac[lag - 1], ac[lag], ac[lag + 1]
     shift = 0.5 * (a - c) / (a - 2 * b + c) if (a - 2 * b + c) else 0.0
     return 60.0 * 200 / (lag + shift)
+
+
+def fingerprint(data: bytes) -> str:
+    """Bytes as a failure message shows them: size, a SHA-256 prefix and the first 16 bytes.
+
+    A media body in an assertion's message or introspection buries the failure under
+    hundreds of kilobytes of escapes.
+    """
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    return f"<{len(data)} bytes, sha256 {digest}, {data[:16]!r}{'…' if len(data) > 16 else ''}>"
+
+
+# These raise instead of returning a bool: pytest's assertion introspection would print the
+# arguments of a bool helper called in an `assert` (`where False = same(b'…', b'…')`).
+def assert_same_bytes(actual: bytes, expected: bytes, what: str = "bytes") -> None:
+    """`actual == expected`, failing with where they first differ and two fingerprints."""
+    if actual != expected:
+        at = next(
+            (i for i, (a, b) in enumerate(zip(actual, expected, strict=False)) if a != b),
+            min(len(actual), len(expected)),
+        )
+        raise AssertionError(
+            f"{what} differ from byte {at}: got {fingerprint(actual)}, "
+            f"expected {fingerprint(expected)}"
+        )
+
+
+def assert_different_bytes(a: bytes, b: bytes, what: str = "bytes") -> None:
+    """`a != b`, failing with the fingerprint they share."""
+    if a == b:
+        raise AssertionError(f"{what} are identical: {fingerprint(a)}")
+
+
+def assert_lacks(data: bytes, needle: bytes, what: str = "bytes") -> None:
+    """`needle not in data`, failing with where it is and the data's fingerprint."""
+    at = data.find(needle)
+    if at >= 0:
+        raise AssertionError(f"{what} contain {needle!r} at byte {at}: {fingerprint(data)}")

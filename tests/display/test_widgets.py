@@ -81,7 +81,7 @@ def test_voice_picker_plays_real_speech(studio) -> None:
     path = studio.root / "media" / "vimmerse" / "samples" / "Rachel.wav"
     assert mediacheck.audio_rms(path) > 0.02
     other = studio.voice_sample("vimmerse", "Bill")
-    assert other.read_bytes() != path.read_bytes()
+    mediacheck.assert_different_bytes(other.read_bytes(), path.read_bytes(), "two voice samples")
 
 
 def test_job_table_filters_and_refreshes(studio) -> None:

@@ -425,7 +425,7 @@ def test_key_never_in_repr_logs_exceptions_or_ledger(
         assert key not in text
     s.close()
     for f in (tmp_path / ".nbmedia").iterdir():
-        assert key.encode() not in f.read_bytes()
+        mediacheck.assert_lacks(f.read_bytes(), key.encode(), str(f))
     assert repr(Secret(key)) == "Secret('********')" and key not in f"{Secret(key)}"
     with pytest.raises(TypeError):
         import pickle
@@ -448,10 +448,10 @@ def test_download_again_after_the_file_is_lost(studio) -> None:
     original = job.path.read_bytes()
     job.path.unlink()
     studio.download(job)
-    assert job.path.read_bytes() == original
+    mediacheck.assert_same_bytes(job.path.read_bytes(), original, "the file downloaded again")
     job.path.write_bytes(b"corrupted")
     studio.download(job, force=True)
-    assert job.path.read_bytes() == original
+    mediacheck.assert_same_bytes(job.path.read_bytes(), original, "the file downloaded anew")
     assert len(list(job.path.parent.glob(job.id + "*"))) == 1  # overwritten, not duplicated
 
 

@@ -21,7 +21,7 @@ import pytest
 import nbmedia.sandbox as nbs
 from nbmedia.sandbox import Sandbox
 from tests.conftest import Receiver, download, sandbox_client, wait_for
-from tests.mediacheck import audio_rms, count_frames, frame, probe
+from tests.mediacheck import assert_different_bytes, audio_rms, count_frames, frame, probe
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -444,7 +444,8 @@ def test_speech_outputs_are_audible_in_the_requested_format(finished, tmp_path) 
     assert probe(fast)["duration"] < 0.75 * probe(wav)["duration"]  # speed 2.0 vs 1.0
     other_voice = download(jobs["speech_f"]["download_url"], tmp_path / "f.wav")
     assert audio_rms(other_voice) > 0.02
-    assert other_voice.read_bytes() != wav.read_bytes()  # another voice_id, another voice
+    # another voice_id, another voice
+    assert_different_bytes(other_voice.read_bytes(), wav.read_bytes(), "two voices' speech")
     assert "thumbnail_url" not in jobs["speech_wav"]
 
 

@@ -27,7 +27,7 @@ from nbmedia.sandbox import Sandbox, syncso
 from nbmedia.sandbox.media import ffmpeg_exe
 from nbmedia.sandbox.media.audio import write_audio
 from tests.conftest import Receiver, data_uri, download, sandbox_client, wait_for
-from tests.mediacheck import FFMPEG, count_frames, decode_audio, probe
+from tests.mediacheck import FFMPEG, assert_same_bytes, count_frames, decode_audio, probe
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -620,7 +620,8 @@ def test_create_with_files_stores_uploads_as_inputs(sandbox: Sandbox, api, media
     assert gen["options"]["sync_mode"] == "loop" and gen["webhookUrl"] == "https://example.com/h"
     for item, (_, content, _) in zip(gen["input"], files.values(), strict=True):
         assert item["url"].startswith(sandbox.base_url("syncso") + "/files/upload-")
-        assert httpx.get(item["url"], trust_env=False).content == content
+        served = httpx.get(item["url"], trust_env=False).content
+        assert_same_bytes(served, content, f"the served {item['type']} upload")
     done = wait_gen(api, gen["id"])
     assert done["status"] == "COMPLETED" and done["outputDuration"] == pytest.approx(3.0, abs=0.05)
     # an upload fills the item that has no url; JSON fields travel as JSON strings
