@@ -64,7 +64,8 @@ class _StudioBase:
         self._sandbox: Any = None
         self._setup_providers(sandbox, dict(rate_limits or {}), reads_in_flight)
         self.engine = Engine(self._runner, self.provider, self.ledger, self.media)
-        self.engine.hooks = _Hooks(self.engine, self._runner)
+        self._hooks = _Hooks(self.engine, self._runner)
+        self.engine.hooks = self._hooks
         self.engine.planned_sink = self._send_planned
         self._closed = False
         self._receiver: WebhookReceiver | None = None
@@ -592,6 +593,7 @@ class AsyncStudio(_StudioBase):
             return
         self._closed = True
         self.engine.close()
+        self._hooks.stop_views()
         await self._aclose()
         await asyncio.gather(*(b.stop() for b in self._batches))  # none writes after this
         self.ledger.close()
@@ -735,6 +737,7 @@ class Studio(_StudioBase):
         self._closed = True
         self._stop_receiving()
         self.engine.close()  # no step may write to the ledger once it is closed
+        self._hooks.stop_views()
         self._runner.cancel_pending()
         loop = self._runner.loop
         if not loop.is_closed() and not loop.is_running():
@@ -778,11 +781,17 @@ class _Hooks:
         from IPython.display import display
 
         if _in_kernel():
-            from .display import JobProgress
+            from .display.jobview import show_job
 
-            display(JobProgress(job))
+            show_job(job)  # a mime bundle updated in place: what is saved is what was seen
         else:
             display(repr(job))
+
+    def stop_views(self) -> None:
+        """The Studio closed: its jobs on screen say they are no longer followed."""
+        from .display.live import stop_views
+
+        stop_views(lambda job: job._hooks is self)
 
 
 def _sandbox_key(base: str, root: Path) -> str:

@@ -1,6 +1,8 @@
 """JobProgress: status, progress bar, elapsed time and why it waits; then the player or the error.
 
-It listens to the job (fed by the Studio's tracker); it never polls.
+The widget form of a job, for views that are widgets themselves (the form's results); a job
+displayed on its own is a mime bundle (jobview), which is what a saved notebook keeps. It listens
+to the job (fed by the Studio's tracker); it never polls.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import ipywidgets as W
 from IPython.display import HTML
 
 from ..models import Job, JobStatus
+from .jobview import error_html, status_parts
+from .jobview import seconds_text as seconds_text  # the job table uses it from here
 from .players import job_player_html
 
 BAR_STYLE = {
@@ -22,14 +26,6 @@ BAR_STYLE = {
     JobStatus.EXPIRED: "warning",
     JobStatus.UNCONFIRMED: "warning",
 }
-WHAT_TO_DO = {
-    JobStatus.UNCONFIRMED: (
-        "The create may have reached the provider (and may be billed) but its answer was lost "
-        "and this provider cannot be searched: look for it on the provider's dashboard and, if "
-        "it is there, <code>studio.attach(job, provider_id)</code> follows and downloads it."
-    ),
-}
-"""What the user can do about a job that ended in this state."""
 
 
 class JobProgress(W.VBox):
@@ -65,26 +61,9 @@ class JobProgress(W.VBox):
             self.bar.value = 1.0
         elif job.progress is not None:
             self.bar.value = float(job.progress)
-        parts = [f"<span class='nbmedia-status'>{status.value}</span>"]
-        if job.progress is not None and not job.done:
-            parts.append(f"{job.progress:.0%}")
-        parts.append(f"<span class='nbmedia-elapsed'>{seconds_text(job.elapsed_s)}</span>")
-        if job.cost is not None:
-            parts.append(f"cost {job.cost:g}")
-        elif job.done:
-            parts.append("cost —")  # the provider reports none
-        if job.id:
-            parts.append(f"<code>{html.escape(job.id)}</code>")
-        if job.note:
-            parts.append(f"<span class='nbmedia-note'>{html.escape(job.note)}</span>")
-        text = " · ".join(parts)
-        if job.error and status is not JobStatus.SUCCEEDED:
-            code = html.escape(str(job.error.get("code") or status.value))
-            msg = html.escape(str(job.error.get("message") or ""))
-            text += f"<div class='nbmedia-error' style='color:#c62828'><b>{code}</b> {msg}</div>"
-        if status in WHAT_TO_DO:
-            text += f"<div class='nbmedia-todo'>{WHAT_TO_DO[status]}</div>"
-        self.label.value = text
+        parts = [html.escape(p) for p in status_parts(job)]
+        parts[0] = f"<span class='nbmedia-status'>{parts[0]}</span>"
+        self.label.value = " · ".join(parts) + error_html(job)
         if status is JobStatus.SUCCEEDED and not self._shown_player and job.path is not None:
             self._shown_player = True
             self.player.append_display_data(HTML(job_player_html(job)))
@@ -94,8 +73,3 @@ class JobProgress(W.VBox):
     def close(self) -> None:
         self._unsubscribe()
         super().close()
-
-
-def seconds_text(value: float) -> str:
-    """0.4 s, 7.3 s, 42 s: one decimal while it is short."""
-    return f"{value:.1f} s" if value < 10 else f"{value:.0f} s"

@@ -1,0 +1,93 @@
+"""A notebook executed headless keeps what it showed: the final players, small, no widget state."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+pytestmark = [pytest.mark.notebook, pytest.mark.timeout(300)]
+
+VIDEO_SRC = re.compile(r"<video\b[^>]*\bsrc=\"([^\"]+)\"")
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def execute(folder: Path, sandbox_url: str, *cells: str) -> tuple[nbformat.NotebookNode, str]:
+    """Runs the cells after a Studio on the test's sandbox; the notebook and its saved text."""
+    nb = nbformat.v4.new_notebook()
+    setup = (
+        "import nbmedia as nm\n"
+        "from nbmedia.sandbox import Sandbox\n"
+        f"studio = nm.Studio(sandbox=Sandbox.attach({sandbox_url!r}))"
+    )
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in (setup, *cells)]
+    NotebookClient(
+        nb, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
+    ).execute()
+    path = folder / "saved.ipynb"
+    nbformat.write(nb, path)
+    return nb, path.read_text()
+
+
+def outputs(nb: nbformat.NotebookNode, cell: int) -> list[dict]:
+    return nb.cells[cell].outputs
+
+
+def test_twenty_videos_are_saved_as_players_in_under_50_kb(tmp_path: Path, sandbox) -> None:
+    nb, text = execute(
+        tmp_path,
+        sandbox.url,
+        "jobs = [studio.generate(f'clip {i}', provider='vimmerse', duration=1) for i in range(20)]\n"
+        "display(*jobs)",
+        # the tracker, a task of an earlier cell, settles the jobs while this cell waits
+        "for job in jobs:\n    job.wait(timeout=180)",
+    )
+    assert len(text) <= 50_000, f"saved {len(text)} bytes"
+    shown = outputs(nb, 1)
+    assert len(shown) == 20
+    sources = []
+    for out in shown:
+        assert WIDGET_VIEW not in out["data"]
+        html = out["data"]["text/html"]
+        assert "nbmedia-status-succeeded" in html and len(html) < 1000
+        assert " · succeeded · " in out["data"]["text/plain"]
+        sources += VIDEO_SRC.findall(html)
+    assert len(sources) == 20 and len(set(sources)) == 20
+    for src in sources:
+        assert not src.startswith(("/", "data:", "http")), src
+        assert (tmp_path / src).stat().st_size > 0, src
+    assert "widget-state" not in json.dumps(nb.metadata)
+
+
+def test_a_job_finishing_in_a_later_cell_ends_saved_as_its_player(tmp_path: Path, sandbox) -> None:
+    nb, _ = execute(
+        tmp_path,
+        sandbox.url,
+        "job = studio.speech('Finished while another cell awaits.', format='wav')\njob",
+        # no wait on the job here: only the tracker's updates, sent while this cell runs
+        "import asyncio\n"
+        "for _ in range(300):\n"
+        "    if job.done:\n"
+        "        break\n"
+        "    await asyncio.sleep(0.1)\n"
+        "await asyncio.sleep(0.5)",
+    )
+    (out,) = outputs(nb, 1)
+    assert "<audio" in out["data"]["text/html"] and "succeeded" in out["data"]["text/plain"]
+
+
+def test_a_closed_studio_says_it_stopped_following(tmp_path: Path, sandbox) -> None:
+    nb, _ = execute(
+        tmp_path,
+        sandbox.url,
+        "box = studio.sandbox\nbox.speed = 0.05  # still rendering when the Studio closes\n"
+        "job = studio.generate('Left running', provider='meshapi', duration=4)\njob",
+        "studio.close()\nbox.speed = 1",
+    )
+    (out,) = outputs(nb, 1)
+    assert "stopped following — a new Studio resumes it" in out["data"]["text/plain"]
+    assert "nbmedia-status-stopped" in out["data"]["text/html"]
