@@ -54,6 +54,10 @@ class _StudioBase:
         documented plan's, or the sandbox key's); nbmedia stays at 90% of it, creates before
         status reads. `reads_in_flight`: status reads (and creates) in flight at once per
         provider."""
+        if "IPython" in sys.modules:  # never imported outside IPython: nothing to do there
+            from .display.errors import show_errors_briefly
+
+            show_errors_briefly()
         self.root = Path(root)
         self._runner = LoopRunner()
         self.ledger = Ledger(self.root / C.LEDGER_DIR / C.LEDGER_FILE)
