@@ -52,6 +52,14 @@ ADDED_COLUMNS = {
 }
 """Columns added after the first build; an older ledger gains them when opened."""
 PHASE_INDEX = "CREATE INDEX IF NOT EXISTS jobs_phase ON jobs (phase)"
+OWNERS = "CREATE TABLE IF NOT EXISTS owners (owner TEXT PRIMARY KEY, heartbeat REAL NOT NULL)"
+"""One heartbeat per Studio: renewing a thousand leases writes one row, not a thousand."""
+LIVE = (
+    "(jobs.heartbeat >= :since OR EXISTS "
+    "(SELECT 1 FROM owners o WHERE o.owner = jobs.owner AND o.heartbeat >= :since))"
+)
+"""A row's lease is live: taken within the TTL (`jobs.heartbeat` is when it was taken), or its
+owner's heartbeat is."""
 
 
 class Phase:
@@ -107,6 +115,7 @@ class Ledger:
                     f"UPDATE jobs SET phase = CASE WHEN status IN ({terminal}) THEN 'done' "
                     "WHEN submitted = 1 AND id IS NOT NULL THEN 'following' ELSE 'sending' END"
                 )
+            self._db.execute(OWNERS)
             self._db.execute(PHASE_INDEX)
 
     def __repr__(self) -> str:
@@ -291,9 +300,9 @@ class Ledger:
         under a live lease), other than row `besides`."""
         with self._lock:
             found = self._db.execute(
-                "SELECT 1 FROM jobs WHERE provider=? AND phase='sending' AND local_id<>? "
-                "AND owner IS NOT NULL AND heartbeat >= ? LIMIT 1",
-                (provider, besides, now - ttl),
+                "SELECT 1 FROM jobs WHERE provider=:provider AND phase='sending' "
+                f"AND local_id<>:besides AND owner IS NOT NULL AND {LIVE} LIMIT 1",
+                {"provider": provider, "besides": besides, "since": now - ttl},
             ).fetchone()
         return found is not None
 
@@ -315,26 +324,35 @@ class Ledger:
             return set()
         got: set[str] = set()
         with self._writing():
+            self._beat(owner, now)
             for local_id in local_ids:
                 cur = self._db.execute(
-                    "UPDATE jobs SET owner=?, heartbeat=? WHERE local_id=? AND phase<>'done' "
-                    "AND (owner IS NULL OR owner=? OR heartbeat IS NULL OR heartbeat < ?)",
-                    (owner, now, local_id, owner, now - ttl),
+                    "UPDATE jobs SET owner=:owner, heartbeat=:now WHERE local_id=:id "
+                    f"AND phase<>'done' AND (owner IS NULL OR owner=:owner OR NOT {LIVE})",
+                    {"owner": owner, "now": now, "id": local_id, "since": now - ttl},
                 )
                 if cur.rowcount:
                     got.add(local_id)
         return got
 
     def renew(self, owner: str, now: float) -> None:
-        """One heartbeat for every lease `owner` holds."""
+        """One heartbeat for every lease `owner` holds (one row, however many jobs)."""
         with self._writing():
-            self._db.execute("UPDATE jobs SET heartbeat=? WHERE owner=?", (now, owner))
+            self._beat(owner, now)
+
+    def _beat(self, owner: str, now: float) -> None:
+        self._db.execute(
+            "INSERT INTO owners (owner, heartbeat) VALUES (?, ?) "
+            "ON CONFLICT(owner) DO UPDATE SET heartbeat=excluded.heartbeat",
+            (owner, now),
+        )
 
     def release(self, owner: str, local_ids: list[str] | None = None) -> None:
         """Gives leases back (all of `owner`'s by default), so another Studio takes over."""
         with self._writing():
             if local_ids is None:
                 self._db.execute("UPDATE jobs SET owner=NULL WHERE owner=?", (owner,))
+                self._db.execute("DELETE FROM owners WHERE owner=?", (owner,))
             else:
                 self._db.executemany(
                     "UPDATE jobs SET owner=NULL WHERE owner=? AND local_id=?",
@@ -345,11 +363,11 @@ class Ledger:
         """Whether another owner holds a live lease on the job."""
         with self._lock:
             found = self._db.execute(
-                "SELECT owner, heartbeat FROM jobs WHERE local_id=?", (local_id,)
+                f"SELECT 1 FROM jobs WHERE local_id=:id AND owner IS NOT NULL "
+                f"AND owner<>:owner AND {LIVE}",
+                {"id": local_id, "owner": owner, "since": now - ttl},
             ).fetchone()
-        return bool(
-            found and found["owner"] not in (None, owner) and (found["heartbeat"] or 0) >= now - ttl
-        )
+        return found is not None
 
     def holds(self, owner: str, local_id: str) -> bool:
         with self._lock:

@@ -70,6 +70,10 @@ class Tracker:
         self._next_tick = 0.0
         self._next_sweep: dict[str, float] = {}
         self._stopped = False
+        self._by_id: dict[tuple[str, str], str] = {}
+        self._version = 0
+        """Counts follows and drops: an index by provider id made at another count is stale."""
+        self._indexed = -1
 
     def __repr__(self) -> str:
         return f"<Tracker open={len(self._entries)}>"
@@ -85,17 +89,29 @@ class Tracker:
         return self._entries.get(job.local_id)
 
     def find(self, provider: str, id: str) -> Entry | None:
-        """The open job of `provider` with provider id `id` (a webhook names it so)."""
-        for entry in self._entries.values():
-            if entry.job.id == id and entry.job.provider == provider:
-                return entry
-        return None
+        """The open job of `provider` with provider id `id` (a webhook names it so): from an
+        index by provider id, rebuilt on a miss once the open jobs have changed (a thousand
+        webhooks must not each scan a thousand jobs)."""
+        entry = self._entries.get(self._by_id.get((provider, id), ""))
+        if entry is not None and entry.job.id == id and entry.job.provider == provider:
+            return entry
+        if self._indexed == self._version:
+            return None  # nothing changed since the index was made: not an open job of ours
+        self._indexed = self._version
+        self._by_id = {
+            (e.job.provider, e.job.id): local_id
+            for local_id, e in self._entries.items()
+            if e.job.id
+        }
+        entry = self._entries.get(self._by_id.get((provider, id), ""))
+        return entry if entry is not None and entry.job.id == id else None
 
     # ---- the schedule (called by the engine) -------------------------------------------------
     def follow(self, job: Job, phase: str, *, delay: float | None = None, owned: bool = False):
         """Schedules `job` in `phase` (searching, following or downloading)."""
         if self._stopped:
             return
+        self._version += 1
         entry = self._entries.get(job.local_id)
         wait = C.POLL_FIRST if delay is None else delay
         if entry is None:
@@ -116,6 +132,7 @@ class Tracker:
 
     def drop(self, job: Job) -> None:
         """Stops scheduling `job` (it ended)."""
+        self._version += 1
         self._entries.pop(job.local_id, None)
 
     def reread(self, entry: Entry) -> bool:
@@ -185,26 +202,27 @@ class Tracker:
                 await asyncio.wait_for(self._wake.wait(), delay)
 
     def _turn(self) -> float:
+        """One look at every open job, in one pass: what is due is started, and the time of
+        the next thing to do is returned."""
         now = time.monotonic()
         engine = self._engine
         if now >= self._next_beat:
             engine.heartbeat()
             self._next_beat = now + C.LEASE_RENEW
-        due = [e for e in self._entries.values() if not e.busy and e.next_at <= now]
-        unowned = [e for e in due if not e.owned]
+        steps, unowned, sweeps, soonest = self._scan(now)
         if unowned:
             got = engine.acquire([e.job for e in unowned])
             for e in unowned:
                 if e.job.local_id in got:
                     e.owned = True
                     e.phase = engine.take_over(e.job)
-                if not e.owned or e.phase == Phase.DONE:
+                    steps.append(e)  # a FOLLOWING one joins the next sweep
+                    soonest = now
+                else:
                     self._spawn(e, engine.watch(e.job), watch=True)
-        for e in due:
-            if not e.owned or e.busy:
-                continue
-            if e.phase == Phase.FOLLOWING:
-                continue  # swept below
+        for e in steps:
+            if e.phase == Phase.DONE:
+                self._spawn(e, engine.watch(e.job), watch=True)
             elif e.phase == Phase.DOWNLOADING:
                 self._spawn(e, engine.download(e))
             elif e.phase == Phase.SEARCHING:
@@ -213,7 +231,9 @@ class Tracker:
                 self._spawn(e, engine.send_planned(e.job))
             elif e.phase == Phase.SENDING:  # taken over from a Studio that stopped mid-create
                 self._spawn(e, engine.lost_answer(e.job, "the Studio sending it stopped"))
-        for provider, entries in self._sweeps(now).items():
+        for provider, entries in sweeps.items():
+            if engine.listed(provider):
+                self._next_sweep[provider] = now + C.SWEEP_PERIOD
             self._polling.add(provider)
             for e in entries:
                 e.busy = True
@@ -226,42 +246,53 @@ class Tracker:
                 if e.job.on_screen:
                     e.job._tick()  # elapsed time moved; nothing else did
             self._next_tick = now + C.TICK
-        return max(C.TURN_MIN, self._soonest() - time.monotonic())
+        return max(C.TURN_MIN, soonest - time.monotonic())
 
-    def _sweeps(self, now: float) -> dict[str, list[Entry]]:
-        """The jobs each provider's next sweep reads: none while one is in flight; where the
-        API has a list, at most one sweep per SWEEP_PERIOD, taking every job due by then."""
+    def _scan(self, now: float) -> tuple[list[Entry], list[Entry], dict[str, list[Entry]], float]:
+        """The owned jobs due for a step of their own, the due jobs this Studio does not hold
+        yet, the jobs each provider's sweep reads, and when the loop has something to do next.
+
+        A sweep: none while one of the provider is in flight; where the API has a list, at
+        most one per SWEEP_PERIOD, taking every job due by then."""
+        steps: list[Entry] = []
+        unowned: list[Entry] = []
         sweeps: dict[str, list[Entry]] = {}
-        for e in self._entries.values():
-            if e.phase != Phase.FOLLOWING or e.busy or not e.owned:
-                continue
-            provider = e.job.provider
-            if provider in self._polling:
-                continue
-            listed = self._engine.listed(provider)  # a dict lookup once known
-            if listed and now < self._next_sweep.get(provider, 0.0):
-                continue
-            if e.next_at <= now + (C.SWEEP_GATHER if listed else 0.0):
-                sweeps.setdefault(provider, []).append(e)
-        for provider in sweeps:
-            if self._engine.listed(provider):
-                self._next_sweep[provider] = now + C.SWEEP_PERIOD
-        return sweeps
-
-    def _soonest(self) -> float:
-        """When the loop has something to do next."""
         soonest = min(self._next_tick, self._next_beat)
+        gates: dict[str, float | None] = {}  # provider → its next sweep (None: one in flight)
         for e in self._entries.values():
             if e.busy:
                 continue
             at = e.next_at
-            if e.phase == Phase.FOLLOWING:
-                if e.job.provider in self._polling:
-                    continue  # its sweep ends with a poke
-                if self._engine.listed(e.job.provider):
-                    at = max(at - C.SWEEP_GATHER, self._next_sweep.get(e.job.provider, 0.0))
-            soonest = min(soonest, at)
-        return soonest
+            if e.phase == Phase.FOLLOWING and e.owned:
+                provider = e.job.provider
+                if provider not in gates:
+                    gates[provider] = self._gate(provider)
+                gate = gates[provider]
+                if gate is None:
+                    continue  # its sweep in flight ends with a poke
+                if gate >= 0.0:  # a list: gathered, at the provider's pace
+                    if now >= gate and at <= now + C.SWEEP_GATHER:
+                        sweeps.setdefault(provider, []).append(e)
+                        continue
+                    at = max(at - C.SWEEP_GATHER, gate)
+                elif at <= now:
+                    sweeps.setdefault(provider, []).append(e)
+                    continue
+            elif at <= now:
+                (steps if e.owned else unowned).append(e)
+                continue
+            if at < soonest:
+                soonest = at
+        return steps, unowned, sweeps, soonest
+
+    def _gate(self, provider: str) -> float | None:
+        """None while a sweep of `provider` is in flight; else when its next sweep may start
+        (-1.0: any time, it has no list)."""
+        if provider in self._polling:
+            return None
+        if self._engine.listed(provider):
+            return self._next_sweep.get(provider, 0.0)
+        return -1.0
 
     def _spawn(self, entry: Entry, step: Awaitable[None], *, watch: bool = False) -> None:
         entry.busy = True

@@ -41,6 +41,27 @@ def test_a_lease_is_held_by_one_owner_until_it_lapses(tmp_path: Path) -> None:
     b.close()
 
 
+def test_one_heartbeat_renews_every_lease_with_one_row(tmp_path: Path) -> None:
+    """A Studio following a thousand jobs must not rewrite a thousand rows a few times a
+    minute (the kernel's loop waited up to a quarter of a second on it)."""
+    a = Ledger(tmp_path / "l.sqlite")
+    b = Ledger(tmp_path / "l.sqlite")
+    jobs = [_job(a) for _ in range(200)]
+    for job in jobs:
+        a.record(job, Phase.FOLLOWING)
+    ids = [j.local_id for j in jobs]
+    assert a.acquire(ids, "A", now=100.0, ttl=20) == set(ids)
+    changes = a._db.total_changes
+    a.renew("A", now=118.0)
+    assert a._db.total_changes - changes == 1  # one row, however many leases
+    assert b.acquire(ids[:1], "B", now=137.0, ttl=20) == set()  # A beat at 118
+    assert b.held_elsewhere(ids[0], "B", now=137.0, ttl=20)
+    assert not b.held_elsewhere(ids[0], "B", now=139.0, ttl=20)
+    assert b.acquire(ids, "B", now=139.0, ttl=20) == set(ids)  # A stopped beating
+    a.close()
+    b.close()
+
+
 def test_a_finished_job_is_never_leased(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "l.sqlite")
     job = _job(ledger, status=JobStatus.SUCCEEDED)
