@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..models import Job, JobStatus, Output
+from .checkpointer import WAL_LIMIT, Checkpointer
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -104,6 +105,8 @@ class Ledger:
             # WAL with NORMAL: a commit survives a killed kernel (only an OS crash could lose
             # the last ones) and costs no fsync, so following a thousand jobs stays cheap
             self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's thread does it
+            self._db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
             self._db.executescript(SCHEMA)
             have = {r["name"] for r in self._db.execute("PRAGMA table_info(jobs)")}
             for name, kind in ADDED_COLUMNS.items():
@@ -117,6 +120,8 @@ class Ledger:
                 )
             self._db.execute(OWNERS)
             self._db.execute(PHASE_INDEX)
+        self._checkpointer = Checkpointer(self.path)
+        self._checkpointer.start()
 
     def __repr__(self) -> str:
         return f"<Ledger {self.path}>"
@@ -149,6 +154,7 @@ class Ledger:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        self._checkpointer.stop()
 
     @staticmethod
     def new_local_id() -> str:

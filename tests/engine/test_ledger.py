@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 from nbmedia.engine.ledger import Ledger, Phase
@@ -116,3 +117,28 @@ def test_a_first_build_ledger_gains_phases(tmp_path: Path) -> None:
     assert ledger.phase("b") == Phase.FOLLOWING
     assert ledger.phase("c") == Phase.SENDING  # may have reached the provider: searched for
     ledger.close()
+
+
+def test_the_wal_is_checkpointed_off_the_writers_thread(tmp_path: Path, monkeypatch) -> None:
+    """No commit of the Studio's loop copies the WAL back (20 ms and more each time): a thread
+    of the ledger's does, and keeps the file short."""
+    from nbmedia.engine import checkpointer
+
+    monkeypatch.setattr(checkpointer, "EVERY", 0.05)
+    ledger = Ledger(tmp_path / "l.sqlite")
+    assert ledger._db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    jobs = [_job(ledger, prompt="x" * 200, raw={"text": "y" * 300}) for _ in range(1500)]
+    for job in jobs:
+        ledger.record(job, Phase.FOLLOWING)
+    wal = tmp_path / "l.sqlite-wal"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        ledger.record(jobs[0], Phase.DOWNLOADING)  # a write after a checkpoint cuts the file
+        if wal.stat().st_size <= checkpointer.WAL_LIMIT:
+            break
+    assert wal.stat().st_size <= checkpointer.WAL_LIMIT
+    ledger.close()
+    reopened = Ledger(tmp_path / "l.sqlite")
+    assert len(reopened.open_rows()) == 1500
+    reopened.close()
