@@ -1,21 +1,64 @@
-"""BatchProgress: one bar for a whole batch, counts per status and per provider."""
+"""A batch's progress: one bar for the whole batch, counts per status and per provider; as a
+mime bundle updated in place (what a notebook shows and keeps) or as a widget."""
 
 from __future__ import annotations
 
 import html
+import re
 from collections import Counter
 from typing import TYPE_CHECKING
 
 import ipywidgets as W
 
 from ..models import Job
+from .jobview import STOPPED
+from .live import Bundle, LiveView
 
 if TYPE_CHECKING:
     from ..lib.batch import Batch
 
 
+def batch_counts(batch: Batch) -> tuple[float, str]:
+    """How much of the batch has finished, and its counts per status and per provider (HTML)."""
+    jobs = batch.jobs
+    done = sum(j.done for j in jobs)
+    by_status = Counter(j.status.value for j in jobs if j.id)
+    waiting = len(jobs) - sum(by_status.values())
+    per_provider = Counter(j.provider for j in jobs if j.done)
+    totals = Counter(j.provider for j in jobs)
+    parts = [f"{done}/{len(jobs)} finished"]
+    parts += [f"{n} {s}" for s, n in sorted(by_status.items())]
+    if waiting:
+        parts.append(f"{waiting} not sent yet")
+    provs = ", ".join(f"{html.escape(p)} {per_provider[p]}/{n}" for p, n in sorted(totals.items()))
+    return (done / len(jobs) if jobs else 1.0), " · ".join(parts) + f"<br><small>{provs}</small>"
+
+
+def batch_bundle(batch: Batch, *, stopped: bool = False) -> Bundle:
+    """One bar for the whole batch and its counts, as HTML and text (what the notebook keeps)."""
+    fraction, counts = batch_counts(batch)
+    finished = fraction >= 1.0
+    bar = (
+        ""
+        if finished
+        else f"<progress max='1' value='{fraction:.3f}' style='width:100%;height:8px'></progress>"
+    )
+    note = f"<div>{STOPPED}</div>" if stopped and not finished else ""
+    body = (
+        f"<div class='nbmedia-batch'><b>batch</b> · {len(batch.jobs)} jobs{bar}"
+        f"<div class='nbmedia-label'>{counts}</div>{note}</div>"
+    )
+    text = f"batch of {len(batch.jobs)} jobs: " + re.sub(r"<[^>]+>", " ", counts).replace("  ", " ")
+    return {"text/plain": text + (f" · {STOPPED}" if note else ""), "text/html": body}
+
+
+def show_batch(batch: Batch) -> LiveView:
+    """Displays the batch's progress in the current cell, kept current until every row ends."""
+    return LiveView(batch.jobs, lambda stopped: batch_bundle(batch, stopped=stopped))
+
+
 class BatchProgress(W.VBox):
-    """Listens to every job of the batch; never polls."""
+    """The widget form (one bar, counts); listens to every job of the batch, never polls."""
 
     def __init__(self, batch: Batch) -> None:
         self.batch = batch
@@ -27,23 +70,10 @@ class BatchProgress(W.VBox):
         self._render(None)
 
     def _render(self, _job: Job | None) -> None:
-        jobs = self.batch.jobs
-        done = sum(j.done for j in jobs)
-        self.bar.value = done / len(jobs) if jobs else 1.0
-        self.bar.bar_style = "success" if done == len(jobs) else "info"
-        by_status = Counter(j.status.value for j in jobs if j.id)
-        waiting = len(jobs) - sum(by_status.values())
-        per_provider = Counter(j.provider for j in jobs if j.done)
-        totals = Counter(j.provider for j in jobs)
-        parts = [f"{done}/{len(jobs)} finished"]
-        parts += [f"{n} {s}" for s, n in sorted(by_status.items())]
-        if waiting:
-            parts.append(f"{waiting} not sent yet")
-        provs = ", ".join(
-            f"{html.escape(p)} {per_provider[p]}/{n}" for p, n in sorted(totals.items())
-        )
-        self.label.value = " · ".join(parts) + f"<br><small>{provs}</small>"
-        if done == len(jobs):
+        fraction, self.label.value = batch_counts(self.batch)
+        self.bar.value = fraction
+        self.bar.bar_style = "success" if fraction >= 1.0 else "info"
+        if fraction >= 1.0:
             for stop in self._unsubscribe:
                 stop()
             self._unsubscribe = []

@@ -1,5 +1,8 @@
-"""CompareGrid: one column per provider for the same prompt: progress, then player, time, cost,
-and a 👍/👎 per result that the Studio stores in the ledger (the leaderboard reads them)."""
+"""A comparison: one column per provider for the same prompt (progress, then player, time, cost)
+and a 👍/👎 per result that the Studio stores in the ledger (the leaderboard reads them).
+
+Shown as a grid of job bundles updated in place (what the notebook keeps, the ratings given
+included) above a row of rating buttons (the one part that needs a widget)."""
 
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ from typing import TYPE_CHECKING
 import ipywidgets as W
 
 from ..models import Job
+from .jobview import job_html, job_text
+from .live import Bundle, LiveView
 from .progress import JobProgress
 
 if TYPE_CHECKING:
@@ -66,3 +71,45 @@ class CompareGrid(W.VBox):
         grid = W.HBox(boxes, layout=W.Layout(width="100%", align_items="flex-start"))
         super().__init__([header, grid])
         self.add_class("nbmedia-compare")
+
+
+RATING_TEXT = {1: "👍 rated up", -1: "👎 rated down"}
+
+
+def compare_bundle(comparison: Comparison, *, stopped: bool = False) -> Bundle:
+    """The prompt, then one column per provider: its job (player once done) and its rating."""
+    columns = []
+    lines = [f"Prompt: {comparison.prompt}"]
+    for job in comparison.jobs.values():
+        rating = RATING_TEXT.get(comparison.rating(job) or 0, "")
+        columns.append(
+            "<div class='nbmedia-compare-column' style='flex:1 1 0;min-width:220px'>"
+            f"{job_html(job, show_prompt=False, stopped=stopped)}"
+            f"<div class='nbmedia-rating'>{rating}</div></div>"
+        )
+        lines.append(job_text(job, stopped=stopped) + (f" · {rating}" if rating else ""))
+    body = (
+        f"<div class='nbmedia-compare'><b>Prompt:</b> <i>{html.escape(comparison.prompt)}</i>"
+        f"<div style='display:flex;gap:12px;align-items:flex-start'>{''.join(columns)}</div></div>"
+    )
+    return {"text/plain": "\n".join(lines), "text/html": body}
+
+
+def show_comparison(comparison: Comparison) -> LiveView:
+    """The grid, kept current until every column ends, and the rating buttons under it."""
+    from IPython.display import display
+
+    view = LiveView(
+        comparison.jobs.values(), lambda stopped: compare_bundle(comparison, stopped=stopped)
+    )
+
+    def rate(job: Job, rating: int | None) -> None:
+        comparison.rate(job, rating)
+        view.refresh()  # the saved grid shows the rating too
+
+    row = [
+        W.VBox([W.HTML(f"<b>{html.escape(p)}</b>"), RatingButtons(j, rate, comparison.rating(j))])
+        for p, j in comparison.jobs.items()
+    ]
+    display(W.HBox(row, layout=W.Layout(gap="12px")))
+    return view

@@ -235,11 +235,9 @@ class Batch:
         return pd.concat([self.requests, pd.DataFrame(rows, columns=RESULT_COLUMNS)], axis=1)
 
     def _ipython_display_(self) -> None:
-        from IPython.display import display
+        from ..display.batch import show_batch
 
-        from ..display import BatchProgress
-
-        display(BatchProgress(self))
+        show_batch(self)
 
 
 def _missing(value: Any) -> bool:

@@ -65,11 +65,9 @@ class Comparison:
         return self._table(list(self.jobs.values()))
 
     def _ipython_display_(self) -> None:
-        from IPython.display import display
+        from ..display.compare import show_comparison
 
-        from ..display import CompareGrid
-
-        display(CompareGrid(self))
+        show_comparison(self)
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(repr(self))

@@ -91,3 +91,21 @@ def test_a_closed_studio_says_it_stopped_following(tmp_path: Path, sandbox) -> N
     (out,) = outputs(nb, 1)
     assert "stopped following — a new Studio resumes it" in out["data"]["text/plain"]
     assert "nbmedia-status-stopped" in out["data"]["text/html"]
+
+
+def test_a_comparison_and_a_batch_are_saved_with_their_results(tmp_path: Path, sandbox) -> None:
+    nb, _ = execute(
+        tmp_path,
+        sandbox.url,
+        "cmp = studio.compare('Peaks', providers=['vimmerse', 'meshapi'], duration=4)\ncmp",
+        "import pandas as pd\n"
+        "batch = studio.batch(pd.DataFrame({'kind': ['speech'] * 3, 'prompt': ['a', 'b', 'c']}))\n"
+        "batch",
+        "cmp.wait(timeout=180)\nbatch.wait(timeout=180)\nstudio.rate(cmp['meshapi'], -1)",
+    )
+    grid, ratings = outputs(nb, 1)
+    assert len(VIDEO_SRC.findall(grid["data"]["text/html"])) == 2
+    assert WIDGET_VIEW in ratings["data"]  # the buttons stay a widget
+    (counts,) = outputs(nb, 2)
+    assert "3/3 finished" in counts["data"]["text/plain"]
+    assert "<progress" not in counts["data"]["text/html"]
