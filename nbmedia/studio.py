@@ -27,6 +27,7 @@ from .errors import AuthError, NbmediaError, ValidationError
 from .http import ApiClient, Secret
 from .lib.batch import Batch
 from .lib.comparison import Comparison
+from .lib.notebooks import current_notebook
 from .models import Job
 from .pacer import Pacer
 from .providers import REGISTRY, Provider
@@ -49,11 +50,13 @@ class _StudioBase:
         *,
         rate_limits: Mapping[str, float] | None = None,
         reads_in_flight: int = C.READS_IN_FLIGHT,
+        notebook: str | None = None,
     ) -> None:
         """`rate_limits`: requests per minute of your plan, by provider (default: the smallest
         documented plan's, or the sandbox key's); nbmedia stays at 90% of it, creates before
         status reads. `reads_in_flight`: status reads (and creates) in flight at once per
-        provider."""
+        provider. `notebook`: the name recorded with every job made here (default: the
+        notebook of this kernel's session), which `jobs(notebook=True)` shows alone."""
         if "IPython" in sys.modules:  # never imported outside IPython: nothing to do there
             from .display.errors import show_errors_briefly
 
@@ -71,6 +74,10 @@ class _StudioBase:
         self._hooks = _Hooks(self.engine, self._runner)
         self.engine.hooks = self._hooks
         self.engine.planned_sink = self._send_planned
+        self.notebook = notebook or current_notebook()
+        self._untagged: set[str] = set()
+        """Jobs made here whose row does not yet say which notebook made them."""
+        self.engine.listeners.append(self._tag_notebook)
         self._closed = False
         self._receiver: WebhookReceiver | None = None
         self._batches: list[Batch] = []
@@ -217,6 +224,7 @@ class _StudioBase:
         request = p.make_request(kind, fields)
         wire = request.wire()
         job = self.engine.new_job(provider, kind, prompt=p.label(kind, wire, fields), request=wire)
+        self._untagged.add(job.local_id)
         return job, request
 
     def _remake(self, job: Job, fields: dict[str, Any]) -> RequestModel:
@@ -298,11 +306,30 @@ class _StudioBase:
         """A job by provider id or local id, live if this Studio follows it."""
         return self.engine.job(id)
 
-    def jobs(self) -> pd.DataFrame:
-        """Every job in the ledger, newest first (a new Studio on the same root sees them too)."""
+    def jobs(self, notebook: bool | str = False) -> pd.DataFrame:
+        """Every job in the ledger, newest first (a new Studio on the same root sees them too),
+        with the notebook that made each; `notebook=True`: only this notebook's jobs (of every
+        run in this folder), a name: only that notebook's."""
         from .lib.tables import jobs_frame
 
-        return jobs_frame(self.ledger.to_job(r) for r in self.ledger.rows())
+        return self._with_notebooks(
+            jobs_frame(self.ledger.to_job(r) for r in self.ledger.rows()), notebook
+        )
+
+    def _with_notebooks(self, jobs: pd.DataFrame, notebook: bool | str) -> pd.DataFrame:
+        from .lib.notebooks import notebooks_of, with_notebooks
+
+        only = self.notebook if notebook is True else (notebook or None)
+        return with_notebooks(jobs, notebooks_of(self.ledger.path), only)
+
+    def _tag_notebook(self, job: Job) -> None:
+        """Records which notebook made a job, once its ledger row exists."""
+        if job.local_id in self._untagged:
+            try:
+                self.engine.annotate(job, notebook=self.notebook)
+            except KeyError:  # not written yet: at its next change
+                return
+            self._untagged.discard(job.local_id)
 
     def table_of(self, jobs: list[Job]) -> pd.DataFrame:
         """The ledger rows of these jobs, in the order given."""
@@ -625,8 +652,10 @@ class Studio(_StudioBase):
         root: str | os.PathLike[str] = ".",
         keys: Mapping[str, str] | None = None,
         sandbox: Any = None,
+        *,
+        notebook: str | None = None,
     ) -> None:
-        super().__init__(root, keys, sandbox)
+        super().__init__(root, keys, sandbox, notebook=notebook)
         atexit.register(self.close)
         Studio._current = self
 
