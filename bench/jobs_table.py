@@ -3,7 +3,7 @@
 A ledger of N finished jobs is built in a temporary folder through the engine's own write path
 (`Ledger.record`): five providers and their kinds, main files and thumbnails with their links,
 provider payloads of a few hundred bytes, failures with the provider's error code, jobs whose
-create answer was lost (`unconfirmed`). Then, in this process, best of 3 each:
+create answer was lost (`unconfirmed`). Then, in this process, best of 3 each (taking turns):
 
 - `studio.jobs()` beside a plain `pandas.read_sql` of the same columns, newest first (the
   ledger's columns that hold what the table shows: the main output's path and link where the
@@ -139,15 +139,17 @@ def plain_query(db: sqlite3.Connection) -> str:
     )
 
 
-def best(fn: Callable[[], Any], times: int = BEST_OF) -> float:
-    """The fastest of `times` runs, in seconds."""
-    took = []
+def best(fns: list[Callable[[], Any]], times: int = BEST_OF) -> list[float]:
+    """The fastest of `times` runs of each, in seconds; the runs take turns (a machine shared
+    with other work slows them alike)."""
+    took: list[list[float]] = [[] for _ in fns]
     for _ in range(times):
-        gc.collect()
-        t0 = time.perf_counter()
-        fn()
-        took.append(time.perf_counter() - t0)
-    return min(took)
+        for fn, runs in zip(fns, took, strict=True):
+            gc.collect()
+            t0 = time.perf_counter()
+            fn()
+            runs.append(time.perf_counter() - t0)
+    return [min(runs) for runs in took]
 
 
 def peak_mb(fn: Callable[[], Any]) -> float:
@@ -187,8 +189,7 @@ def run(n: int, seed: int) -> None:
             frame = studio.jobs()
             plain = pd.read_sql(query, db)
             assert len(frame) == len(plain) == n, (len(frame), len(plain))
-            table_s = best(studio.jobs)
-            plain_s = best(lambda: pd.read_sql(query, db))
+            table_s, plain_s = best([studio.jobs, lambda: pd.read_sql(query, db)])
             table_mb = peak_mb(studio.jobs)
             plain_mb = peak_mb(lambda: pd.read_sql(query, db))
             print(

@@ -310,11 +310,9 @@ class _StudioBase:
         """Every job in the ledger, newest first (a new Studio on the same root sees them too),
         with the notebook that made each; `notebook=True`: only this notebook's jobs (of every
         run in this folder), a name: only that notebook's."""
-        from .lib.tables import jobs_frame
+        from .lib.tables import jobs_table
 
-        return self._with_notebooks(
-            jobs_frame(self.ledger.to_job(r) for r in self.ledger.rows()), notebook
-        )
+        return self._with_notebooks(jobs_table(self.ledger), notebook)
 
     def _with_notebooks(self, jobs: pd.DataFrame, notebook: bool | str) -> pd.DataFrame:
         from .lib.notebooks import notebooks_of, with_notebooks
@@ -435,9 +433,10 @@ class _StudioBase:
         )
 
     def job_table(self) -> Any:
-        """The ledger as an interactive table that refreshes itself as jobs change."""
+        """The ledger as an interactive table, 25 jobs a page, that follows job changes."""
         from .display import JobTable
         from .display.players import output_from_path, player_html, thumbnail_for
+        from .lib.tables import LedgerPages
 
         def thumb(_id: str | None, output_path: str | None) -> Path | None:
             return thumbnail_for(Path(output_path)) if output_path else None
@@ -445,7 +444,9 @@ class _StudioBase:
         def play(output_path: str | None) -> str | None:
             return player_html(output_from_path(output_path)) if output_path else None
 
-        return JobTable(self.jobs, subscribe=self.subscribe, thumbnail=thumb, player=play)
+        return JobTable(
+            LedgerPages(self.ledger), subscribe=self.subscribe, thumbnail=thumb, player=play
+        )
 
     def voice_sample(
         self, provider: str, voice: str, *, text: str | None = None, confirm: bool = False

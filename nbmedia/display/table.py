@@ -1,47 +1,87 @@
-"""JobTable: the ledger as an interactive table that refreshes itself as jobs change.
+"""JobTable: the ledger as an interactive table, a page at a time, that follows job changes.
 
-Filter by provider, kind and status; newest first; a thumbnail for videos; ▶ plays a row.
-The table reads a DataFrame through a function the Studio gives it and listens for changes.
+Filter by provider, kind and status; newest first, 25 rows a page; a thumbnail for videos; ▶
+plays a row. Rows come from a `JobRows` source the Studio gives it (a page is one indexed
+query, never the whole ledger). A job event redraws that job's row alone, from the job; the
+page is read again only when a job enters or leaves it, and only rows whose look changed are
+rendered again.
 """
 
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import ipywidgets as W
 import pandas as pd
+import traitlets as T
 from IPython.display import HTML
 
-from ..models import Job
+from ..models import Job, JobStatus
 from .progress import seconds_text
 
 ALL = "(all)"
-MAX_ROWS = 50
+PAGE_SIZE = 25
 COLUMNS = ("", "provider", "kind", "status", "prompt", "elapsed", "cost", "")
+FILTERS = ("provider", "kind", "status")
+
+
+class JobRows(Protocol):
+    """Where the table reads its rows (the Studio gives one built on the ledger)."""
+
+    def page(self, filters: dict[str, str], offset: int, limit: int) -> pd.DataFrame:
+        """Rows newest first, with `local_id`, `created_at` and the job table's columns."""
+        ...
+
+    def count(self, filters: dict[str, str]) -> int: ...
+
+    def values(self, column: str) -> list[str]: ...
+
+    def row(self, job: Job) -> dict[str, Any]:
+        """A job's row, from the job itself (the same keys as a page's rows)."""
+        ...
+
+
+@dataclass
+class _Shown:
+    """A row on screen: what it shows (a change of it, and only that, renders it again)."""
+
+    look: tuple[Any, ...]
+    created_at: Any
+    cells: list[W.Widget]
 
 
 class JobTable(W.VBox):
-    """Every job in the ledger; rows re-render when any job changes state."""
+    """Every job in the ledger, a page at a time, newest first; rows follow job changes."""
+
+    page = T.Int(0, help="The page shown; 0 holds the newest jobs.")
+    page_size = T.Int(PAGE_SIZE)
+    matching = T.Int(0, help="Jobs that match the filters.")
+    total = T.Int(0, help="Jobs in the ledger.")
 
     def __init__(
         self,
-        frame: Callable[[], pd.DataFrame],
+        rows: JobRows,
         *,
         subscribe: Callable[[Callable[[Job], None]], Callable[[], None]] | None = None,
         thumbnail: Callable[[str | None, str | None], Path | None] | None = None,
         player: Callable[[str | None], str | None] | None = None,
+        page_size: int = PAGE_SIZE,
     ) -> None:
-        self._frame = frame
+        self._rows = rows
         self._thumbnail = thumbnail
         self._player_html = player
-        self.provider = W.Dropdown(description="provider", options=[ALL], value=ALL)
-        self.kind = W.Dropdown(description="kind", options=[ALL], value=ALL)
-        self.status = W.Dropdown(description="status", options=[ALL], value=ALL)
-        for dd in (self.provider, self.kind, self.status):
+        self.filters = {
+            col: W.Dropdown(description=col, options=[ALL, *rows.values(col)], value=ALL)
+            for col in FILTERS
+        }
+        self.provider, self.kind, self.status = self.filters.values()
+        for dd in self.filters.values():
             dd.layout.width = "220px"
-            dd.observe(lambda _c: self.refresh(), "value")
         self.grid = W.GridBox(
             layout=W.Layout(
                 grid_template_columns="100px 110px 70px 90px 1fr 70px 60px 50px",
@@ -51,77 +91,137 @@ class JobTable(W.VBox):
         )
         self.grid.add_class("nbmedia-job-table")
         self.count = W.HTML()
+        self.newer = W.Button(icon="chevron-left", tooltip="newer jobs", layout=_narrow())
+        self.older = W.Button(icon="chevron-right", tooltip="older jobs", layout=_narrow())
+        self.newer.on_click(lambda _b: self._turn(-1))
+        self.older.on_click(lambda _b: self._turn(+1))
+        self.page_label = W.HTML()
         self.player = W.Output()
         self.player.add_class("nbmedia-table-player")
+        pager = W.HBox([self.newer, self.page_label, self.older])
+        pager.add_class("nbmedia-table-pager")
         super().__init__(
-            [W.HBox([self.provider, self.kind, self.status, self.count]), self.grid, self.player]
+            [W.HBox([*self.filters.values(), self.count]), self.grid, pager, self.player]
         )
         self.add_class("nbmedia-table")
-        self._last_states: dict[str, str] = {}
+        self.page_size = page_size
+        self._head = [W.HTML(f"<b>{c}</b>") for c in COLUMNS]
+        self._shown: dict[str, _Shown] = {}
+        self._states: dict[str, str] = {}
         self._thumbs: dict[str, bytes] = {}
+        for dd in self.filters.values():
+            dd.observe(self._on_filter, "value")
+        self.observe(lambda _c: self.refresh(), "page")
         self._unsubscribe = subscribe(self._on_job) if subscribe else None
         self.refresh()
 
-    def _on_job(self, job: Job) -> None:
-        key = job.local_id
-        state = job.status.value
-        if self._last_states.get(key) != state:  # progress ticks do not rebuild the table
-            self._last_states[key] = state
-            self.refresh()
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.matching / self.page_size))
+
+    def chosen(self) -> dict[str, str]:
+        """The filters set (column: value)."""
+        return {col: dd.value for col, dd in self.filters.items() if dd.value != ALL}
 
     def refresh(self) -> None:
-        df = self._frame()
-        for dd, col in ((self.provider, "provider"), (self.kind, "kind"), (self.status, "status")):
-            values = [ALL, *sorted({str(v) for v in df[col].dropna()})]
-            if list(dd.options) != values:
-                current = dd.value
-                dd.options = values
-                dd.value = current if current in values else ALL
-        shown = df
-        for dd, col in ((self.provider, "provider"), (self.kind, "kind"), (self.status, "status")):
-            if dd.value != ALL:
-                shown = shown[shown[col].astype(str) == dd.value]
-        self.count.value = f"&nbsp;{len(shown)} of {len(df)} jobs"
-        cells: list[W.Widget] = [_head(c) for c in COLUMNS]
-        for _, row in shown.head(MAX_ROWS).iterrows():
-            cells += self._row(row)
-        self.grid.children = cells
+        """Reads the counts and the page shown; renders only rows not on screen as they are."""
+        self._count()
+        if self.page > self.pages - 1:
+            self.page = self.pages - 1  # observed: refreshes that page
+            return
+        frame = self._rows.page(self.chosen(), self.page * self.page_size, self.page_size)
+        self._shown = {r["local_id"]: self._render(r) for r in frame.to_dict("records")}
+        self._lay_out()
 
-    def _row(self, row: pd.Series) -> list[W.Widget]:
+    def _count(self) -> None:
+        chosen = self.chosen()
+        self.total = self._rows.count({})
+        self.matching = self._rows.count(chosen) if chosen else self.total
+        self.count.value = f"&nbsp;{self.matching} of {self.total} jobs"
+        self.page_label.value = f"&nbsp;page {min(self.page, self.pages - 1) + 1} of {self.pages}"
+        self.newer.disabled = self.page == 0
+        self.older.disabled = self.page >= self.pages - 1
+
+    def _turn(self, by: int) -> None:
+        self.page = min(max(0, self.page + by), self.pages - 1)
+
+    def _on_filter(self, _change: Any) -> None:
+        if self.page:
+            self.page = 0  # observed: refreshes
+        else:
+            self.refresh()
+
+    def _on_job(self, job: Job) -> None:
+        row = self._rows.row(job)
+        self._learn(row)
+        moved = self._states.get(job.local_id) != row["status"]
+        self._states[job.local_id] = row["status"]
+        if job.local_id in self._shown:
+            if not self._matches(row):
+                self.refresh()  # it left the filtered jobs
+                return
+            shown = self._render(row)
+            if shown is not self._shown[job.local_id]:
+                self._shown[job.local_id] = shown
+                self._lay_out()
+        elif not moved:
+            return  # progress of a job not on this page: nothing shown changes
+        elif self._matches(row) and self._belongs(row["created_at"]):
+            self.refresh()  # a new job on this page (or one that entered the filter)
+        else:
+            self._count()
+
+    def _matches(self, row: dict[str, Any]) -> bool:
+        return all(str(row[col]) == value for col, value in self.chosen().items())
+
+    def _belongs(self, created_at: Any) -> bool:
+        """Whether a job made at `created_at` falls among this page's rows (newest first)."""
+        times = [s.created_at for s in self._shown.values()]
+        newest_ok = self.page == 0 or (bool(times) and created_at <= times[0])
+        oldest_ok = len(times) < self.page_size or created_at >= times[-1]
+        return newest_ok and oldest_ok
+
+    def _learn(self, row: dict[str, Any]) -> None:
+        """A value not yet among a filter's choices joins them."""
+        for col, dd in self.filters.items():
+            value = _text(row[col])
+            if value is not None and value not in dd.options:
+                dd.options = [ALL, *sorted({*dd.options[1:], value})]
+
+    def _lay_out(self) -> None:
+        self.grid.children = [*self._head, *(c for s in self._shown.values() for c in s.cells)]
+
+    def _render(self, row: dict[str, Any]) -> _Shown:
+        """The row on screen if it still looks so, else its cells made anew."""
+        look = _look(row)
+        shown = self._shown.get(row["local_id"])
+        if shown is not None and shown.look == look:
+            return shown
+        return _Shown(look, row["created_at"], self._cells(row))
+
+    def _cells(self, row: dict[str, Any]) -> list[W.Widget]:
+        provider, kind, status, error_code, prompt, elapsed, cost, output = _look(row)
         thumb: W.Widget = W.HTML("")
-        output = row["output_path"] if isinstance(row["output_path"], str) else None
-        if row["kind"] == "video" and self._thumbnail is not None and output:
-            path = self._thumbnail(row["id"], output)
+        if kind == "video" and self._thumbnail is not None and output:
+            path = self._thumbnail(_text(row["id"]), output)
             if path is not None and path.exists():
                 data = self._thumbs.setdefault(str(path), path.read_bytes())
                 thumb = W.Image(value=data, format="jpeg", width=96)
-        prompt = str(row["prompt"] or "")
-        if len(prompt) > 80:
-            prompt = prompt[:77] + "…"
-        status = str(row["status"])
-        if row["error_code"]:
-            status += (
-                f"<br><small style='color:#c62828'>{html.escape(str(row['error_code']))}</small>"
-            )
-        elapsed = "" if pd.isna(row["elapsed_s"]) else seconds_text(row["elapsed_s"])
-        cost = "" if pd.isna(row["cost"]) else f"{row['cost']:g}"
-        play = W.Button(
-            icon="play",
-            tooltip="play",
-            layout=W.Layout(width="40px"),
-            disabled=not output,
-        )
+        short = prompt if len(prompt) <= 80 else prompt[:77] + "…"
+        status = html.escape(status)
+        if error_code:
+            status += f"<br><small style='color:#c62828'>{html.escape(error_code)}</small>"
+        play = W.Button(icon="play", tooltip="play", layout=_narrow(), disabled=not output)
         play.add_class("nbmedia-play")
-        play.on_click(lambda _b, p=output, i=row["id"]: self.play(i, p))
+        job_id = _text(row["id"])
+        play.on_click(lambda _b: self.play(job_id, output))
         return [
             thumb,
-            W.HTML(html.escape(str(row["provider"]))),
-            W.HTML(html.escape(str(row["kind"]))),
+            W.HTML(html.escape(provider)),
+            W.HTML(html.escape(kind)),
             W.HTML(f"<span class='nbmedia-row-status'>{status}</span>"),
-            W.HTML(
-                f"<span title='{html.escape(str(row['prompt'] or ''))}'>{html.escape(prompt)}</span>"
-            ),
-            W.HTML(elapsed),
+            W.HTML(f"<span title='{html.escape(prompt)}'>{html.escape(short)}</span>"),
+            W.HTML(elapsed if elapsed is not None else seconds_text(row["elapsed_s"])),
             W.HTML(cost),
             play,
         ]
@@ -141,5 +241,29 @@ class JobTable(W.VBox):
         super().close()
 
 
-def _head(text: str) -> W.HTML:
-    return W.HTML(f"<b>{text}</b>")
+def _look(row: dict[str, Any]) -> tuple[Any, ...]:
+    """What a row shows, as text: (provider, kind, status, error code, prompt, elapsed, cost,
+    output path). An open job's elapsed time is None: it moves every second, and a row is not
+    rendered again for that."""
+    cost = row["cost"]
+    ended = JobStatus(row["status"]).terminal
+    elapsed = row["elapsed_s"]
+    return (
+        _text(row["provider"]) or "",
+        _text(row["kind"]) or "",
+        _text(row["status"]) or "",
+        _text(row["error_code"]),
+        _text(row["prompt"]) or "",
+        seconds_text(elapsed) if ended and not pd.isna(elapsed) else None,
+        "" if cost is None or pd.isna(cost) else f"{cost:g}",
+        _text(row["output_path"]),
+    )
+
+
+def _text(value: Any) -> str | None:
+    """A cell's value as text; None for a missing one (None, NaN or NA)."""
+    return None if value is None or pd.isna(value) else str(value)
+
+
+def _narrow() -> W.Layout:
+    return W.Layout(width="40px")

@@ -50,6 +50,8 @@ ADDED_COLUMNS = {
     "owner": "TEXT",
     "heartbeat": "REAL",
     "request_fields": "TEXT",
+    "output_path": "TEXT",
+    "output_url": "TEXT",
 }
 """Columns added after the first build; an older ledger gains them when opened."""
 PHASE_INDEX = "CREATE INDEX IF NOT EXISTS jobs_phase ON jobs (phase)"
@@ -61,6 +63,15 @@ LIVE = (
 )
 """A row's lease is live: taken within the TTL (`jobs.heartbeat` is when it was taken), or its
 owner's heartbeat is."""
+ID_INDEX = "CREATE INDEX IF NOT EXISTS jobs_id ON jobs (id)"
+"""A provider id alone (jobs_remote leads with the provider): `find` without a scan."""
+TABLE_COLUMNS = (
+    "local_id", "provider", "id", "kind", "status", "progress", "prompt", "created_at",
+    "updated_at", "completed_at", "output_path", "output_url", "cost", "error_code",
+    "error_message",
+)  # fmt: skip
+"""What a job table shows of a row: no request, outputs list or payload to parse."""
+TABLE_FILTERS = ("provider", "kind", "status")
 
 
 class Phase:
@@ -120,6 +131,9 @@ class Ledger:
                 )
             self._db.execute(OWNERS)
             self._db.execute(PHASE_INDEX)
+            self._db.execute(ID_INDEX)
+            if "output_path" not in have:  # a ledger from before the output columns
+                self._fill_output_columns()
         self._checkpointer = Checkpointer(self.path)
         self._checkpointer.start()
 
@@ -184,6 +198,7 @@ class Ledger:
             "error_message": err.get("message"),
             "cost": job.cost,
             "raw": json.dumps(job.raw, default=str) if job.raw is not None else None,
+            **_output_columns(job),
             "phase": phase,
             "submitted": int(phase in (Phase.FOLLOWING, Phase.DOWNLOADING) or bool(job.id)),
         }
@@ -382,6 +397,64 @@ class Ledger:
             ).fetchone()
         return bool(found) and found["owner"] == owner
 
+    # ---- the job table: plain columns, newest first, never a payload parsed --------------------
+    def table(
+        self,
+        filters: dict[str, str] | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+        columns: tuple[str, ...] = TABLE_COLUMNS,
+    ) -> list[tuple[Any, ...]]:
+        """Rows of `columns` (some of TABLE_COLUMNS), newest first, matching `filters`
+        (TABLE_FILTERS: value)."""
+        if not set(columns) <= set(TABLE_COLUMNS):
+            raise ValueError(f"{sorted(set(columns) - set(TABLE_COLUMNS))} are not table columns")
+        where, args = _where(filters)
+        page = "" if limit is None else f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        with self._lock:
+            cur = self._db.cursor()
+            cur.row_factory = None  # plain tuples: a DataFrame is built from them at once
+            return cur.execute(
+                f"SELECT {', '.join(columns)} FROM jobs{where} "
+                f"ORDER BY created_at DESC, rowid DESC{page}",
+                args,
+            ).fetchall()
+
+    def count(self, filters: dict[str, str] | None = None) -> int:
+        """How many rows match `filters` (all rows without)."""
+        where, args = _where(filters)
+        with self._lock:
+            return self._db.execute(f"SELECT COUNT(*) FROM jobs{where}", args).fetchone()[0]
+
+    def values(self, column: str) -> list[str]:
+        """The distinct values of a filterable column, sorted."""
+        if column not in TABLE_FILTERS:
+            raise ValueError(f"{column!r} is not one of {TABLE_FILTERS}")
+        with self._lock:
+            found = self._db.execute(
+                f"SELECT DISTINCT {column} FROM jobs WHERE {column} IS NOT NULL"
+            )
+            return sorted(r[0] for r in found)
+
+    def _fill_output_columns(self) -> None:
+        """Copies each row's main output into output_path and output_url (once, when an older
+        ledger gains those columns)."""
+        found = self._db.execute(
+            "SELECT local_id, provider, kind, outputs FROM jobs WHERE outputs <> '[]'"
+        )
+        filled = [
+            {
+                "local_id": r["local_id"],
+                **_output_columns(Job(r["provider"], r["kind"], outputs=_outputs(r["outputs"]))),
+            }
+            for r in found
+        ]
+        self._db.executemany(
+            "UPDATE jobs SET output_path=:output_path, output_url=:output_url "
+            "WHERE local_id=:local_id",
+            filled,
+        )
+
     @staticmethod
     def to_job(row: sqlite3.Row) -> Job:
         err = None
@@ -397,10 +470,35 @@ class Ledger:
             created_at=_parse_ts(row["created_at"]) or dt.datetime.now(dt.timezone.utc),
             updated_at=_parse_ts(row["updated_at"]) or dt.datetime.now(dt.timezone.utc),
             completed_at=_parse_ts(row["completed_at"]),
-            outputs=[Output.from_dict(d) for d in json.loads(row["outputs"])],
+            outputs=_outputs(row["outputs"]),
             error=err,
             cost=row["cost"],
             raw=json.loads(row["raw"]) if row["raw"] else None,
             request=json.loads(row["request"]),
             local_id=row["local_id"],
         )
+
+
+def _outputs(stored: str) -> list[Output]:
+    return [Output.from_dict(d) for d in json.loads(stored)]
+
+
+def _output_columns(job: Job) -> dict[str, str | None]:
+    """The main output's path and link, kept in columns of their own for the job table."""
+    main = job.output()
+    return {
+        "output_path": str(main.path) if main and main.path else None,
+        "output_url": main.url if main else None,
+    }
+
+
+def _where(filters: dict[str, str] | None) -> tuple[str, list[str]]:
+    """A WHERE clause on TABLE_FILTERS only (the names are never taken from the caller)."""
+    filters = filters or {}
+    unknown = set(filters) - set(TABLE_FILTERS)
+    if unknown:
+        raise ValueError(f"cannot filter on {sorted(unknown)}: only {TABLE_FILTERS}")
+    names = [c for c in TABLE_FILTERS if c in filters]
+    if not names:
+        return "", []
+    return " WHERE " + " AND ".join(f"{c}=?" for c in names), [filters[c] for c in names]

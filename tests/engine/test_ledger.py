@@ -1,13 +1,26 @@
-"""The ledger: phases that say what is left after a restart, leases, and first-build ledgers."""
+"""The ledger: phases that say what is left after a restart, leases, first-build ledgers, and
+the job table's reads (plain columns, pages, lookups by index)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import sqlite3
 import time
 from pathlib import Path
 
+import pytest
+
 from nbmedia.engine.ledger import Ledger, Phase
-from nbmedia.models import Job, JobStatus
+from nbmedia.models import Job, JobStatus, Output
+
+FIRST_BUILD = """CREATE TABLE jobs (local_id TEXT PRIMARY KEY, provider TEXT NOT NULL,
+    kind TEXT NOT NULL, id TEXT, status TEXT NOT NULL, submitted INTEGER NOT NULL DEFAULT 0,
+    progress REAL, prompt TEXT, request TEXT NOT NULL DEFAULT '{}', created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL, completed_at TEXT, outputs TEXT NOT NULL DEFAULT '[]',
+    error_code TEXT, error_message TEXT, cost REAL, raw TEXT,
+    extra TEXT NOT NULL DEFAULT '{}');"""
+"""The jobs table of the ledger's first build."""
 
 
 def _job(ledger: Ledger, **kw: object) -> Job:
@@ -90,14 +103,7 @@ def test_claimed_ids_and_lookup_by_either_id(tmp_path: Path) -> None:
 def test_a_first_build_ledger_gains_phases(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
     db = sqlite3.connect(path)
-    db.executescript(
-        """CREATE TABLE jobs (local_id TEXT PRIMARY KEY, provider TEXT NOT NULL,
-        kind TEXT NOT NULL, id TEXT, status TEXT NOT NULL, submitted INTEGER NOT NULL DEFAULT 0,
-        progress REAL, prompt TEXT, request TEXT NOT NULL DEFAULT '{}', created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL, completed_at TEXT, outputs TEXT NOT NULL DEFAULT '[]',
-        error_code TEXT, error_message TEXT, cost REAL, raw TEXT,
-        extra TEXT NOT NULL DEFAULT '{}');"""
-    )
+    db.executescript(FIRST_BUILD)
     now = "2026-11-30T10:00:00+00:00"
     rows = [
         ("a", "j1", "succeeded", 1),
@@ -142,3 +148,71 @@ def test_the_wal_is_checkpointed_off_the_writers_thread(tmp_path: Path, monkeypa
     reopened = Ledger(tmp_path / "l.sqlite")
     assert len(reopened.open_rows()) == 1500
     reopened.close()
+
+
+def test_a_ledger_from_before_the_output_columns_gains_them(tmp_path: Path) -> None:
+    """Each row's main output (not its thumbnail) is copied into output_path and output_url,
+    so the job table reads them without parsing `outputs`."""
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(FIRST_BUILD)
+    for column in ("phase TEXT", "owner TEXT", "heartbeat REAL", "request_fields TEXT"):
+        db.execute(f"ALTER TABLE jobs ADD COLUMN {column}")  # as the ledger added them
+    thumb = {"kind": "image", "url": "https://x/t.jpg", "path": "media/t.jpg", "role": "thumbnail"}
+    video = {"kind": "video", "url": "https://x/v.mp4", "path": "media/v.mp4", "role": "main"}
+    served = {"kind": "audio", "url": "https://x/a.mp3", "path": None}  # no role: main
+    rows = [("a", [thumb, video]), ("b", [served]), ("c", [thumb]), ("d", [])]
+    for local, outputs in rows:
+        db.execute(
+            "INSERT INTO jobs (local_id, provider, kind, id, status, created_at, updated_at,"
+            " outputs, phase) VALUES (?, 'mercadream', 'video', ?, 'succeeded', ?, ?, ?, 'done')",
+            (local, f"j_{local}", f"2026-11-30T10:00:0{len(local)}+00:00", "2026-11-30T10:01:00"
+             "+00:00", json.dumps(outputs)),
+        )  # fmt: skip
+    db.commit()
+    db.close()
+    ledger = Ledger(path)
+    columns = ("local_id", "output_path", "output_url")
+    got = {r[0]: r[1:] for r in ledger.table(columns=columns)}
+    assert got == {
+        "a": ("media/v.mp4", "https://x/v.mp4"),
+        "b": (None, "https://x/a.mp3"),
+        "c": (None, None),
+        "d": (None, None),
+    }
+    job = _job(ledger, id="new", outputs=[Output("video", "https://x/n.mp4", path=Path("n.mp4"))])
+    ledger.record(job, Phase.DONE)  # and a row written now fills them
+    assert ledger.table({"status": "queued"}, columns=columns) == [
+        (job.local_id, "n.mp4", "https://x/n.mp4")
+    ]
+    ledger.close()
+
+
+def test_a_job_is_found_by_provider_id_through_an_index(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "l.sqlite")
+    ledger.record(_job(ledger, id="job_9"), Phase.DONE)
+    ledger.close()
+    db = sqlite3.connect(tmp_path / "l.sqlite")
+    plan = db.execute("EXPLAIN QUERY PLAN SELECT * FROM jobs WHERE id=?", ("job_9",)).fetchall()
+    db.close()
+    assert any("USING INDEX" in step[-1] for step in plan), plan
+    assert not any(step[-1].startswith("SCAN") for step in plan), plan
+
+
+def test_the_table_reads_pages_counts_and_choices(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "l.sqlite")
+    start = dt.datetime(2026, 11, 30, tzinfo=dt.timezone.utc)
+    for i in range(30):
+        status = JobStatus.FAILED if i % 3 == 0 else JobStatus.SUCCEEDED
+        job = _job(ledger, id=f"j{i}", status=status, created_at=start + dt.timedelta(seconds=i))
+        ledger.record(job, Phase.DONE)
+    newest = [r[2] for r in ledger.table(limit=25)]
+    assert newest == [f"j{i}" for i in range(29, 4, -1)]
+    assert [r[2] for r in ledger.table(offset=25, limit=25)] == ["j4", "j3", "j2", "j1", "j0"]
+    failed = ledger.table({"status": "failed"}, offset=2, limit=3)
+    assert [r[2] for r in failed] == ["j21", "j18", "j15"]
+    assert ledger.count() == 30 and ledger.count({"status": "failed", "kind": "speech"}) == 10
+    assert ledger.values("status") == ["failed", "succeeded"]
+    with pytest.raises(ValueError):
+        ledger.table({"raw": "x"})
+    ledger.close()
