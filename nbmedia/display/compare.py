@@ -16,6 +16,7 @@ from ..models import Job
 from .jobview import job_html, job_text
 from .live import Bundle, LiveView
 from .progress import JobProgress
+from .snapshot import Snapshotted
 
 if TYPE_CHECKING:
     from ..lib.comparison import Comparison
@@ -95,6 +96,27 @@ def compare_bundle(comparison: Comparison, *, stopped: bool = False) -> Bundle:
     return {"text/plain": "\n".join(lines), "text/html": body}
 
 
+class RatingsRow(Snapshotted, W.HBox):
+    """A 👍/👎 pair per provider under the grid; saved as the ratings given."""
+
+    def __init__(self, comparison: Comparison, rate: Callable[[Job, int | None], None]) -> None:
+        self.comparison = comparison
+        self.buttons = {
+            p: RatingButtons(j, rate, comparison.rating(j)) for p, j in comparison.jobs.items()
+        }
+        super().__init__(
+            [W.VBox([W.HTML(f"<b>{html.escape(p)}</b>"), b]) for p, b in self.buttons.items()],
+            layout=W.Layout(gap="12px"),
+        )
+
+    def snapshot(self) -> Bundle:
+        given = [
+            f"{p} {RATING_TEXT[b.rating]}" for p, b in self.buttons.items() if b.rating is not None
+        ]
+        text = "ratings: " + (", ".join(given) or "none yet")
+        return {"text/plain": text, "text/html": f"<div>{html.escape(text)}</div>"}
+
+
 def show_comparison(comparison: Comparison) -> LiveView:
     """The grid, kept current until every column ends, and the rating buttons under it."""
     from IPython.display import display
@@ -106,10 +128,8 @@ def show_comparison(comparison: Comparison) -> LiveView:
     def rate(job: Job, rating: int | None) -> None:
         comparison.rate(job, rating)
         view.refresh()  # the saved grid shows the rating too
+        row.snapshot_changed()
 
-    row = [
-        W.VBox([W.HTML(f"<b>{html.escape(p)}</b>"), RatingButtons(j, rate, comparison.rating(j))])
-        for p, j in comparison.jobs.items()
-    ]
-    display(W.HBox(row, layout=W.Layout(gap="12px")))
+    row = RatingsRow(comparison, rate)
+    display(row)
     return view

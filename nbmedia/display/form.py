@@ -6,6 +6,7 @@ The form only renders and collects; validating and submitting are functions the 
 
 from __future__ import annotations
 
+import html
 import typing
 from collections.abc import Callable
 from typing import Any
@@ -30,15 +31,19 @@ from .fields import (
     literal_choices,
     unwrap_optional,
 )
+from .jobview import job_html, job_text
+from .live import Bundle
 from .progress import JobProgress
+from .snapshot import Snapshotted
 from .voice import SampleFn, VoicePicker
 
 SLIDER_SPAN = 10_000
 """Bounded numbers with a wider range get a bounded box instead of a slider."""
 
 
-class PromptForm(W.VBox):
-    """Inputs for every field of `model`, an error line per field, a submit button, results."""
+class PromptForm(Snapshotted, W.VBox):
+    """Inputs for every field of `model`, an error line per field, a submit button, results;
+    saved as the values filled in and the jobs submitted (their players once done)."""
 
     def __init__(
         self,
@@ -56,6 +61,9 @@ class PromptForm(W.VBox):
         media_fields: dict[str, tuple[str, bool, str | None]] | None = None,
     ) -> None:
         self.model = model
+        self.title = title
+        self.jobs: list[Job] = []
+        """The jobs submitted from this form, newest first."""
         self.media_fields = dict(media_fields or {})
         """Fields that take files: name → (accept, several?, item type when each item is
         {type, url}); the provider declares them."""
@@ -117,6 +125,7 @@ class PromptForm(W.VBox):
             self.submit_button.disabled = True
             return False
         self.submit_button.disabled = False
+        self.snapshot_changed()
         return True
 
     def send(self) -> Job | None:
@@ -134,7 +143,25 @@ class PromptForm(W.VBox):
         finally:
             self.submit_button.disabled = False
         self.results.children = (JobProgress(job), *self.results.children)
+        self.jobs.insert(0, job)
+        job.on_change(self.snapshot_changed)
+        self.snapshot_changed()
         return job
+
+    def snapshot(self) -> Bundle:
+        values = {k: v for k, v in self.values().items() if not isinstance(v, (bytes, list))}
+        shown = ", ".join(f"{k}={_short(v)}" for k, v in values.items())
+        return {
+            "text/plain": "\n".join(
+                [f"{self.title} form: {shown}"] + [job_text(j) for j in self.jobs]
+            ),
+            "text/html": (
+                f"<div class='nbmedia-form'><b>{html.escape(self.title)}</b>"
+                f"<div style='color:#555'>{html.escape(shown)}</div>"
+                + "".join(job_html(j) for j in self.jobs)
+                + "</div>"
+            ),
+        }
 
     def _run_estimate(self) -> None:
         if self._estimate is None or not self.check():

@@ -90,6 +90,13 @@ class LiveOutput:
         else:
             _Cells.late[id(self)] = self
 
+    def update_later(self, bundle: Bundle) -> None:
+        """Shows `bundle` from the start of the next cell: for a widget's saved view, which must
+        not be redrawn while the user works in it."""
+        if bundle != self._bundle:
+            self._bundle = bundle
+            _Cells.late[id(self)] = self
+
     def resend(self) -> None:
         self._send()
 

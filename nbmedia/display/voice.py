@@ -7,6 +7,7 @@ sample, or a billed request after the user ticks the confirmation box).
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,14 +17,17 @@ import traitlets
 from IPython.display import HTML
 
 from .fields import DEFAULT
+from .live import Bundle
 from .players import relative_src
+from .snapshot import Snapshotted
 
 SampleFn = Callable[[str, bool], Path | None]
 """(voice id, billed request confirmed) → a local audio file, or None if there is no sample."""
 
 
-class VoicePicker(W.VBox):
-    """A voice dropdown, its sample player and (for billed samples) a confirmation box."""
+class VoicePicker(Snapshotted, W.VBox):
+    """A voice dropdown, its sample player and (for billed samples) a confirmation box; saved as
+    the voice picked and the last sample played."""
 
     value = traitlets.Unicode(allow_none=True)
 
@@ -61,6 +65,7 @@ class VoicePicker(W.VBox):
         self.status = W.HTML()
         self.player = W.Output()
         self._sample = sample
+        self._sample_html = ""
         self.confirm.layout.display = None if billed else "none"
         if sample is None:
             self.play.disabled = True
@@ -72,8 +77,19 @@ class VoicePicker(W.VBox):
         self.dropdown.observe(self._changed, "value")
         self.play.on_click(self._play)
 
+    def snapshot(self) -> Bundle:
+        label = next((text for text, v in self.dropdown.options if v == self.dropdown.value), "")
+        return {
+            "text/plain": f"voice: {label or '(provider default)'}",
+            "text/html": (
+                "<div class='nbmedia-voice-picker'>voice: "
+                f"<b>{html.escape(label or '(provider default)')}</b>{self._sample_html}</div>"
+            ),
+        }
+
     def _changed(self, change: dict[str, Any]) -> None:
         self.value = change["new"] or None
+        self.snapshot_changed()
 
     def _play(self, _button: W.Button | None = None) -> None:
         if self._sample is None or self.dropdown.value in (None, DEFAULT):
@@ -95,10 +111,12 @@ class VoicePicker(W.VBox):
             return
         self.status.value = ""
         self.player.outputs = ()
-        src = relative_src(path)
+        src = html.escape(relative_src(path))
         self.player.append_display_data(
             HTML(f'<audio class="nbmedia-sample" controls autoplay src="{src}"></audio>')
         )
+        self._sample_html = f'<div><audio controls preload="none" src="{src}"></audio></div>'
+        self.snapshot_changed()
 
 
 def _label(voice: dict[str, Any]) -> str:

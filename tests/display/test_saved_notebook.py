@@ -109,3 +109,25 @@ def test_a_comparison_and_a_batch_are_saved_with_their_results(tmp_path: Path, s
     (counts,) = outputs(nb, 2)
     assert "3/3 finished" in counts["data"]["text/plain"]
     assert "<progress" not in counts["data"]["text/html"]
+
+
+def test_widgets_leave_a_view_of_their_last_state(tmp_path: Path, sandbox) -> None:
+    nb, _ = execute(
+        tmp_path,
+        sandbox.url,
+        "picker = studio.voice_picker('vimmerse')\npicker",
+        "form = studio.form('mercadream', 'speech')\nform",
+        "picker.dropdown.value = 'Rachel'\npicker.play.click()\n"
+        "form.inputs['text'].control.value = 'From the form.'\n"
+        "form.inputs['format'].control.value = 'wav'\n"
+        "form.send().wait(timeout=120)",
+        "'the views above follow from the start of this cell'",
+    )
+    (picker,) = outputs(nb, 1)
+    assert WIDGET_VIEW in picker["data"] and picker["data"]["text/plain"] == "voice: Rachel [en]"
+    assert "<b>Rachel [en]</b>" in picker["data"]["text/html"]
+    assert "media/vimmerse/samples/Rachel.wav" in picker["data"]["text/html"]
+    (form,) = outputs(nb, 2)
+    assert "text='From the form.'" in form["data"]["text/plain"]
+    assert "nbmedia-status-succeeded" in form["data"]["text/html"]
+    assert "<audio" in form["data"]["text/html"]
