@@ -303,8 +303,11 @@ class _StudioBase:
 
     # ---- reading -----------------------------------------------------------------------------
     def job(self, id: str) -> Job:
-        """A job by provider id or local id, live if this Studio follows it."""
-        return self.engine.job(id)
+        """A job by provider id or local id, live if this Studio follows it: found through
+        the ledger's indexes (the newest row of a provider id several rows share), then its
+        live object by local id; a job not written yet is looked for among the live ones."""
+        found = self.ledger.find(id)
+        return self.engine.adopt(found) if found is not None else self.engine.job(id)
 
     def jobs(self, notebook: bool | str = False) -> pd.DataFrame:
         """Every job in the ledger, newest first (a new Studio on the same root sees them too),
