@@ -24,7 +24,7 @@ NOTEBOOKS = [
 ]
 """The notebooks the project ships (a scratch notebook saved beside them is not one)."""
 SHOWS = {
-    "01_quickstart.ipynb": (3, 0),
+    "01_quickstart.ipynb": (3, 1),
     "02_compare_providers.ipynb": (6, 1),
     "03_voices_and_music.ipynb": (6, 0),
     "04_audio_description.ipynb": (4, 0),

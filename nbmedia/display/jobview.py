@@ -109,8 +109,8 @@ def job_html(job: Job, *, show_prompt: bool = True, stopped: bool = False) -> st
         title += f" · <i>{html.escape(prompt)}</i>"
     parts = [html.escape(p) for p in status_parts(job, stopped=stopped)]
     colour = STATUS_COLOUR.get(job.status)
-    if colour:
-        parts[0] = f"<b style='color:{colour}'>{parts[0]}</b>"
+    style = f" style='color:{colour};font-weight:bold'" if colour else ""
+    parts[0] = f"<span class='nbmedia-status'{style}>{parts[0]}</span>"
     state = "stopped" if stopped and not job.done else job.status.value
     body = (
         f"<div class='nbmedia-job nbmedia-status-{state}'><div>{title}</div>"

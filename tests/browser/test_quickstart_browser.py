@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import nbformat
 import pytest
 
-from .conftest import REPO, Lab, LabNotebook, Screenshots
+from .conftest import KERNEL_IDLE_TIMEOUT_MS, REPO, JupyterServer, Lab, LabNotebook, Screenshots
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator
@@ -35,11 +35,15 @@ def _code_cell(cells: list[dict[str, Any]], needle: str) -> int:
     raise AssertionError(f"no cell in {QUICKSTART.name} contains {needle!r}")
 
 
-def _bar_percent(bar: Locator) -> float:
-    """How much of its track the progress bar fills on screen, in percent."""
-    return bar.evaluate(
-        """e => Math.round(1000 * e.getBoundingClientRect().width
-                          / e.parentElement.getBoundingClientRect().width) / 10"""
+def _bar_percent(job: Locator) -> float | None:
+    """How full the job's progress bar is, in percent (100 once the job has succeeded and the
+    bar gave way to the player; None while the bar is indeterminate or not there)."""
+    return job.evaluate(
+        """j => {
+            if (j.classList.contains('nbmedia-status-succeeded')) return 100;
+            const bar = j.querySelector('progress.nbmedia-bar');
+            return bar && bar.position >= 0 ? Math.round(1000 * bar.position) / 10 : null;
+        }"""
     )
 
 
@@ -96,15 +100,16 @@ def test_quickstart_runs_in_jupyterlab(
     sandbox.speed = PROGRESS_SPEED
     try:
         nb.run_cells(studio_cell + 1, video_cell + 1)
-        job = nb.output(video_cell).locator(".nbmedia-job")
-        bar = job.locator(".widget-hprogress .progress-bar")
-        bar.wait_for()
+        job = nb.output(video_cell).locator(".nbmedia-job")  # redrawn in place as it changes
+        job.wait_for()
         samples: list[float] = []
         shot = False
         deadline = time.monotonic() + 60
         while not samples or samples[-1] < 100:
-            samples.append(_bar_percent(bar))
-            if not shot and 0 < samples[-1] < 100:
+            percent = _bar_percent(job)
+            if percent is not None:
+                samples.append(percent)
+            if not shot and samples and 0 < samples[-1] < 100:
                 screenshots.save(nb.page, "video-progress", show=job)
                 shot = True
             assert time.monotonic() < deadline, f"the bar never reached 100%: {samples}"
@@ -114,7 +119,7 @@ def test_quickstart_runs_in_jupyterlab(
     moving = sorted({s for s in samples if 0 < s < 100})
     assert len(moving) >= 2, f"the bar did not move before 100%: {samples}"
     assert samples == sorted(samples), f"the bar went backwards: {samples}"
-    assert "progress-bar-success" in (bar.get_attribute("class") or "")
+    assert not job.locator("progress").count()  # a finished job has its player, not a bar
 
     video = job.locator("video")
     video.wait_for(timeout=MEDIA_TIMEOUT_MS)
@@ -210,3 +215,40 @@ def test_video_player_shows_a_picture_at_16_9(
     assert abs(look["width"] / look["height"] - 16 / 9) < 0.02, look
     assert look["width"] > 300, look
     assert look["spread"] > 10, look
+
+
+def test_saved_quickstart_reopens_with_its_players_and_chart(
+    lab: Lab, screenshots: Screenshots, jupyter_server: JupyterServer
+) -> None:
+    """Run it, save it, shut its kernel down and open it again: the players load and the chart
+    shows from the saved notebook alone (no widget state, no kernel of the first run)."""
+    cells = json.loads(QUICKSTART.read_text())["cells"]
+    nb = lab.open(QUICKSTART)
+    nb.run_cells(0, len(cells))
+    assert not nb.tracebacks()
+    nb.cell(0).locator(".jp-InputPrompt").click()
+    nb.page.keyboard.press("Control+s")
+    saved = lab.path / QUICKSTART.name
+    deadline = time.monotonic() + 20
+    while "<video" not in saved.read_text():
+        assert time.monotonic() < deadline, "JupyterLab did not save the outputs"
+        nb.page.wait_for_timeout(200)
+    jupyter_server.shutdown_kernels()
+
+    nb.page.goto(nb.page.url)  # reopened: a new kernel, nothing of the first run's widgets
+    again = LabNotebook(nb.page, nb.name)
+    again.cells.first.wait_for(timeout=KERNEL_IDLE_TIMEOUT_MS)
+    again.wait_idle()
+    players = again.panel.locator(".nbmedia-job video, .nbmedia-job audio")
+    players.first.wait_for(timeout=MEDIA_TIMEOUT_MS)
+    assert players.count() == 3
+    for i in range(3):
+        state = _wait_for_media(again, players.nth(i))
+        assert state["error"] is None and float(state["duration"]) > 0, state
+    chart = again.panel.locator(".jp-OutputArea-output img").first
+    chart.wait_for(timeout=MEDIA_TIMEOUT_MS)
+    size = chart.evaluate("e => [e.naturalWidth, e.getBoundingClientRect().height]")
+    assert size[0] > 300 and size[1] > 100, size
+    screenshots.save(again.page, "reopened-chart", show=chart)
+    assert "Error displaying widget" not in again.panel.inner_text()
+    assert again.panel.locator(".nbmedia-status-succeeded").count() == 3
