@@ -109,6 +109,7 @@ class JobTable(W.VBox):
         self._shown: dict[str, _Shown] = {}
         self._states: dict[str, str] = {}
         self._thumbs: dict[str, bytes] = {}
+        self._learning = False
         for dd in self.filters.values():
             dd.observe(self._on_filter, "value")
         self.observe(lambda _c: self.refresh(), "page")
@@ -146,6 +147,8 @@ class JobTable(W.VBox):
         self.page = min(max(0, self.page + by), self.pages - 1)
 
     def _on_filter(self, _change: Any) -> None:
+        if self._learning:
+            return
         if self.page:
             self.page = 0  # observed: refreshes
         else:
@@ -154,7 +157,7 @@ class JobTable(W.VBox):
     def _on_job(self, job: Job) -> None:
         row = self._rows.row(job)
         self._learn(row)
-        moved = self._states.get(job.local_id) != row["status"]
+        before = self._states.get(job.local_id)
         self._states[job.local_id] = row["status"]
         if job.local_id in self._shown:
             if not self._matches(row):
@@ -164,12 +167,12 @@ class JobTable(W.VBox):
             if shown is not self._shown[job.local_id]:
                 self._shown[job.local_id] = shown
                 self._lay_out()
-        elif not moved:
+        elif before == row["status"]:
             return  # progress of a job not on this page: nothing shown changes
         elif self._matches(row) and self._belongs(row["created_at"]):
             self.refresh()  # a new job on this page (or one that entered the filter)
-        else:
-            self._count()
+        elif before is None or self.status.value in (before, row["status"]):
+            self._count()  # a new job, or one that entered or left the status shown
 
     def _matches(self, row: dict[str, Any]) -> bool:
         return all(str(row[col]) == value for col, value in self.chosen().items())
@@ -186,7 +189,12 @@ class JobTable(W.VBox):
         for col, dd in self.filters.items():
             value = _text(row[col])
             if value is not None and value not in dd.options:
-                dd.options = [ALL, *sorted({*dd.options[1:], value})]
+                chosen, self._learning = dd.value, True
+                try:  # new choices keep the one made (setting options resets the value)
+                    dd.options = [ALL, *sorted({*dd.options[1:], value})]
+                    dd.value = chosen
+                finally:
+                    self._learning = False
 
     def _lay_out(self) -> None:
         self.grid.children = [*self._head, *(c for s in self._shown.values() for c in s.cells)]

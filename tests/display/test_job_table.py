@@ -109,3 +109,21 @@ def test_a_new_job_enters_the_first_page_alone(offline: nm.Studio) -> None:
     offline.engine.changed(old)  # newer than this page: only the counts move
     assert _prompts(table)[0] == "take 5" and "32 of 32 jobs" in table.count.value
     assert "page 2 of 2" in table.page_label.value
+
+
+def test_a_job_entering_or_leaving_the_status_shown_is_counted(offline: nm.Studio) -> None:
+    jobs = _write(offline, 90)
+    table = offline.job_table()
+    table.status.value = "failed"
+    shown = _rows(table)
+    assert (table.matching, table.pages) == (30, 2) and _prompts(table)[-1] == "take 15"
+    old = jobs[1]  # running, older than every row on this page
+    old.status = JobStatus.FAILED
+    offline.ledger.record(old, Phase.DONE)
+    offline.engine.changed(old)
+    assert "31 of 90 jobs" in table.count.value and "page 1 of 2" in table.page_label.value
+    old.status = JobStatus.SUCCEEDED
+    offline.ledger.record(old, Phase.DONE)
+    offline.engine.changed(old)
+    assert "30 of 90 jobs" in table.count.value
+    assert [c for row in _rows(table) for c in row] == [c for row in shown for c in row]
