@@ -754,10 +754,15 @@ def _merge(src: Job, dst: Job) -> None:
 
 
 def _copy(job: Job) -> Job:
-    """A private copy for a provider to fill; nobody listens to it."""
-    return dataclasses.replace(
-        job, outputs=list(job.outputs), _listeners=[], _tickers=[], _hooks=None
-    )
+    """A private copy for a provider to fill; nobody listens to it. Made field by field
+    without `dataclasses.replace` (which re-runs `__init__`): a sweep copies every open job."""
+    copy = object.__new__(Job)
+    copy.__dict__.update(job.__dict__)
+    copy.outputs = list(job.outputs)
+    copy._listeners = []
+    copy._tickers = []
+    copy._hooks = None
+    return copy
 
 
 def _error_of(exc: ProviderError) -> dict[str, Any]:
