@@ -131,8 +131,7 @@ class JobTable(W.VBox):
             self.page = self.pages - 1  # observed: refreshes that page
             return
         frame = self._rows.page(self.chosen(), self.page * self.page_size, self.page_size)
-        self._shown = {r["local_id"]: self._render(r) for r in frame.to_dict("records")}
-        self._lay_out()
+        self._show({r["local_id"]: self._render(r) for r in frame.to_dict("records")})
 
     def _count(self) -> None:
         chosen = self.chosen()
@@ -165,8 +164,7 @@ class JobTable(W.VBox):
                 return
             shown = self._render(row)
             if shown is not self._shown[job.local_id]:
-                self._shown[job.local_id] = shown
-                self._lay_out()
+                self._show({**self._shown, job.local_id: shown})
         elif before == row["status"]:
             return  # progress of a job not on this page: nothing shown changes
         elif self._matches(row) and self._belongs(row["created_at"]):
@@ -196,8 +194,15 @@ class JobTable(W.VBox):
                 finally:
                     self._learning = False
 
-    def _lay_out(self) -> None:
-        self.grid.children = [*self._head, *(c for s in self._shown.values() for c in s.cells)]
+    def _show(self, rows: dict[str, _Shown]) -> None:
+        """Puts these rows on screen, and closes the widgets of rows no longer on it."""
+        kept = {id(s) for s in rows.values()}
+        gone = [s for s in self._shown.values() if id(s) not in kept]
+        self._shown = rows
+        self.grid.children = [*self._head, *(c for s in rows.values() for c in s.cells)]
+        for row in gone:
+            for cell in row.cells:
+                cell.close()
 
     def _render(self, row: dict[str, Any]) -> _Shown:
         """The row on screen if it still looks so, else its cells made anew."""

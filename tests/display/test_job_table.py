@@ -84,6 +84,7 @@ def test_a_change_renders_only_its_own_row(offline: nm.Studio) -> None:
     assert not any(a is b for a, b in zip(after[3], before[3], strict=True))
     for i in (0, 1, 2, *range(4, 25)):
         assert all(a is b for a, b in zip(after[i], before[i], strict=True)), i
+    assert all(w.comm is None for w in before[3]) and after[3][1].comm is not None  # closed
 
     running = jobs[28]
     running.progress = 0.5  # no status change: nothing on screen moves
