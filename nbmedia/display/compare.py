@@ -31,10 +31,13 @@ class RatingButtons(W.HBox):
         self.job = job
         self._rate = rate
         self.up = W.ToggleButton(
-            description="👍", value=current == 1, layout=W.Layout(width="48px")
+            icon="thumbs-up", tooltip="rate up", value=current == 1, layout=W.Layout(width="48px")
         )
         self.down = W.ToggleButton(
-            description="👎", value=current == -1, layout=W.Layout(width="48px")
+            icon="thumbs-down",
+            tooltip="rate down",
+            value=current == -1,
+            layout=W.Layout(width="48px"),
         )
         self.up.add_class("nbmedia-rate-up")
         self.down.add_class("nbmedia-rate-down")
@@ -74,7 +77,8 @@ class CompareGrid(W.VBox):
         self.add_class("nbmedia-compare")
 
 
-RATING_TEXT = {1: "👍 rated up", -1: "👎 rated down"}
+RATING_TEXT = {1: "rated up", -1: "rated down"}
+"""Words, not emoji: many machines have no colour-emoji font."""
 
 
 def compare_bundle(comparison: Comparison, *, stopped: bool = False) -> Bundle:
@@ -108,6 +112,7 @@ class RatingsRow(Snapshotted, W.HBox):
             [W.VBox([W.HTML(f"<b>{html.escape(p)}</b>"), b]) for p, b in self.buttons.items()],
             layout=W.Layout(gap="12px"),
         )
+        self.add_class("nbmedia-ratings")
 
     def snapshot(self) -> Bundle:
         given = [

@@ -12,7 +12,7 @@ import nbformat
 import pytest
 
 from .conftest import REPO, SCREENSHOTS, Lab, LabNotebook, Screenshots
-from .test_quickstart_browser import MEDIA_TIMEOUT_MS, _bar_percent, _wait_for_media
+from .test_quickstart_browser import MEDIA_TIMEOUT_MS, _wait_for_media
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator
@@ -23,6 +23,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
 README_SHOTS = SCREENSHOTS / "readme"
 """The README's pictures are made here; docs/ holds the copies that are committed."""
+
+
+def _bar_percent(bar: Locator) -> float:
+    """How much of its track a widget progress bar (the form's results) fills, in percent."""
+    return bar.evaluate(
+        """e => Math.round(1000 * e.getBoundingClientRect().width
+                          / e.parentElement.getBoundingClientRect().width) / 10"""
+    )
 
 
 def notebook(tmp_path: Path, name: str, *cells: str) -> Path:
@@ -169,9 +177,12 @@ def test_compare_grid_ratings_and_leaderboard(
     texts = [columns.nth(i).inner_text() for i in range(3)]
     for provider, text in zip(["mercadream", "vimmerse", "meshapi"], texts, strict=True):
         assert provider in text and "succeeded" in text and "cost" in text, text
-    columns.nth(0).locator(".nbmedia-rate-up").click()
-    columns.nth(1).locator(".nbmedia-rate-down").click()
+    ratings = nb.output(0).locator(".nbmedia-ratings")  # the buttons under the grid
+    ratings.locator(".nbmedia-rate-up").nth(0).click()
+    ratings.locator(".nbmedia-rate-down").nth(1).click()
     nb.page.wait_for_timeout(500)
+    assert "rated up" in columns.nth(0).inner_text()  # the grid (what is saved) says so too
+    assert "rated down" in columns.nth(1).inner_text()
     screenshots.save(nb.page, "compare-grid", show=grid)
     README_SHOTS.mkdir(parents=True, exist_ok=True)
     grid.screenshot(path=str(README_SHOTS / "compare.png"))
