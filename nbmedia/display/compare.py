@@ -127,7 +127,9 @@ def show_comparison(comparison: Comparison) -> LiveView:
     from IPython.display import display
 
     view = LiveView(
-        comparison.jobs.values(), lambda stopped: compare_bundle(comparison, stopped=stopped)
+        comparison.jobs.values(),
+        lambda stopped: compare_bundle(comparison, stopped=stopped),
+        ticks=False,  # a redraw reloads the players of the columns already finished
     )
 
     def rate(job: Job, rating: int | None) -> None:

@@ -121,14 +121,20 @@ class LiveView:
     """A LiveOutput kept current with some jobs: it re-renders on their changes and clock ticks,
     and lets go of them once all have ended (the final render is the one saved)."""
 
-    def __init__(self, jobs: Iterable[Job], render: Callable[[bool], Bundle]) -> None:
+    def __init__(
+        self, jobs: Iterable[Job], render: Callable[[bool], Bundle], *, ticks: bool = True
+    ) -> None:
+        """`ticks`: also re-render once a second for the elapsed time (not for a view whose
+        finished players a redraw would reload while others still run)."""
         self.jobs = list(jobs)
         self._render = render
         self.output = LiveOutput(render(False))
         self._stops: list[Callable[[], None]] = []
         if not self.finished:
             for job in self.jobs:
-                self._stops += [job.on_change(self._changed), job.on_tick(self._changed)]
+                self._stops.append(job.on_change(self._changed))
+                if ticks:
+                    self._stops.append(job.on_tick(self._changed))
             _views.add(self)
 
     @property
