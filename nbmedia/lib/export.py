@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..display.jobview import seconds_text
 from ..display.players import output_from_path, player_html
 
 PAGE = """<!doctype html>
@@ -73,19 +74,22 @@ def _copy_companions(src: Path, folder: Path) -> None:
             shutil.copy2(sibling, folder / sibling.name)
 
 
+def _text(value: object) -> str:
+    """A cell as text: nothing for a missing value (never "None" or "nan")."""
+    return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+
+
 def _block(row: pd.Series, target: Path | None, base: Path | None = None) -> str:
     meta = f"{row['provider']} · {row['kind']} · {row['status']}"
     if pd.notna(row.get("elapsed_s")):
-        meta += f" · {row['elapsed_s']:.0f} s"
-    if pd.notna(row.get("cost")):
-        meta += f" · cost {row['cost']:g}"
+        meta += f" · {seconds_text(float(row['elapsed_s']))}"
+    meta += f" · cost {row['cost']:g}" if pd.notna(row.get("cost")) else ""
     player = ""
     if target is not None and base is not None:
         player = player_html(output_from_path(target), base=base)
-    prompt = html.escape(str(row["prompt"] or ""))
-    error = (
-        f"<p style='color:#c62828'>{html.escape(str(row['error_code']))}: {html.escape(str(row['error_message'] or ''))}</p>"
-        if row.get("error_code")
-        else ""
-    )
+    prompt = html.escape(_text(row.get("prompt")))
+    error = ""
+    if _text(row.get("error_code")):
+        code, message = (html.escape(_text(row.get(k))) for k in ("error_code", "error_message"))
+        error = f"<p style='color:#c62828'>{code}: {message}</p>"
     return f"<div class='job'><div class='meta'>{html.escape(meta)}</div><p>{prompt}</p>{player}{error}</div>"

@@ -9,6 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from nbconvert import HTMLExporter
 
 pytestmark = [pytest.mark.notebook, pytest.mark.timeout(300)]
 
@@ -61,6 +62,8 @@ def test_twenty_videos_are_saved_as_players_in_under_50_kb(tmp_path: Path, sandb
         assert not src.startswith(("/", "data:", "http")), src
         assert (tmp_path / src).stat().st_size > 0, src
     assert "widget-state" not in json.dumps(nb.metadata)
+    page, _ = HTMLExporter().from_notebook_node(nb)  # what nbconvert and nbviewer show
+    assert len(set(VIDEO_SRC.findall(page))) == 20
 
 
 def test_a_job_finishing_in_a_later_cell_ends_saved_as_its_player(tmp_path: Path, sandbox) -> None:

@@ -44,3 +44,15 @@ def test_export_is_self_contained(tmp_path: Path, sandbox) -> None:
     moved = tmp_path / "elsewhere"
     out.rename(moved)
     assert all((moved / s).exists() for s in parser.srcs)
+
+
+def test_a_row_with_missing_values_reads_as_nothing_missing(tmp_path: Path) -> None:
+    from nbmedia.lib.export import export
+
+    row = {"provider": "meshapi", "kind": "video", "status": "failed", "prompt": float("nan")}
+    row |= {"elapsed_s": 3.44, "cost": float("nan"), "output_path": None}
+    row |= {"error_code": "content_policy", "error_message": None}
+    page = export(pd.DataFrame([row]), tmp_path / "out").read_text()
+    body = page[page.index("<div class='job'>") :]
+    assert "3.4 s" in body and "content_policy: </p>" in body
+    assert "nan" not in body.lower() and "None" not in body
