@@ -39,6 +39,10 @@ GIVE_UP_STATUSES = (401, 403, 404)
 GIVE_UP_AFTER = 3
 """...this many times in a row ends the job failed with the provider's code."""
 
+COMMIT_DELAY = 0.01
+"""Seconds a ledger write that a restart would learn again anyway (a job seen finished, its
+files verified) waits to share its commit with the others of the moment."""
+
 FIND_CREATED_WINDOW = 20.0
 """Seconds a create whose answer was lost is searched for in the provider's list; found
 nowhere by then, by at least FIND_CREATED_TRIES list answers (a failed call is no answer),

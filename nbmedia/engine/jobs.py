@@ -78,6 +78,8 @@ class Engine:
         self.webhook_url: str | None = None
         """Where this kernel receives webhooks (`/<provider>` appended), once a receiver runs."""
         self._closed = False
+        loop = runner.loop
+        ledger.defer_commits(lambda flush: loop.call_later(C.COMMIT_DELAY, flush))
 
     def __repr__(self) -> str:
         return f"<Engine {self.owner} live={len(self._live)} open={len(self.tracker.open_jobs)}>"
@@ -363,12 +365,15 @@ class Engine:
         """The provider's state (`shadow`) becomes the job's; the one place that happens.
         `checked`: a status check made it (the next one is scheduled from now); a webhook's
         news of a job still running leaves the schedule alone."""
+        entry = self.tracker.entry(job)
+        following = entry is not None and entry.phase == Phase.FOLLOWING  # as the ledger says
         if shadow.status is JobStatus.SUCCEEDED:
             _merge(shadow, job)
             job.status = JobStatus.RUNNING  # succeeded only once the files are here
             job.progress = 1.0
             job.note = "downloading outputs"
-            self._record(job, Phase.DOWNLOADING)
+            with self.ledger.soon() if following else self.ledger.batch():
+                self._record(job, Phase.DOWNLOADING)  # lost to a kill: read again, same
             self.tracker.follow(job, Phase.DOWNLOADING, delay=0.0, owned=True)
             self.changed(job)
             return
@@ -378,16 +383,18 @@ class Engine:
             return
         moved = (shadow.status, shadow.progress, shadow.id) != (job.status, job.progress, job.id)
         progressed = (shadow.status, shadow.id) == (job.status, job.id)  # only the percentage
-        entry = self.tracker.entry(job)
-        following = entry is not None and entry.phase == Phase.FOLLOWING  # as the ledger says
         _merge(shadow, job)
         if job.note and "retrying in" in job.note:
             job.note = None
-        if moved and progressed and following:
-            job.updated_at = utcnow()
-            self.ledger.progressed(job)  # a small update: the rest of the row is the same
-        elif moved or not following:
-            self._record(job, Phase.FOLLOWING)
+        if moved and following:  # news of a job the ledger follows: the next check says it too
+            with self.ledger.soon():
+                if progressed:
+                    job.updated_at = utcnow()
+                    self.ledger.progressed(job)  # a small update: the rest is the same
+                else:
+                    self._record(job, Phase.FOLLOWING)
+        elif not following:
+            self._record(job, Phase.FOLLOWING)  # its provider id, at once
         if not following:
             self.tracker.follow(job, Phase.FOLLOWING, owned=True)
         elif checked:
@@ -596,7 +603,11 @@ class Engine:
         job.error = error if status is not JobStatus.SUCCEEDED else None
         if status is not JobStatus.SUCCEEDED and job.note == "downloading outputs":
             job.note = None
-        with self.ledger.batch():  # one commit
+        entry = self.tracker.entry(job)
+        # the end of a job the provider holds is learnt again if a kill loses it: committed
+        # with the others of the moment; any other end (a refused create) at once
+        known = entry is not None and entry.phase in (Phase.FOLLOWING, Phase.DOWNLOADING)
+        with self.ledger.soon() if known else self.ledger.batch():
             self._record(job, Phase.DONE)
             self.ledger.release(self.owner, [job.local_id])
         self.tracker.drop(job)
@@ -631,6 +642,7 @@ class Engine:
                 waiters = self._waiters.get(job.local_id, [])
                 if fut in waiters:
                     waiters.remove(fut)
+        self.ledger.flush()  # a script may stop right after: its ending is on disk
         if job.status is JobStatus.UNCONFIRMED:
             raise JobUnconfirmed(job)
         if job.status is not JobStatus.SUCCEEDED:

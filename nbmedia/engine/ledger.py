@@ -14,7 +14,7 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +111,9 @@ class Ledger:
         self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
         self._db.row_factory = sqlite3.Row
         self._batching = False
+        self._pending = False
+        """`soon` wrote and its commit is still to come."""
+        self._defer: Callable[[Callable[[], None]], None] | None = None
         with self._writing():
             self._db.execute("PRAGMA journal_mode=WAL")
             # WAL with NORMAL: a commit survives a killed kernel (only an OS crash could lose
@@ -147,12 +150,57 @@ class Ledger:
             if self._batching:
                 yield
                 return
+            self._commit_pending()  # a rollback of this batch must not take earlier writes
             self._batching = True
             try:
                 with self._db:
                     yield
             finally:
                 self._batching = False
+
+    @contextlib.contextmanager
+    def soon(self) -> Iterator[None]:
+        """Writes that a kill may lose without losing anything paid for, because a restart
+        learns the same again from the provider and the disk (a job seen finished, its files
+        verified, its end): committed together with the others of the next few milliseconds
+        (`defer_commits`), not one commit each. Elsewhere, or without `defer_commits`, `batch`."""
+        with self._lock:
+            if self._batching or self._defer is None:
+                with self.batch():
+                    yield
+                return
+            self._batching = True
+            try:
+                yield
+            except BaseException:
+                self._db.rollback()  # only writes of this kind were pending: safe to lose
+                self._pending = False
+                raise
+            finally:
+                self._batching = False
+            if not self._pending:
+                self._pending = True
+                try:
+                    self._defer(self.flush)
+                except RuntimeError:  # the loop is closing: now, then
+                    self._commit_pending()
+
+    def defer_commits(self, schedule: Callable[[Callable[[], None]], None] | None) -> None:
+        """How `soon` gets its commit made a moment later (the Studio's loop, e.g.
+        `lambda f: loop.call_later(COMMIT_DELAY, f)`); None: every write commits at once."""
+        with self._lock:
+            self._commit_pending()
+            self._defer = schedule
+
+    def flush(self) -> None:
+        """Commits the writes `soon` left pending."""
+        with self._lock:
+            self._commit_pending()
+
+    def _commit_pending(self) -> None:
+        if self._pending:
+            self._pending = False
+            self._db.commit()
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:
@@ -162,11 +210,14 @@ class Ledger:
             if self._batching:
                 yield
             else:
+                self._commit_pending()
                 with self._db:
                     yield
 
     def close(self) -> None:
         with self._lock:
+            with contextlib.suppress(sqlite3.Error):
+                self._commit_pending()
             self._db.close()
         self._checkpointer.stop()
 

@@ -216,3 +216,32 @@ def test_the_table_reads_pages_counts_and_choices(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         ledger.table({"raw": "x"})
     ledger.close()
+
+
+def test_writes_a_restart_learns_again_share_one_commit(tmp_path: Path) -> None:
+    """A burst of jobs seen finished is one commit, made a moment later; any write that must
+    be on disk at once (a row before its create) takes the pending ones with it."""
+    a = Ledger(tmp_path / "l.sqlite")
+    b = Ledger(tmp_path / "l.sqlite")  # another kernel on the folder: sees commits only
+    jobs = [_job(a) for _ in range(3)]
+    for job in jobs:
+        a.record(job, Phase.FOLLOWING)
+    flushes: list = []
+    a.defer_commits(flushes.append)
+    for job in jobs[:2]:
+        with a.soon():
+            a.record(job, Phase.DOWNLOADING)
+    assert len(flushes) == 1  # one commit for the burst
+    assert a.phase(jobs[0].local_id) == Phase.DOWNLOADING  # this Studio sees its own writes
+    assert b.phase(jobs[0].local_id) == Phase.FOLLOWING  # not committed yet
+    flushes[0]()
+    assert b.phase(jobs[1].local_id) == Phase.DOWNLOADING
+    with a.soon():
+        a.record(jobs[0], Phase.DONE)
+    a.record(jobs[2], Phase.SENDING)  # must be on disk now: the pending write goes with it
+    assert (b.phase(jobs[0].local_id), b.phase(jobs[2].local_id)) == (Phase.DONE, Phase.SENDING)
+    with a.soon():
+        a.record(jobs[1], Phase.DONE)
+    a.close()  # closing commits what is pending
+    assert b.phase(jobs[1].local_id) == Phase.DONE
+    b.close()
