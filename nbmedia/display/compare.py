@@ -139,4 +139,5 @@ def show_comparison(comparison: Comparison) -> LiveView:
 
     row = RatingsRow(comparison, rate)
     display(row)
+    view.refresh_each_cell()  # ratings given from code (studio.rate) reach the saved grid
     return view

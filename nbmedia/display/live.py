@@ -27,6 +27,8 @@ class _Cells:
     shell: Any = None
     late: dict[int, LiveOutput] = {}
     """Outputs updated while no cell ran: sent again from the next cell."""
+    each_cell: list[Callable[[], None]] = []
+    """Called as every cell starts: views that show what no job event announces."""
 
     @classmethod
     def watch(cls) -> Any:
@@ -58,6 +60,8 @@ class _Cells:
         late, cls.late = cls.late, {}
         for output in late.values():
             output.resend()
+        for refresh in list(cls.each_cell):
+            refresh()
 
     @classmethod
     def _post_run_cell(cls, _result: Any = None) -> None:
@@ -144,6 +148,19 @@ class LiveView:
     def refresh(self) -> None:
         """Renders again (something the jobs do not carry changed, e.g. a rating)."""
         self.output.update(self._render(False))
+
+    def refresh_each_cell(self) -> None:
+        """Renders again as every later cell starts (sent only if it changed): for what can
+        change without a job event, such as a rating given from code."""
+        _Cells.each_cell.append(self._refresh_quietly)
+
+    def _refresh_quietly(self) -> None:
+        try:
+            self.refresh()
+        except Exception:  # a view must never break the user's cell
+            import logging
+
+            logging.getLogger("nbmedia").exception("refreshing a view failed")
 
     def _changed(self, _job: Job) -> None:
         self.refresh()

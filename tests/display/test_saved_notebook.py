@@ -105,10 +105,13 @@ def test_a_comparison_and_a_batch_are_saved_with_their_results(tmp_path: Path, s
         "batch = studio.batch(pd.DataFrame({'kind': ['speech'] * 3, 'prompt': ['a', 'b', 'c']}))\n"
         "batch",
         "cmp.wait(timeout=180)\nbatch.wait(timeout=180)\nstudio.rate(cmp['meshapi'], -1)",
+        "'the grid shows the rating from the start of this cell'",
     )
     grid, ratings = outputs(nb, 1)
     assert len(VIDEO_SRC.findall(grid["data"]["text/html"])) == 2
     assert WIDGET_VIEW in ratings["data"]  # the buttons stay a widget
+    assert "meshapi video · succeeded" in grid["data"]["text/plain"]
+    assert grid["data"]["text/plain"].endswith("rated down")  # meshapi, the last column
     (counts,) = outputs(nb, 2)
     assert "3/3 finished" in counts["data"]["text/plain"]
     assert "<progress" not in counts["data"]["text/html"]
