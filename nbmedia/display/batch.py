@@ -4,7 +4,6 @@ mime bundle updated in place (what a notebook shows and keeps) or as a widget.""
 from __future__ import annotations
 
 import html
-import re
 from collections import Counter
 from typing import TYPE_CHECKING
 
@@ -18,8 +17,8 @@ if TYPE_CHECKING:
     from ..lib.batch import Batch
 
 
-def batch_counts(batch: Batch) -> tuple[float, str]:
-    """How much of the batch has finished, and its counts per status and per provider (HTML)."""
+def batch_counts(batch: Batch) -> tuple[float, str, str]:
+    """How much of the batch has finished, its counts per status, and per provider (text)."""
     jobs = batch.jobs
     done = sum(j.done for j in jobs)
     by_status = Counter(j.status.value for j in jobs if j.id)
@@ -30,13 +29,17 @@ def batch_counts(batch: Batch) -> tuple[float, str]:
     parts += [f"{n} {s}" for s, n in sorted(by_status.items())]
     if waiting:
         parts.append(f"{waiting} not sent yet")
-    provs = ", ".join(f"{html.escape(p)} {per_provider[p]}/{n}" for p, n in sorted(totals.items()))
-    return (done / len(jobs) if jobs else 1.0), " · ".join(parts) + f"<br><small>{provs}</small>"
+    provs = ", ".join(f"{p} {per_provider[p]}/{n}" for p, n in sorted(totals.items()))
+    return (done / len(jobs) if jobs else 1.0), " · ".join(parts), provs
+
+
+def counts_html(summary: str, per_provider: str) -> str:
+    return f"{html.escape(summary)}<br><small>{html.escape(per_provider)}</small>"
 
 
 def batch_bundle(batch: Batch, *, stopped: bool = False) -> Bundle:
     """One bar for the whole batch and its counts, as HTML and text (what the notebook keeps)."""
-    fraction, counts = batch_counts(batch)
+    fraction, summary, per_provider = batch_counts(batch)
     finished = fraction >= 1.0
     bar = (
         ""
@@ -46,9 +49,9 @@ def batch_bundle(batch: Batch, *, stopped: bool = False) -> Bundle:
     note = f"<div>{STOPPED}</div>" if stopped and not finished else ""
     body = (
         f"<div class='nbmedia-batch'><b>batch</b> · {len(batch.jobs)} jobs{bar}"
-        f"<div class='nbmedia-label'>{counts}</div>{note}</div>"
+        f"<div class='nbmedia-label'>{counts_html(summary, per_provider)}</div>{note}</div>"
     )
-    text = f"batch of {len(batch.jobs)} jobs: " + re.sub(r"<[^>]+>", " ", counts).replace("  ", " ")
+    text = f"batch of {len(batch.jobs)} jobs: {summary} ({per_provider})"
     return {"text/plain": text + (f" · {STOPPED}" if note else ""), "text/html": body}
 
 
@@ -70,7 +73,8 @@ class BatchProgress(W.VBox):
         self._render(None)
 
     def _render(self, _job: Job | None) -> None:
-        fraction, self.label.value = batch_counts(self.batch)
+        fraction, summary, per_provider = batch_counts(self.batch)
+        self.label.value = counts_html(summary, per_provider)
         self.bar.value = fraction
         self.bar.bar_style = "success" if fraction >= 1.0 else "info"
         if fraction >= 1.0:
