@@ -26,9 +26,9 @@ NOTEBOOKS = [
 SHOWS = {
     "01_quickstart.ipynb": (3, 1),
     "02_compare_providers.ipynb": (6, 1),
-    "03_voices_and_music.ipynb": (6, 0),
+    "03_voices_and_music.ipynb": (7, 0),
     "04_audio_description.ipynb": (4, 0),
-    "05_lipsync.ipynb": (3, 0),
+    "05_lipsync.ipynb": (4, 0),
     "06_batch.ipynb": (3, 1),
     "07_history.ipynb": (2, 1),
 }
