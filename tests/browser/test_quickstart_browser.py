@@ -252,3 +252,31 @@ def test_saved_quickstart_reopens_with_its_players_and_chart(
     screenshots.save(again.page, "reopened-chart", show=chart)
     assert "Error displaying widget" not in again.panel.inner_text()
     assert again.panel.locator(".nbmedia-status-succeeded").count() == 3
+
+
+def test_quickstart_executed_headless_opens_untrusted_with_its_players(
+    lab: Lab, screenshots: Screenshots, sandbox: Sandbox, tmp_path: Path, monkeypatch
+) -> None:
+    """Executed by nbclient (as CI or a scheduler would) and opened in JupyterLab, untrusted:
+    the sanitizer keeps `src` on <video>/<audio>, so the players still load."""
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("NBMEDIA_SANDBOX_URL", sandbox.url)
+    monkeypatch.setenv("JPY_SESSION_NAME", QUICKSTART.name)
+    doc = nbformat.read(QUICKSTART, as_version=4)
+    NotebookClient(
+        doc, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(lab.path)}}
+    ).execute()
+    executed = tmp_path / QUICKSTART.name
+    nbformat.write(doc, executed)
+    nb = lab.open(executed)  # never signed by this server: untrusted
+    trust = nb.page.locator("[title^='Notebook not trusted']")
+    assert trust.count() == 1, "JupyterLab trusts the notebook: the sanitizer is not tested"
+    players = nb.panel.locator(".nbmedia-job video, .nbmedia-job audio")
+    players.first.wait_for(timeout=MEDIA_TIMEOUT_MS)
+    assert players.count() == 3
+    for i in range(3):
+        state = _wait_for_media(nb, players.nth(i))
+        assert state["error"] is None and float(state["duration"]) > 0, state
+    assert nb.panel.locator(".jp-OutputArea-output img").first.evaluate("e => e.naturalWidth") > 0
+    screenshots.save(nb.page, "untrusted-players", show=players.first)
