@@ -132,9 +132,10 @@ def plain_query(db: sqlite3.Connection) -> str:
     """The table's columns as the ledger stores them, newest first."""
     have = {r[1] for r in db.execute("PRAGMA table_info(jobs)")}
     outputs = "output_path, output_url" if "output_path" in have else "outputs"
+    notebook = ", notebook" if "notebook" in have else ""
     return (
         "SELECT provider, id, kind, status, progress, prompt, created_at, updated_at, "
-        f"completed_at, {outputs}, cost, error_code, error_message FROM jobs "
+        f"completed_at, {outputs}, cost, error_code, error_message{notebook} FROM jobs "
         "ORDER BY created_at DESC, rowid DESC"
     )
 

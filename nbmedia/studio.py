@@ -75,9 +75,7 @@ class _StudioBase:
         self.engine.hooks = self._hooks
         self.engine.planned_sink = self._send_planned
         self.notebook = notebook or current_notebook()
-        self._untagged: set[str] = set()
-        """Jobs made here whose row does not yet say which notebook made them."""
-        self.engine.listeners.append(self._tag_notebook)
+        self.engine.notebook = self.notebook
         self._closed = False
         self._receiver: WebhookReceiver | None = None
         self._batches: list[Batch] = []
@@ -224,7 +222,6 @@ class _StudioBase:
         request = p.make_request(kind, fields)
         wire = request.wire()
         job = self.engine.new_job(provider, kind, prompt=p.label(kind, wire, fields), request=wire)
-        self._untagged.add(job.local_id)
         return job, request
 
     def _remake(self, job: Job, fields: dict[str, Any]) -> RequestModel:
@@ -315,22 +312,7 @@ class _StudioBase:
         run in this folder), a name: only that notebook's."""
         from .lib.tables import jobs_table
 
-        return self._with_notebooks(jobs_table(self.ledger), notebook)
-
-    def _with_notebooks(self, jobs: pd.DataFrame, notebook: bool | str) -> pd.DataFrame:
-        from .lib.notebooks import notebooks_of, with_notebooks
-
-        only = self.notebook if notebook is True else (notebook or None)
-        return with_notebooks(jobs, notebooks_of(self.ledger.path), only)
-
-    def _tag_notebook(self, job: Job) -> None:
-        """Records which notebook made a job, once its ledger row exists."""
-        if job.local_id in self._untagged:
-            try:
-                self.engine.annotate(job, notebook=self.notebook)
-            except KeyError:  # not written yet: at its next change
-                return
-            self._untagged.discard(job.local_id)
+        return jobs_table(self.ledger, self.notebook if notebook is True else (notebook or None))
 
     def table_of(self, jobs: list[Job]) -> pd.DataFrame:
         """The ledger rows of these jobs, in the order given."""

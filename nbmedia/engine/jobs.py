@@ -78,6 +78,9 @@ class Engine:
         self.webhook_url: str | None = None
         """Where this kernel receives webhooks (`/<provider>` appended), once a receiver runs."""
         self._closed = False
+        self.notebook: str | None = None
+        """The notebook this Studio runs in, written with the first row of each job made here."""
+        self._made_here: set[str] = set()
         loop = runner.loop
         ledger.defer_commits(lambda flush: loop.call_later(C.COMMIT_DELAY, flush))
 
@@ -109,7 +112,11 @@ class Engine:
         return self.adopt(found)
 
     def new_job(self, provider: str, kind: str, **fields: Any) -> Job:
-        return Job(provider=provider, kind=kind, local_id=self.ledger.new_local_id(), **fields)
+        """A job made here: its first row names this Studio's notebook (`notebook`)."""
+        job = Job(provider=provider, kind=kind, local_id=self.ledger.new_local_id(), **fields)
+        if self.notebook is not None:
+            self._made_here.add(job.local_id)
+        return job
 
     # ---- events --------------------------------------------------------------------------------
     def changed(self, job: Job) -> None:
@@ -127,7 +134,10 @@ class Engine:
 
     def _record(self, job: Job, phase: str, **kw: Any) -> None:
         job.updated_at = utcnow()
+        if job.local_id in self._made_here:
+            kw["notebook"] = self.notebook
         self.ledger.record(job, phase, **kw)
+        self._made_here.discard(job.local_id)
 
     # ---- creating ------------------------------------------------------------------------------
     def plan(self, job: Job, fields: dict[str, Any]) -> Job:

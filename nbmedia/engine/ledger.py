@@ -52,6 +52,7 @@ ADDED_COLUMNS = {
     "request_fields": "TEXT",
     "output_path": "TEXT",
     "output_url": "TEXT",
+    "notebook": "TEXT",
 }
 """Columns added after the first build; an older ledger gains them when opened."""
 PHASE_INDEX = "CREATE INDEX IF NOT EXISTS jobs_phase ON jobs (phase)"
@@ -71,6 +72,9 @@ TABLE_COLUMNS = (
     "error_message",
 )  # fmt: skip
 """What a job table shows of a row: no request, outputs list or payload to parse."""
+NOTEBOOK = "notebook"
+"""The column naming the notebook whose Studio made the job (`jobs()` shows it; the job
+table's pages do not read it)."""
 TABLE_FILTERS = ("provider", "kind", "status")
 
 
@@ -135,6 +139,11 @@ class Ledger:
             self._db.execute(OWNERS)
             self._db.execute(PHASE_INDEX)
             self._db.execute(ID_INDEX)
+            if NOTEBOOK not in have:  # kept in `extra` by the build before the column
+                self._db.execute(
+                    "UPDATE jobs SET notebook = json_extract(extra, '$.notebook') "
+                    "WHERE json_valid(extra)"
+                )
             if "output_path" not in have:  # a ledger from before the output columns
                 self._fill_output_columns()
         self._checkpointer = Checkpointer(self.path)
@@ -225,10 +234,18 @@ class Ledger:
     def new_local_id() -> str:
         return "nbm_" + uuid.uuid4().hex[:16]
 
-    def record(self, job: Job, phase: str, *, fields: dict[str, Any] | None = None) -> None:
+    def record(
+        self,
+        job: Job,
+        phase: str,
+        *,
+        fields: dict[str, Any] | None = None,
+        notebook: str | None = None,
+    ) -> None:
         """Inserts or updates the job's row in `phase` (the request never holds a key).
 
-        `fields` are the request as the user gave it (kept for a batch row that is sent later)."""
+        `fields` are the request as the user gave it (kept for a batch row that is sent later);
+        `notebook`, the notebook whose Studio made the job (the first one given stays)."""
         if not job.local_id:
             job.local_id = self.new_local_id()
         err = job.error or {}
@@ -255,9 +272,15 @@ class Ledger:
         }
         if fields is not None:
             row["request_fields"] = json.dumps(fields, default=str)
+        if notebook is not None:
+            row[NOTEBOOK] = notebook
         cols = ", ".join(row)
         marks = ", ".join(f":{c}" for c in row)
-        updates = ", ".join(f"{c}=excluded.{c}" for c in row if c != "local_id")
+        updates = ", ".join(
+            f"{c}=COALESCE({c}, excluded.{c})" if c == NOTEBOOK else f"{c}=excluded.{c}"
+            for c in row
+            if c != "local_id"
+        )
         with self._writing():
             self._db.execute(
                 f"INSERT INTO jobs ({cols}) VALUES ({marks}) "
@@ -456,10 +479,11 @@ class Ledger:
         limit: int | None = None,
         columns: tuple[str, ...] = TABLE_COLUMNS,
     ) -> list[tuple[Any, ...]]:
-        """Rows of `columns` (some of TABLE_COLUMNS), newest first, matching `filters`
-        (TABLE_FILTERS: value)."""
-        if not set(columns) <= set(TABLE_COLUMNS):
-            raise ValueError(f"{sorted(set(columns) - set(TABLE_COLUMNS))} are not table columns")
+        """Rows of `columns` (some of TABLE_COLUMNS and NOTEBOOK), newest first, matching
+        `filters` (TABLE_FILTERS: value)."""
+        known = {*TABLE_COLUMNS, NOTEBOOK}
+        if not set(columns) <= known:
+            raise ValueError(f"{sorted(set(columns) - known)} are not table columns")
         where, args = _where(filters)
         page = "" if limit is None else f" LIMIT {int(limit)} OFFSET {int(offset)}"
         with self._lock:

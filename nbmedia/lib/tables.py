@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..engine.ledger import TABLE_COLUMNS, Ledger
+from ..engine.ledger import NOTEBOOK, TABLE_COLUMNS, Ledger
 from ..models import Job, JobStatus
 
 JOB_COLUMNS = [
@@ -34,11 +34,15 @@ def ledger_frame(
     return _typed(pd.DataFrame.from_records(rows, columns=list(TABLE_COLUMNS)), parsed=False)
 
 
-def jobs_table(ledger: Ledger) -> pd.DataFrame:
-    """Every job in the ledger in JOB_COLUMNS, newest first (what `studio.jobs()` shows)."""
-    columns = TABLE_COLUMNS[1:]  # not local_id
+def jobs_table(ledger: Ledger, notebook: str | None = None) -> pd.DataFrame:
+    """Every job in the ledger in JOB_COLUMNS and the notebook that made it, newest first
+    (what `studio.jobs()` shows); only notebook `notebook`'s jobs if given."""
+    columns = (*TABLE_COLUMNS[1:], NOTEBOOK)  # not local_id
     rows = ledger.table(columns=columns)
-    return _typed(pd.DataFrame.from_records(rows, columns=list(columns)), parsed=False)
+    df = _typed(pd.DataFrame.from_records(rows, columns=list(columns)), parsed=False)
+    if notebook is None:
+        return df
+    return df[df[NOTEBOOK] == notebook].reset_index(drop=True)
 
 
 def jobs_frame(jobs: Iterable[Job]) -> pd.DataFrame:

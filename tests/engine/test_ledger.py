@@ -245,3 +245,26 @@ def test_writes_a_restart_learns_again_share_one_commit(tmp_path: Path) -> None:
     a.close()  # closing commits what is pending
     assert b.phase(jobs[1].local_id) == Phase.DONE
     b.close()
+
+
+def test_the_notebook_that_made_a_job_stays_and_older_ledgers_gain_it(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "l.sqlite")
+    job, tagged = _job(ledger), _job(ledger)
+    ledger.record(job, Phase.SENDING, notebook="01_quickstart.ipynb")
+    ledger.record(job, Phase.FOLLOWING, notebook="07_history.ipynb")  # resumed elsewhere
+    ledger.record(job, Phase.DONE)
+    ledger.record(tagged, Phase.DONE)
+    assert ledger.table(columns=("id", "notebook"))[-1] == (None, "01_quickstart.ipynb")
+    ledger.close()
+    db = sqlite3.connect(tmp_path / "l.sqlite")  # as the build that kept it in `extra` left it
+    db.execute("ALTER TABLE jobs DROP COLUMN notebook")
+    db.execute(
+        "UPDATE jobs SET extra = ? WHERE local_id = ?",
+        ('{"notebook": "02_compare_providers.ipynb"}', tagged.local_id),
+    )
+    db.commit()
+    db.close()
+    reopened = Ledger(tmp_path / "l.sqlite")
+    names = dict(reopened.table(columns=("local_id", "notebook")))
+    assert names == {job.local_id: None, tagged.local_id: "02_compare_providers.ipynb"}
+    reopened.close()
