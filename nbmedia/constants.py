@@ -95,8 +95,9 @@ LIVE_SYNC_EVERY = 60.0
 """Seconds between direct GETs of a job that a provider's stored list shows unchanged (an API
 whose list does not refresh an open job by itself)."""
 
-PLAN_SLICE = 50
-"""Rows of a batch validated between two pauses of an async caller's loop."""
+PLAN_SLICE = 25
+"""Rows of a batch validated, then written (one commit each slice), between two pauses of an
+async caller's loop: a thousand rows in one step held the kernel's loop for half a second."""
 CREATES_AT_ONCE = 16
 """Rows of a batch being sent at once per provider (each writes its ledger row and builds its
 request as it starts: a thousand starting in one turn of the loop would stall it)."""

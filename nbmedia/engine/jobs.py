@@ -140,12 +140,15 @@ class Engine:
         self._made_here.discard(job.local_id)
 
     # ---- creating ------------------------------------------------------------------------------
-    def plan(self, job: Job, fields: dict[str, Any]) -> Job:
-        """Writes a job that will be sent later (a batch row), with the fields to send."""
-        job = self.adopt(job)
-        self._record(job, Phase.PLANNED, fields=fields)
-        self.ledger.acquire([job.local_id], self.owner, time.time(), C.LEASE_TTL)
-        return job
+    def plan(self, rows: list[tuple[Job, dict[str, Any]]]) -> list[Job]:
+        """Writes jobs that will be sent later (batch rows), each with the fields to send, in
+        one commit, and takes their leases."""
+        jobs = [self.adopt(job) for job, _ in rows]
+        with self.ledger.batch():
+            for job, (_, fields) in zip(jobs, rows, strict=True):
+                self._record(job, Phase.PLANNED, fields=fields)
+            self.ledger.acquire([j.local_id for j in jobs], self.owner, time.time(), C.LEASE_TTL)
+        return jobs
 
     async def send_planned(self, job: Job) -> None:
         """A planned batch row whose Studio stopped, now ours: hand it to a new batch."""

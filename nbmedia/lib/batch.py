@@ -113,10 +113,13 @@ class Batch:
                 ) from None
             kept = {"text": text, **fields, LIMIT_KEY: limits[provider]}
             prepared.append((job, request, kept))
-        planned = []
-        with engine.ledger.batch():  # all valid: now every row goes in the ledger, at once
-            for job, request, kept in prepared:
-                planned.append((engine.plan(job, kept), request))
+        planned: list[tuple[Job, RequestModel]] = []
+        for start in range(0, len(prepared), C.PLAN_SLICE):  # all valid: into the ledger
+            if start:
+                yield  # nothing is sent before the last slice is written
+            part = prepared[start : start + C.PLAN_SLICE]
+            jobs = engine.plan([(job, kept) for job, _, kept in part])
+            planned += [(job, request) for job, (_, request, _) in zip(jobs, part, strict=True)]
         return cls(engine, rows, planned, limits)
 
     @classmethod
