@@ -498,6 +498,13 @@ class _StudioBase:
             self.jobs() if jobs is None else jobs, Path(path), notebook=Path(nb) if nb else None
         )
 
+    def preview(self, page: str | os.PathLike[str]) -> Any:
+        """An exported page shown in the notebook, its players working (an IFrame of it does
+        not play inside JupyterLab)."""
+        from .display.exportpreview import ExportPreview
+
+        return ExportPreview(Path(page))
+
     # ---- lifetime ----------------------------------------------------------------------------
     def _check_open(self) -> None:
         if self._closed:
