@@ -28,6 +28,11 @@ machine): MercaDream speech text is padded with spaces (the lifetime grows with 
 length, the speech does not), Mesh API and Vimmerse reuse three prompts and three durations
 (Mesh API with a fixed seed) so a render cache can serve them. The sandbox's plan limits are
 lifted so that N jobs can be open at once on one key.
+
+Where the machine has two cores or more (and `--no-pin` is not given), the sandbox process and
+what it starts (its ffmpeg renders) keep to the last core and this process to the others: a
+real provider renders on its own machines, and a kernel's loop lag should not be the sandbox's
+renders taking its core.
 """
 
 from __future__ import annotations
@@ -50,7 +55,7 @@ from .scenario import SCENARIOS, scenario
 class SandboxProcess:
     """`python -m nbmedia.sandbox` as a child process, of the nbmedia this process imports."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, cores: set[int] | None = None) -> None:
         import nbmedia
         from nbmedia.sandbox import Sandbox
 
@@ -58,6 +63,8 @@ class SandboxProcess:
             [sys.executable, "-m", "nbmedia.sandbox", "--port", "0", "--seed", str(seed)],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
             cwd=Path(nbmedia.__file__).resolve().parent.parent,
+            # every thread and render it starts inherits this
+            preexec_fn=(lambda: os.sched_setaffinity(0, cores)) if cores else None,
         )  # fmt: skip
         first = self.proc.stdout.readline() if self.proc.stdout else ""
         url = next((w for w in first.split() if w.startswith("http://")), None)
@@ -100,20 +107,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--webhooks", choices=["on", "off", "both"], default="both")
     parser.add_argument("--speed", type=float, help="the sandbox clock's (default: per kind)")
     parser.add_argument("--seed", type=int, default=1, help="the sandbox's fault seed")
+    parser.add_argument("--no-pin", action="store_true",
+                        help="let the sandbox and the client share every core")  # fmt: skip
     args = parser.parse_args(argv)
     unknown = set(args.providers) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown providers {sorted(unknown)}: choose from {', '.join(SCENARIOS)}")
     # SIGTERM unwinds like Ctrl-C: each Studio closes and the sandbox process is stopped
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    sandbox = SandboxProcess(args.seed)
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_setaffinity") else []
+    pin = not args.no_pin and len(cores) >= 2
+    sandbox = SandboxProcess(args.seed, {cores[-1]} if pin else None)
     try:
         sandbox.box.faults.plan_limits = False
+        pinned = ""
+        if pin:
+            for task in Path("/proc/self/task").iterdir():  # this process's threads, all
+                os.sched_setaffinity(int(task.name), set(cores[:-1]))
+            pinned = f", on core {cores[-1]}; the client on {','.join(map(str, cores[:-1]))}"
         print(
             f"nbmedia tracking benchmark · {datetime.now().astimezone():%Y-%m-%d %H:%M %Z} · "
             f"{os.cpu_count()} cores · N={args.n} · speed {args.speed or 'per kind'} · the "
-            f"sandbox in its own process (pid {sandbox.proc.pid}), plan limits lifted · ideal: "
-            "1 + lifetime status GETs per job, latency uniform 0-1 s",
+            f"sandbox in its own process (pid {sandbox.proc.pid}{pinned}), plan limits lifted "
+            "· ideal: 1 + lifetime status GETs per job, latency uniform 0-1 s",
             flush=True,
         )
         return asyncio.run(run_all(args, sandbox.box))
