@@ -399,3 +399,32 @@ def test_a_lost_create_is_called_not_created_only_on_answered_searches(
         if r.method == "GET" and r.path.endswith("/mercadream/v2/jobs")
     ]
     assert searches[:2] == [503, 503] and searches.count(200) >= C.FIND_CREATED_TRIES
+
+
+def test_a_new_studio_resumes_open_jobs_without_a_burst_of_requests(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    """Notebook 07's restart: the jobs a Studio leaves (open, or finished meanwhile) are taken
+    up by the next one on the folder with a few requests (the first build sometimes sent a
+    thousand in seconds and ran into the plan's rate limit)."""
+    first = nm.Studio(root=tmp_path, sandbox=sandbox)
+    voice = first.speech("Made before the restart.", format="mp3")
+    video = first.generate("A harbour at dawn", duration=15, resolution="720p")
+    long_one = first.generate("A misty pine forest", provider="vimmerse", duration=10)
+    voice.wait(60)
+    ids = [video.id, long_one.id]
+    first.close()
+    start = time.time()
+    second = nm.Studio(root=tmp_path, sandbox=sandbox)
+    try:
+        for id_ in ids:
+            assert second.job(id_).wait(120).path.is_file()
+    finally:
+        second.close()
+    made = [
+        r.timestamp
+        for r in sandbox.request_log
+        if r.timestamp >= start and r.provider in ("mercadream", "vimmerse")
+    ]
+    busiest = max(sum(1 for u in made if t <= u < t + 1.0) for t in made)
+    assert len(made) <= 40 and busiest <= 12, (len(made), busiest)
