@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import sqlite3
 import threading
@@ -274,19 +275,8 @@ class Ledger:
             row["request_fields"] = json.dumps(fields, default=str)
         if notebook is not None:
             row[NOTEBOOK] = notebook
-        cols = ", ".join(row)
-        marks = ", ".join(f":{c}" for c in row)
-        updates = ", ".join(
-            f"{c}=COALESCE({c}, excluded.{c})" if c == NOTEBOOK else f"{c}=excluded.{c}"
-            for c in row
-            if c != "local_id"
-        )
         with self._writing():
-            self._db.execute(
-                f"INSERT INTO jobs ({cols}) VALUES ({marks}) "
-                f"ON CONFLICT(local_id) DO UPDATE SET {updates}",
-                row,
-            )
+            self._db.execute(_upsert(tuple(row)), row)
 
     def progressed(self, job: Job) -> None:
         """Only the job's progress moved: writes that, not the whole row (a sweep moves the
@@ -567,13 +557,30 @@ def _output_columns(job: Job) -> dict[str, str | None]:
     }
 
 
+@functools.cache
+def _upsert(columns: tuple[str, ...]) -> str:
+    """The INSERT … ON CONFLICT of a row with these columns (made once per set of columns: a
+    row is written several times a job); the first notebook given stays."""
+    updates = ", ".join(
+        f"{c}=COALESCE({c}, excluded.{c})" if c == NOTEBOOK else f"{c}=excluded.{c}"
+        for c in columns
+        if c != "local_id"
+    )
+    return (
+        f"INSERT INTO jobs ({', '.join(columns)}) VALUES ({', '.join(f':{c}' for c in columns)}) "
+        f"ON CONFLICT(local_id) DO UPDATE SET {updates}"
+    )
+
+
 def _where(filters: dict[str, str] | None) -> tuple[str, list[str]]:
-    """A WHERE clause on TABLE_FILTERS only (the names are never taken from the caller)."""
+    """A WHERE clause on TABLE_FILTERS and NOTEBOOK only (the names are never taken from the
+    caller)."""
     filters = filters or {}
-    unknown = set(filters) - set(TABLE_FILTERS)
+    allowed = (*TABLE_FILTERS, NOTEBOOK)
+    unknown = set(filters) - set(allowed)
     if unknown:
-        raise ValueError(f"cannot filter on {sorted(unknown)}: only {TABLE_FILTERS}")
-    names = [c for c in TABLE_FILTERS if c in filters]
+        raise ValueError(f"cannot filter on {sorted(unknown)}: only {allowed}")
+    names = [c for c in allowed if c in filters]
     if not names:
         return "", []
     return " WHERE " + " AND ".join(f"{c}=?" for c in names), [filters[c] for c in names]

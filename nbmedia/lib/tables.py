@@ -38,11 +38,8 @@ def jobs_table(ledger: Ledger, notebook: str | None = None) -> pd.DataFrame:
     """Every job in the ledger in JOB_COLUMNS and the notebook that made it, newest first
     (what `studio.jobs()` shows); only notebook `notebook`'s jobs if given."""
     columns = (*TABLE_COLUMNS[1:], NOTEBOOK)  # not local_id
-    rows = ledger.table(columns=columns)
-    df = _typed(pd.DataFrame.from_records(rows, columns=list(columns)), parsed=False)
-    if notebook is None:
-        return df
-    return df[df[NOTEBOOK] == notebook].reset_index(drop=True)
+    rows = ledger.table(None if notebook is None else {NOTEBOOK: notebook}, columns=columns)
+    return _typed(pd.DataFrame.from_records(rows, columns=list(columns)), parsed=False)
 
 
 def jobs_frame(jobs: Iterable[Job]) -> pd.DataFrame:
