@@ -12,9 +12,9 @@ every job created and every file served) and one line of figures is printed:
 - double: one ledger row, two jobs made at the provider
 - wrong: a terminal status in the ledger that the provider contradicts
 - unverified: `succeeded` without its main files whole on disk
-- twice: a file downloaded whole more than once (one served whole in the last KILL_GRACE
-  seconds before the kill may still have been in the socket or in memory, not on disk: fetched
-  again after the kill, it counts as `cut`, not twice)
+- twice: a file downloaded whole more than once (one served whole before the kill whose job
+  had no file on disk when the worker died was in a socket or in memory: fetched again after
+  the kill, it counts as `cut`, not twice)
 - open: never terminal by the end
 
 Scenarios (`--scenario`) each print their own line: `kill` (the default run above), `full-disk`
@@ -59,9 +59,6 @@ FAULTS = {
 LIMITS = {"mercadream": 8, "vimmerse": 4, "meshapi": 6, "viddyscribe": 4, "syncso": 6}
 """Jobs in flight per provider (within the sandbox key's plans)."""
 DEADLINE = 900.0
-KILL_GRACE = 1.0
-"""Seconds before the SIGKILL within which a file the sandbox finished sending may not have
-reached the worker's disk (bytes in the socket, a loop not yet turned)."""
 """Seconds a run may take before whatever is still open counts as never terminal."""
 
 
@@ -129,6 +126,10 @@ class Figures:
     open: int = 0
     cut: int = 0
     killed_at: float | None = None
+    resumed_at: float | None = None
+    """When the second worker started: a file served before it went to the killed one."""
+    on_disk: set[str] = field(default_factory=set)
+    """The media folder's file names when the worker was killed."""
     unconfirmed: int = 0
     failed: int = 0
     seconds: float = 0.0
@@ -265,6 +266,7 @@ def run(
                     figures.killed_at = time.time()
                     first.send_signal(signal.SIGKILL)
                     first.wait()
+                    figures.on_disk = _saved_names(root)
                     figures.notes.append(f"killed after {sent} of {n} were sent")
                     break
                 if mounted and not freed and sent >= n // 2:
@@ -274,6 +276,7 @@ def run(
             if mounted and not freed:
                 _unmount_fault(root, scenario)
             if scenario == "kill":
+                figures.resumed_at = time.time()
                 second = _spawn(root, box.url, plan, "resume", log)
                 _wait_all(started, [second])
             else:
@@ -365,6 +368,7 @@ def compare(figures: Figures, rows: list[sqlite3.Row], audit: dict[str, Any], ro
                 if not ok:
                     figures.unverified += 1
                     figures.notes.append(f"unverified: {row['id']} {out.get('path')}")
+    owner = {name: c["id"] for c in audit["created"] for name in c.get("outputs") or ()}
     whole: dict[str, list[float]] = defaultdict(list)
     for s in audit["served"]:
         if s["complete"] and s["method"] == "GET":
@@ -372,14 +376,38 @@ def compare(figures: Figures, rows: list[sqlite3.Row], audit: dict[str, Any], ro
     for name, times in whole.items():
         if len(times) < 2:
             continue
-        if figures.killed_at is not None and len(times) == 2:
+        if figures.resumed_at is not None and len(times) == 2:
             first, again = sorted(times)
-            if figures.killed_at - KILL_GRACE <= first <= figures.killed_at < again:
-                figures.cut += 1  # in flight at the kill: fetched again, as it must be
+            saved = _saved_at_kill(figures.on_disk, owner.get(name), name)
+            if first <= figures.resumed_at < again and not saved:
+                figures.cut += 1  # not on disk at the kill: fetched again, as it must be
                 continue
         figures.twice += 1
-        figures.notes.append(f"twice: {name}")
+        when = ", ".join(
+            f"{t - figures.killed_at:+.1f} s" if figures.killed_at else f"{t - times[0]:+.1f} s"
+            for t in sorted(times)
+        )
+        figures.notes.append(
+            f"twice: {name} (served whole at {when}"
+            + (" from the kill)" if figures.killed_at else " from the first)")
+        )
     figures.notes.extend(f"unmatched created: {k}" for k in made if k not in set(labels))
+
+
+def _saved_names(root: Path) -> set[str]:
+    media = root / "media"
+    return {p.name for p in media.rglob("*") if p.is_file()} if media.is_dir() else set()
+
+
+def _saved_at_kill(on_disk: set[str], job_id: str | None, served: str) -> bool:
+    """Whether a file of the job's, of the served file's type, was saved when the worker died
+    (media/<provider>/<id>[.<role>].<ext>; `.part` files are not saved ones)."""
+    from nbmedia.engine.downloads import _safe
+
+    if job_id is None:
+        return True  # not the sandbox's: no excuse
+    stem, ext = _safe(job_id) + ".", "." + served.rsplit(".", 1)[-1]
+    return any(n.startswith(stem) and n.endswith(ext) for n in on_disk)
 
 
 def _epoch(stamp: str) -> float:

@@ -59,7 +59,11 @@ RATE_BURST_S = 60.0
 minute: a minute's allowance may be spent in a burst, then one as each token comes back)."""
 
 TURN_MIN = 0.1
-"""The tracker's loop wakes at most this often (its turn costs a pass over the open jobs)."""
+"""The least delay the tracker's turn sets for itself (its turn costs a pass over the open
+jobs)."""
+TURN_JOIN = 0.05
+"""Pokes (a step ended, a webhook came) within this long of the last turn wait for one turn
+together: a thousand downloads ending make tens of passes over the open jobs, not thousands."""
 SWEEP_PERIOD = 1.0
 """Seconds between two list sweeps of one provider (each reads every due open job)."""
 ABSORB_SLICE = 50

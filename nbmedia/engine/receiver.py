@@ -2,7 +2,8 @@
 
 Webhooks make tracking nearly free (a signed one settles a job without a GET), but a notebook
 has no web server. This is the smallest one that does the job, on the Studio's own event loop
-(no thread, no framework): it reads one request per connection, answers at once and closes.
+(no thread, no framework, a protocol rather than streams): it answers each delivery as soon as
+it is whole, on a connection the sender may reuse.
 For the sandbox it listens on loopback; for real providers run it behind your own tunnel and
 pass the tunnel's address as `public_url` (that is the URL the providers are given).
 """
@@ -23,6 +24,8 @@ log = logging.getLogger("nbmedia.webhooks")
 
 MAX_BODY = 1 << 20
 """The largest webhook body accepted (a job object is a few KB)."""
+MAX_HEAD = 1 << 16
+"""The largest request head accepted (a few headers)."""
 READ_TIMEOUT = 10.0
 REASONS = {204: "No Content", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
            405: "Method Not Allowed", 413: "Payload Too Large", 500: "Internal Server Error"}  # fmt: skip
@@ -60,7 +63,8 @@ class WebhookReceiver:
         return self._public or f"http://{self.host}:{self.port}"
 
     async def start(self) -> WebhookReceiver:
-        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _Connection(self), self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -76,37 +80,8 @@ class WebhookReceiver:
             self._server.close()
             self._server = None
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            status = await asyncio.wait_for(self._answer(reader), READ_TIMEOUT)
-        except (asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError, OSError):
-            status = 400
-        except asyncio.LimitOverrunError:
-            status = 413
-        try:
-            reason = REASONS.get(status, "")
-            writer.write(
-                f"HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                .encode()
-            )  # fmt: skip
-            await writer.drain()
-            writer.close()
-        except OSError:
-            pass
-
-    async def _answer(self, reader: asyncio.StreamReader) -> int:
-        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
-        request, *lines = head.split("\r\n")
-        method, target, _version = request.split(" ", 2)
-        headers = {}
-        for line in lines:
-            if ":" in line:
-                name, value = line.split(":", 1)
-                headers[name.strip()] = value.strip()
-        length = int(next((v for k, v in headers.items() if k.lower() == "content-length"), 0))
-        if length > MAX_BODY:
-            return 413
-        body = await reader.readexactly(length)
+    def answer(self, method: str, target: str, headers: dict[str, str], body: bytes) -> int:
+        """The status for one whole request (the engine verifies and applies it)."""
         self.counts.received += 1
         if method != "POST":
             return 405
@@ -125,3 +100,105 @@ class WebhookReceiver:
             return 500
         self.counts.accepted += 1
         return 204
+
+
+class _Connection(asyncio.Protocol):
+    """One connection, parsed as its bytes come (no task or stream per delivery: a thousand
+    webhooks cost a thousand callbacks). Kept open for the sender's next delivery (providers
+    and the sandbox reuse connections) unless it asks to close; closed after READ_TIMEOUT
+    quiet or on a malformed request."""
+
+    def __init__(self, receiver: WebhookReceiver) -> None:
+        self._receiver = receiver
+        self._buf = bytearray()
+        self._head: tuple[str, str, dict[str, str], int, bool] | None = None
+        self._transport: asyncio.Transport | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        self._buf += data
+        while self._transport is not None and not self._transport.is_closing():
+            if self._head is None:
+                end = self._buf.find(b"\r\n\r\n")
+                if end < 0:
+                    if len(self._buf) > MAX_HEAD:
+                        self._reply(413, close=True)
+                    return
+                try:
+                    self._head = _parse_head(bytes(self._buf[:end]).decode("latin-1"))
+                except ValueError:
+                    self._reply(400, close=True)
+                    return
+                del self._buf[: end + 4]
+                if self._head[3] > MAX_BODY:
+                    self._reply(413, close=True)
+                    return
+            method, target, headers, length, close = self._head
+            if len(self._buf) < length:
+                return
+            body = bytes(self._buf[:length])
+            del self._buf[:length]
+            self._head = None
+            status = self._receiver.answer(method, target, headers, body)
+            self._reply(status, close=close)
+
+    def eof_received(self) -> bool:
+        if self._buf or self._head is not None:
+            self._reply(400, close=True)  # the request ended before it was whole
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._transport = None
+
+    def _arm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_later(READ_TIMEOUT, self._quiet)
+
+    def _quiet(self) -> None:
+        if self._buf or self._head is not None:
+            self._reply(400, close=True)  # a request begun and never finished
+        elif self._transport is not None:
+            self._transport.close()
+
+    def _reply(self, status: int, *, close: bool) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        reason = REASONS.get(status, "")
+        keep = "close" if close else "keep-alive"
+        transport.write(
+            f"HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\nConnection: {keep}\r\n\r\n"
+            .encode()
+        )  # fmt: skip
+        if close:
+            if self._timer is not None:
+                self._timer.cancel()
+            transport.close()  # after what was written is sent
+        else:
+            self._arm()
+
+
+def _parse_head(head: str) -> tuple[str, str, dict[str, str], int, bool]:
+    """Method, target, headers, body length of a request head and whether the sender wants
+    the connection closed after it (ValueError if it is not a request head)."""
+    request, *lines = head.split("\r\n")
+    method, target, version = request.split(" ", 2)
+    headers = {}
+    for line in lines:
+        if ":" in line:
+            name, value = line.split(":", 1)
+            headers[name.strip()] = value.strip()
+    length = int(next((v for k, v in headers.items() if k.lower() == "content-length"), 0))
+    if length < 0:
+        raise ValueError(f"Content-Length {length}")
+    connection = next((v for k, v in headers.items() if k.lower() == "connection"), "").lower()
+    close = "close" in connection or (version == "HTTP/1.0" and "keep-alive" not in connection)
+    return method, target, headers, length, close

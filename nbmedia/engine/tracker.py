@@ -186,12 +186,18 @@ class Tracker:
         self._poke()
 
     def _poke(self) -> None:
-        if self._wake is not None and not self._engine.runner.loop.is_closed():
-            self._engine.runner.loop.call_soon_threadsafe(self._wake.set)
+        wake, loop = self._wake, self._engine.runner.loop
+        if wake is None or loop.is_closed():
+            return
+        if _on_loop(loop):
+            wake.set()  # no wake-up write through the loop's pipe from its own thread
+        else:  # set on the loop, after the clear of a turn that may not have seen this
+            loop.call_soon_threadsafe(wake.set)
 
     async def _run(self) -> None:
         assert self._wake is not None
         while self._entries and not self._stopped:
+            began = time.monotonic()
             try:
                 delay = self._turn()
             except Exception:  # a bug here must not stop every job: log it, go on
@@ -200,6 +206,9 @@ class Tracker:
             self._wake.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
+            rest = began + C.TURN_JOIN - time.monotonic()
+            if rest > 0 and not self._stopped:
+                await asyncio.sleep(rest)  # the pokes of a burst of finished steps: one turn
 
     def _turn(self) -> float:
         """One look at every open job, in one pass: what is due is started, and the time of
@@ -348,3 +357,10 @@ class Tracker:
 def _retry_after(exc: BaseException) -> bool:
     value = getattr(exc, "retry_after", None)
     return isinstance(value, (int, float)) and 0 <= value <= C.RETRY_AFTER_MAX
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
