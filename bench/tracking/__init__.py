@@ -18,7 +18,9 @@ jobs' lifetimes as the sandbox's audit records them (created_at → ended_at):
    files download);
 3. kernel CPU per status change: this process's CPU time while only tracking, less its idle
    rate (measured with the Studio open and no jobs; mostly the probe's wake-ups, ~2% of a
-   core), divided by the listener calls in that time;
+   core) and the files' downloads (a sample fetched again afterwards), divided by the listener
+   calls in that time; also in units of one status GET of the ideal loop measured in the same
+   run, since this machine's speed varies by tens of percent from one minute to the next;
 4. event-loop lag: how late a task sleeping 10 ms at a time wakes: idle, while submitting, and
    while only tracking.
 
@@ -48,7 +50,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .report import report
+from .report import report, stalls
 from .scenario import SCENARIOS, scenario
 
 
@@ -91,6 +93,8 @@ async def run_all(args: argparse.Namespace, box: Any) -> int:
             try:
                 run = await scenario(sc, args.n, box, webhooks, args.speed or sc.speed)
                 print(report(run, sc, webhooks), flush=True)
+                if args.stalls:
+                    print(stalls(run), flush=True)
             except Exception:
                 crashed += 1
                 print(f"== {name}, webhooks {'on' if webhooks else 'off'}: crashed", flush=True)
@@ -107,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--webhooks", choices=["on", "off", "both"], default="both")
     parser.add_argument("--speed", type=float, help="the sandbox clock's (default: per kind)")
     parser.add_argument("--seed", type=int, default=1, help="the sandbox's fault seed")
+    parser.add_argument("--stalls", action="store_true",
+                        help="print where the loop was stuck in each stall over 30 ms")  # fmt: skip
     parser.add_argument("--no-pin", action="store_true",
                         help="let the sandbox and the client share every core")  # fmt: skip
     args = parser.parse_args(argv)

@@ -29,6 +29,7 @@ def report(run: Run, sc: Scenario, webhooks: bool) -> str:
     files = run.files * run.file_cpu
     tracking = max(0.0, cpu - files) / run.changes * 1000 if run.changes else math.nan
     idle = pct(run.lags["idle"], 0.99) * 1000
+    get_ms = run.get_cpu * 1000  # the machine's speed in this run (0: not measured)
     row = "{:<36}{:<24}{:<18}{:<24}{}".format
     lines = [
         f"== {run.title} · speed {run.speed:g} · {run.jobs} jobs"
@@ -52,6 +53,8 @@ def report(run: Run, sc: Scenario, webhooks: bool) -> str:
             "", "", ""),
         row("  with the files' download", f"{per_change:.2f} ms",
             f"{run.files} files, {run.file_cpu * 1000:.1f} ms each", "", ""),
+        row("  in status GETs (same run)", f"{tracking / get_ms:.2f} GETs" if get_ms else "—",
+            f"1 GET = {get_ms:.2f} ms" if get_ms else "", "", ""),
     ]  # fmt: skip
     for phase in ("idle", "submitting", "tracking"):
         lags = run.lags[phase]
@@ -59,6 +62,16 @@ def report(run: Run, sc: Scenario, webhooks: bool) -> str:
         goal, met = ("", "") if phase == "idle" else ("p99 ≤ idle + 50 ms", _met(p99 <= idle + 50))
         lines.append(row(f"loop lag p99/max, {phase}", f"{p99:.1f}/{top:.0f} ms", "", goal, met))
     return "\n".join(lines + [f"  note: {note}" for note in run.notes])
+
+
+def stalls(run: Run) -> str:
+    """Where the loop was stuck, per phase, the most frequent stacks first."""
+    lines = []
+    for phase, where in run.stalls.items():
+        lines.append(f"-- stalls while {phase}: {sum(where.values())}")
+        for stack, count in where.most_common(5):
+            lines.append(f"   {count}× at\n" + stack.rstrip())
+    return "\n".join(lines) or "-- no stalls"
 
 
 def _met(ok: bool) -> str:

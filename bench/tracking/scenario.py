@@ -12,7 +12,7 @@ import tempfile
 import threading
 import time
 import traceback
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,14 +29,20 @@ IDLE_S = 3.0
 SUBMIT_S = 300.0
 """Seconds after which creates still unanswered are left (reported as such): tracking starts."""
 DEADLINE_S = 900.0
+"""Seconds of tracking after which jobs still open are left unfinished (reported as such)."""
 FILE_SAMPLE = 40
 """Files fetched again to learn what one download costs."""
-"""Seconds of tracking after which jobs still open are left unfinished (reported as such)."""
+GET_SAMPLE = 100
+"""Status GETs made one at a time after the run to learn what one costs (the baseline)."""
 PROBE_S = 0.010
 """The probe's sleep: how late it wakes is the loop's lag."""
 FROZEN_S = 120.0
 """Seconds without a turn of the loop after which the run is stopped (a step that never
 yields would otherwise hang it for good): the stack it is stuck in is printed."""
+STALL_S = 0.03
+"""A loop that has not turned for this long is in a stall: where it is stuck is noted."""
+STALL_DEPTH = 8
+"""Frames kept of a stall's stack."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +106,12 @@ class Run:
     """Files the Studio downloaded while tracking."""
     file_cpu: float = 0.0
     """CPU seconds one file's download takes (the mean of a sample fetched again afterwards)."""
+    get_cpu: float = 0.0
+    """CPU seconds one status GET takes, the ideal loop's unit, measured in the same run: CPU
+    figures of runs on machines (or moments) of different speed compare through it."""
     lags: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    stalls: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    """Per phase, where the loop was stuck STALL_S into each stall, and how often."""
     phase: str = "idle"
     woke: float = field(default_factory=time.perf_counter)
 
@@ -113,9 +124,18 @@ class Run:
             self.lags[self.phase].append(max(0.0, self.woke - start - PROBE_S))
 
     def watch(self, stop: threading.Event) -> None:
-        """From a thread: a loop that has not turned for FROZEN_S is reported and interrupted."""
-        while not stop.wait(1.0):
-            if time.perf_counter() - self.woke > FROZEN_S:
+        """From a thread: a loop that has not turned for FROZEN_S is reported and interrupted;
+        where it was stuck STALL_S into each stall is kept (`--stalls` prints them)."""
+        caught = 0.0  # the wake-up of the stall already caught
+        while not stop.wait(STALL_S / 4):
+            late = time.perf_counter() - self.woke
+            if late > STALL_S and self.woke != caught:
+                caught = self.woke
+                frame = sys._current_frames().get(threading.main_thread().ident or 0)
+                if frame is not None:
+                    where = traceback.format_stack(frame)[-STALL_DEPTH:]
+                    self.stalls[self.phase]["".join(where)] += 1
+            if late > FROZEN_S:
                 frame = sys._current_frames()[threading.main_thread().ident or 0]
                 stack = "".join(traceback.format_stack(frame)[-6:])
                 print(f"== {self.title}: the Studio's loop has not turned for {FROZEN_S:.0f} s "
@@ -188,8 +208,11 @@ async def scenario(sc: Scenario, n: int, box: Any, webhooks: bool, speed: float)
                 await asyncio.sleep(0.1)
             run.cpu, run.changes = time.process_time() - cpu, calls - calls0
             run.track_s = time.perf_counter() - t
+            # counted before the baselines below add their own requests
+            _count(run, sc, [j for j in jobs if j.provider == sc.provider and j.id], seen, box)
             run.phase = "measuring downloads"
             await _file_cost(run, studio, sc, jobs)
+            await _get_cost(run, studio, sc, jobs)
         finally:
             stop.set()
             probe.cancel()
@@ -204,7 +227,6 @@ async def scenario(sc: Scenario, n: int, box: Any, webhooks: bool, speed: float)
         run.notes.append(f"{len(batch.errors)} creates refused, the first: {first}")
     if len(finished) < len(jobs):
         run.notes.append(f"{len(jobs) - len(finished)} jobs still open after {DEADLINE_S:.0f} s")
-    _count(run, sc, [j for j in jobs if j.provider == sc.provider and j.id], seen, box)
     return run
 
 
@@ -242,6 +264,23 @@ async def _file_cost(run: Run, studio: Any, sc: Scenario, jobs: list[Any]) -> No
         for i, out in enumerate(sample):
             await api.download(out.url, Path(tmp) / f"{i}.part")
         run.file_cpu = (time.process_time() - cpu) / len(sample)
+
+
+async def _get_cost(run: Run, studio: Any, sc: Scenario, jobs: list[Any]) -> None:
+    """The baseline: CPU of one status GET as the ideal loop makes it (one job, one request, one
+    at a time), on copies of the provider's finished jobs so that nothing the Studio holds moves."""
+    import copy
+
+    mine = [j for j in jobs if j.provider == sc.provider and j.id]
+    if not mine:
+        return
+    client = studio.provider(sc.provider)
+    sample = [copy.copy(mine[i % len(mine)]) for i in range(GET_SAMPLE)]
+    await client.refresh(sample[0])  # a connection made before the clock starts
+    cpu = time.process_time()
+    for job in sample:
+        await client.refresh(job)
+    run.get_cpu = (time.process_time() - cpu) / len(sample)
 
 
 async def _maybe(value: Any) -> Any:
