@@ -48,6 +48,9 @@ FIND_CREATED_WINDOW = 20.0
 nowhere by then, by at least FIND_CREATED_TRIES list answers (a failed call is no answer),
 it was not created."""
 FIND_CREATED_TRIES = 3
+NOT_CREATED_RESENDS = 2
+"""Times a create proven not made (above) is sent again by the Studio that holds its request
+(a 5xx or a cut connection before the provider made it must not cost the user the job)."""
 
 READS_IN_FLIGHT = 16
 """Status reads (GETs and list calls) in flight at once per provider (a Studio knob)."""
@@ -76,6 +79,9 @@ REREAD_GATHER = 0.25
 re-read by one list call."""
 SWEEP_PAGES = 50
 """List pages one sweep reads at most; jobs beyond them are read on the next sweep."""
+ETA_HISTORY = 20
+"""Latest succeeded jobs of a provider and kind whose median duration is a new job's expected
+one (the time left shown where the provider gives no estimate)."""
 NEAR_ETA = 2.0
 """Seconds before its estimated completion from which a job is checked every period."""
 PER_JOB_FIRST = 1.5

@@ -138,6 +138,9 @@ class Job:
     outputs: list[Output] = field(default_factory=list)
     error: dict[str, Any] | None = None
     cost: float | None = None
+    cost_unit: str | None = None
+    """What `cost` counts, in the provider's own terms: 'compute units', 'tokens', 'USD'; 'USD
+    estimate' when the figure is the provider's estimate made before the job."""
     raw: dict[str, Any] | None = None
     request: dict[str, Any] = field(default_factory=dict)
     local_id: str = ""
@@ -145,6 +148,9 @@ class Job:
     """Why the job is waiting right now, e.g. 'rate-limited, retrying in 8 s'."""
     eta: dt.datetime | None = None
     """When the provider expects the job to end, if it says (it paces the status checks)."""
+    expected_s: float | None = None
+    """How long jobs of this provider and kind took in this ledger lately (the median), for
+    the time left shown where the provider gives no `eta`; None without such history."""
     _hooks: JobHooks | None = field(default=None, repr=False, compare=False)
     _listeners: list[Callable[[Job], None]] = field(default_factory=list, repr=False)
     _tickers: list[Callable[[Job], None]] = field(default_factory=list, repr=False)
@@ -238,3 +244,15 @@ def _call(callbacks: list[Callable[[Job], None]], job: Job) -> None:
             import logging
 
             logging.getLogger("nbmedia").exception("job listener failed")
+
+
+def cost_text(cost: float | None, unit: str | None) -> str | None:
+    """12 compute units, 82,368 tokens, $0.25, ≈ $0.25 (an estimate); None without a cost."""
+    if cost is None or cost != cost:  # None or NaN
+        return None
+    if unit in ("USD", "USD estimate"):
+        return ("≈ " if unit == "USD estimate" else "") + f"${cost:,.2f}"
+    amount = f"{cost:,.0f}" if float(cost).is_integer() else f"{cost:,.4g}"
+    if not unit:
+        return amount
+    return f"{amount} {unit[:-1] if cost == 1 and unit.endswith('s') else unit}"

@@ -100,8 +100,29 @@ class _StudioBase:
             self.resumed_batches.append(batch.start())
 
     def __repr__(self) -> str:
-        where = {n: ("sandbox" if self._on_sandbox(n) else "live") for n in self._providers}
+        where = {n: ("sandbox" if self.on_sandbox(n) else "live") for n in self._providers}
         return f"<{type(self).__name__} root={str(self.root)!r} providers={where}>"
+
+    def _repr_html_(self) -> str:
+        """Each provider, where it runs, what it makes and its open jobs (never a key)."""
+        from urllib.parse import urlsplit
+
+        from .display.studioview import ProviderLine, studio_html
+
+        open_jobs: dict[str, int] = {}
+        for job in self.engine.tracker.open_jobs:
+            open_jobs[job.provider] = open_jobs.get(job.provider, 0) + 1
+        lines = []
+        for name, cls in REGISTRY.items():
+            if name in self._providers:
+                host = urlsplit(self._providers[name].api.base_url).netloc
+                where = "sandbox" if self.on_sandbox(name) else f"live · {host}"
+            else:
+                where = f"not set up: no key ({cls.key_env})"
+            lines.append(ProviderLine(name, cls.title, where, tuple(cls.makes),
+                                      open_jobs.get(name, 0), name in self._providers))  # fmt: skip
+        webhooks = self._receiver.url if self._receiver is not None else None
+        return studio_html(type(self).__name__, str(self.root), lines, webhooks)
 
     # ---- providers ---------------------------------------------------------------------------
     def _setup_providers(
@@ -154,7 +175,8 @@ class _StudioBase:
                 self._sandbox = sandbox
         return self._sandbox
 
-    def _on_sandbox(self, name: str) -> bool:
+    def on_sandbox(self, name: str) -> bool:
+        """Whether `name` runs on the embedded sandbox (no key, nothing billed), not live."""
         return (
             self._sandbox is not None
             and name in self._providers
@@ -392,7 +414,7 @@ class _StudioBase:
             submit=lambda values: self._runner.run(self._submit(p.name, kind, None, values)),
             voices=p.voices(),
             sample=self._sampler(p.name),
-            billed_samples=not self._on_sandbox(p.name),
+            billed_samples=not self.on_sandbox(p.name),
             save_upload=self._save_upload,
             estimate=self._estimator(p, kind),
             media_fields=p.media_fields,
@@ -413,9 +435,7 @@ class _StudioBase:
         voices = p.voices()
         if not voices:
             raise NbmediaError(f"{p.title} offers no voices to pick from")
-        return VoicePicker(
-            voices, sample=self._sampler(p.name), billed=not self._on_sandbox(p.name)
-        )
+        return VoicePicker(voices, sample=self._sampler(p.name), billed=not self.on_sandbox(p.name))
 
     def job_table(self) -> Any:
         """The ledger as an interactive table, 25 jobs a page, that follows job changes."""
@@ -440,7 +460,7 @@ class _StudioBase:
         speech request, made only with `confirm=True`. None when the provider has no samples."""
         p = self.provider(provider)
         dest = self.media.root / _safe_name(provider) / "samples" / f"{_safe_name(voice)}.wav"
-        if self._on_sandbox(provider):
+        if self.on_sandbox(provider):
             if not dest.exists():
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 dest.write_bytes(self._sandbox.voice_sample(provider, voice, text))
@@ -463,7 +483,7 @@ class _StudioBase:
 
     def _sampler(self, provider: str) -> Callable[[str, bool], Path | None] | None:
         p = self.provider(provider)
-        if not self._on_sandbox(provider) and "speech" not in p.requests:
+        if not self.on_sandbox(provider) and "speech" not in p.requests:
             return None
         return lambda voice, confirmed: self.voice_sample(provider, voice, confirm=confirmed)
 

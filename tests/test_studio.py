@@ -85,3 +85,28 @@ def test_an_async_batch_leaves_the_loop_free_while_its_rows_are_checked(tmp_path
             counter.cancel()
 
     asyncio.run(main())
+
+
+def test_a_studio_shows_its_providers_where_they_run_and_open_jobs(
+    tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    canary = "md-canary-4f7e0c2b9a"
+    monkeypatch.setenv("NBMEDIA_MERCADREAM_BASE_URL", sandbox.base_url("mercadream"))
+    studio = nm.Studio(tmp_path, keys={"mercadream": canary}, sandbox=False)
+    try:
+        page = studio._repr_html_()
+        host = sandbox.base_url("mercadream").split("//", 1)[1].split("/", 1)[0]
+        assert f"live · {host}" in page and canary not in page  # its own key: live, unshown
+        assert "not set up: no key (SYNC_API_KEY)" in page and "0 open jobs" in page
+        for cls in REGISTRY.values():
+            assert cls.title in page and all(what in page for what in cls.makes)
+    finally:
+        studio.close()
+    box = nm.Studio(tmp_path / "box", sandbox=sandbox)
+    try:
+        job = box.speech("Shown as open", format="wav")
+        assert "1 open job" in box._repr_html_() and box._repr_html_().count("<td") == 4 * 5
+        job.wait(timeout=60)
+        assert "0 open jobs" in box._repr_html_() and ">sandbox<" in box._repr_html_()
+    finally:
+        box.close()

@@ -9,10 +9,11 @@ sanitizer keeps it there, not on a `<source>` child).
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import math
 
-from ..models import Job, JobStatus
+from ..models import Job, JobStatus, cost_text, utcnow
 from .live import Bundle, LiveView
 from .players import job_player_html
 
@@ -58,16 +59,55 @@ def number(value: float | None) -> float | None:
     return None if math.isnan(value) else value
 
 
-def status_parts(job: Job, *, stopped: bool = False) -> list[str]:
-    """status · 32 % · 7.3 s · cost 4 · id · note, as plain text pieces."""
+def time_left(job: Job, now: dt.datetime | None = None) -> float | None:
+    """Seconds until the job is expected to end: the provider's estimate (`eta`), else how long
+    jobs like it took here (`expected_s`); None when neither is known or the job has ended."""
+    if job.done:
+        return None
+    now = now or utcnow()
+    if job.eta is not None:
+        return max(0.0, (job.eta - now).total_seconds())
+    if job.expected_s is not None:
+        return max(0.0, job.expected_s - job.elapsed_s)
+    return None
+
+
+def shown_progress(job: Job, now: dt.datetime | None = None) -> float | None:
+    """The provider's percentage, moved on between its reports along the expected end (the
+    bar is drawn again every second): a 3 s job is not two or three jumps. Never 100 % before
+    the provider says the job ended; None where the provider gives no percentage."""
     progress = number(job.progress)
+    if progress is None or job.done:
+        return progress
+    left = time_left(job, now)
+    if left is None:
+        return progress
+    elapsed = job.elapsed_s
+    along = elapsed / (elapsed + left) if elapsed + left > 0 else 0.0
+    return max(progress, min(along, 0.99))
+
+
+def left_text(left: float) -> str:
+    """about 12 s left, about 3 min 20 s left (whole seconds: a countdown, not a timer)."""
+    if left < 1:
+        return "ending any moment"
+    return f"about {seconds_text(left) if left >= 120 else f'{round(left)} s'} left"
+
+
+def status_parts(job: Job, *, stopped: bool = False) -> list[str]:
+    """status · 32 % · 7.3 s · about 12 s left · 12 compute units · id · note, as text pieces."""
+    now = utcnow()
+    progress = shown_progress(job, now)
     parts = [job.status.value]
     if progress is not None and not job.done:
         parts.append(f"{progress:.0%}")
     parts.append(seconds_text(job.elapsed_s))
-    cost = number(job.cost)
+    left = None if stopped else time_left(job, now)
+    if left is not None:
+        parts.append(left_text(left))
+    cost = cost_text(number(job.cost), job.cost_unit)
     if cost is not None:
-        parts.append(f"cost {cost:g}")
+        parts.append(cost)
     elif job.done:
         parts.append("cost —")  # the provider reports none
     if job.id:
@@ -80,7 +120,7 @@ def status_parts(job: Job, *, stopped: bool = False) -> list[str]:
 
 
 def job_text(job: Job, *, stopped: bool = False) -> str:
-    """One line: `mercadream video · succeeded · 8.2 s · cost 3 · id → media/….mp4`."""
+    """One line: `mercadream video · succeeded · 8.2 s · 3 compute units · id → media/….mp4`."""
     line = f"{job.provider} {job.kind} · " + " · ".join(status_parts(job, stopped=stopped))
     if job.path is not None:
         line += f" → {job.path.as_posix()}"
@@ -94,7 +134,7 @@ def bar_html(job: Job, *, stopped: bool = False) -> str:
     (an animated bar, not an empty grey one); none once the job has ended."""
     if job.done:
         return ""
-    progress = number(job.progress)
+    progress = shown_progress(job)
     style = ' style="width:100%;height:8px"'
     if progress is None and not stopped:
         return f"<progress class='nbmedia-bar'{style}></progress>"
@@ -107,7 +147,12 @@ def job_html(job: Job, *, show_prompt: bool = True, stopped: bool = False) -> st
     if show_prompt and job.prompt:
         prompt = job.prompt if len(job.prompt) <= 90 else job.prompt[:87] + "…"
         title += f" · <i>{html.escape(prompt)}</i>"
-    parts = [html.escape(p) for p in status_parts(job, stopped=stopped)]
+    parts = [  # an id is one word: it never breaks over two lines (a narrow grid column)
+        f"<span class='nbmedia-id' style='white-space:nowrap'>{html.escape(p)}</span>"
+        if p == job.id
+        else html.escape(p)
+        for p in status_parts(job, stopped=stopped)
+    ]
     colour = STATUS_COLOUR.get(job.status)
     style = f" style='color:{colour};font-weight:bold'" if colour else ""
     parts[0] = f"<span class='nbmedia-status'{style}>{parts[0]}</span>"

@@ -13,7 +13,7 @@ import ipywidgets as W
 from IPython.display import HTML
 
 from ..models import Job, JobStatus
-from .jobview import error_html, status_parts
+from .jobview import error_html, shown_progress, status_parts
 from .jobview import seconds_text as seconds_text  # the job table uses it from here
 from .players import job_player_html
 
@@ -57,10 +57,11 @@ class JobProgress(W.VBox):
             self.remove_class(f"nbmedia-status-{s.value}")
         self.add_class(f"nbmedia-status-{status.value}")
         self.bar.bar_style = BAR_STYLE[status]
+        progress = shown_progress(job)  # moved on between reports along the expected end
         if status is JobStatus.SUCCEEDED:
             self.bar.value = 1.0
-        elif job.progress is not None:
-            self.bar.value = float(job.progress)
+        elif progress is not None:
+            self.bar.value = float(progress)
         parts = [html.escape(p) for p in status_parts(job)]
         parts[0] = f"<span class='nbmedia-status'>{parts[0]}</span>"
         self.label.value = " · ".join(parts) + error_html(job)

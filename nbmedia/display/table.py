@@ -21,8 +21,10 @@ import pandas as pd
 import traitlets as T
 from IPython.display import HTML
 
-from ..models import Job, JobStatus
+from ..models import Job, JobStatus, cost_text
+from .live import Bundle
 from .progress import seconds_text
+from .snapshot import Snapshotted
 
 ALL = "(all)"
 PAGE_SIZE = 25
@@ -55,8 +57,9 @@ class _Shown:
     cells: list[W.Widget]
 
 
-class JobTable(W.VBox):
-    """Every job in the ledger, a page at a time, newest first; rows follow job changes."""
+class JobTable(Snapshotted, W.VBox):
+    """Every job in the ledger, a page at a time, newest first; rows follow job changes. The
+    saved notebook keeps the page last shown as a plain table."""
 
     page = T.Int(0, help="The page shown; 0 holds the newest jobs.")
     page_size = T.Int(PAGE_SIZE)
@@ -141,6 +144,7 @@ class JobTable(W.VBox):
         self.page_label.value = f"&nbsp;page {min(self.page, self.pages - 1) + 1} of {self.pages}"
         self.newer.disabled = self.page == 0
         self.older.disabled = self.page >= self.pages - 1
+        self.snapshot_changed()
 
     def _turn(self, by: int) -> None:
         self.page = min(max(0, self.page + by), self.pages - 1)
@@ -203,6 +207,32 @@ class JobTable(W.VBox):
         for row in gone:
             for cell in row.cells:
                 cell.close()
+        self.snapshot_changed()
+
+    def snapshot(self) -> Bundle:
+        """The page shown, as a plain table (what a reopened notebook and nbconvert show)."""
+        cell = "padding:2px 8px;text-align:left"
+        head = "".join(f"<th style='{cell}'>{c}</th>" for c in COLUMNS[1:-1] + ("file",))
+        body = []
+        for shown in self._shown.values():
+            provider, kind, status, error_code, prompt, elapsed, cost, output = shown.look
+            if error_code:
+                status += f" ({error_code})"
+            short = prompt if len(prompt) <= 80 else prompt[:77] + "…"
+            values = (provider, kind, status, short, elapsed or "", cost, output or "")
+            body.append("<tr>" + "".join(
+                f"<td style='{cell}'>{html.escape(str(v))}</td>" for v in values) + "</tr>")  # fmt: skip
+        where = f"{self.matching} of {self.total} jobs · page {self.page + 1} of {self.pages}"
+        if self.chosen():
+            where += " · " + ", ".join(f"{k} = {v}" for k, v in self.chosen().items())
+        return {
+            "text/plain": f"job table: {where}",
+            "text/html": (
+                f"<div class='nbmedia-table-snapshot'><div>{html.escape(where)}</div>"
+                f"<table style='border-collapse:collapse;font-size:0.9em'><thead><tr>{head}"
+                f"</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+            ),
+        }
 
     def _render(self, row: dict[str, Any]) -> _Shown:
         """The row on screen if it still looks so, else its cells made anew."""
@@ -258,7 +288,7 @@ def _look(row: dict[str, Any]) -> tuple[Any, ...]:
     """What a row shows, as text: (provider, kind, status, error code, prompt, elapsed, cost,
     output path). An open job's elapsed time is None: it moves every second, and a row is not
     rendered again for that."""
-    cost = row["cost"]
+    cost = cost_text(None if pd.isna(row["cost"]) else row["cost"], _text(row["cost_unit"]))
     ended = JobStatus(row["status"]).terminal
     elapsed = row["elapsed_s"]
     return (
@@ -268,7 +298,7 @@ def _look(row: dict[str, Any]) -> tuple[Any, ...]:
         _text(row["error_code"]),
         _text(row["prompt"]) or "",
         seconds_text(elapsed) if ended and not pd.isna(elapsed) else None,
-        "" if cost is None or pd.isna(cost) else f"{cost:g}",
+        cost or "",
         _text(row["output_path"]),
     )
 

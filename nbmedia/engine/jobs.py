@@ -12,6 +12,7 @@ exception of a step is contained by the tracker and backs the job off.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -81,6 +82,11 @@ class Engine:
         self.notebook: str | None = None
         """The notebook this Studio runs in, written with the first row of each job made here."""
         self._made_here: set[str] = set()
+        self._unsent: dict[str, tuple[RequestModel, int]] = {}
+        """local id → the request of a create whose answer was lost, and how many times it
+        was sent again: sent once more if the provider's list proves it was not made."""
+        self._expected: dict[tuple[str, str], float | None] = {}
+        """(provider, kind) → the median duration of its latest succeeded jobs here."""
         loop = runner.loop
         ledger.defer_commits(lambda flush: loop.call_later(C.COMMIT_DELAY, flush))
 
@@ -99,7 +105,19 @@ class Engine:
         live = self._live.setdefault(job.local_id, job)
         if self.hooks is not None and live._hooks is None:
             live.bind(self.hooks)
+        self.expect(live)
         return live
+
+    def expect(self, job: Job) -> None:
+        """Gives an open job the time jobs like it took here lately (`Job.expected_s`: the
+        time left shown where the provider gives no estimate)."""
+        if job.done or job.expected_s is not None:
+            return
+        key = (job.provider, job.kind)
+        if key not in self._expected:
+            spans = sorted(self.ledger.durations(*key))
+            self._expected[key] = spans[len(spans) // 2] if spans else None
+        job.expected_s = self._expected[key]
 
     def job(self, id: str) -> Job:
         """A job by provider id or local id: the live one if followed, else from the ledger."""
@@ -116,6 +134,7 @@ class Engine:
         job = Job(provider=provider, kind=kind, local_id=self.ledger.new_local_id(), **fields)
         if self.notebook is not None:
             self._made_here.add(job.local_id)
+        self.expect(job)
         return job
 
     # ---- events --------------------------------------------------------------------------------
@@ -199,10 +218,14 @@ class Engine:
                     continue
                 replayed = await self._replay(job, request, provider, exc)
                 if replayed is None:
+                    resent = self._unsent.pop(job.local_id, (request, 0))[1]
                     await self._unanswered(job, exc)
+                    if not job.done:  # searched for: kept, to send again if never made
+                        self._unsent[job.local_id] = (request, resent)
                     return job
                 shadow = replayed
             break
+        self._unsent.pop(job.local_id, None)
         job.error = None
         job.note = None
         self._absorb(job, shadow)
@@ -329,6 +352,8 @@ class Engine:
                 return
         age = (utcnow() - job.created_at).total_seconds()
         if entry.searches >= C.FIND_CREATED_TRIES and age >= C.FIND_CREATED_WINDOW:
+            if await self._send_again(entry, provider.title, age):
+                return
             self._finish(
                 job,
                 JobStatus.FAILED,
@@ -343,6 +368,21 @@ class Engine:
         self.tracker.succeeded_step(entry, grow=False)
         entry.interval = min(C.POLL_MAX, entry.interval * 2)
         entry.next_at = time.monotonic() + entry.interval
+
+    async def _send_again(self, entry: Entry, title: str, age: float) -> bool:
+        """A create proven not made, whose request this Studio still holds: sent once more
+        (up to NOT_CREATED_RESENDS times). False when it cannot be (the job then fails)."""
+        job = entry.job
+        request, resent = self._unsent.pop(job.local_id, (None, 0))
+        if request is None or resent >= C.NOT_CREATED_RESENDS:
+            return False
+        self._unsent[job.local_id] = (request, resent + 1)
+        entry.searches = 0
+        note = f"not made at {title} (its list showed no such job for {age:.0f} s): sent again"
+        self.set_note(job, note)
+        with contextlib.suppress(NbmediaError):  # refused: `send` ended it with the code
+            await self.send(job, request, wait_rate_limits=True)
+        return True
 
     def _older_search(self, job: Job) -> bool:
         """Another lost create of the provider, recorded earlier, still searched for: it goes
@@ -624,6 +664,8 @@ class Engine:
             self._record(job, Phase.DONE)
             self.ledger.release(self.owner, [job.local_id])
         self.tracker.drop(job)
+        if status is JobStatus.SUCCEEDED:
+            self._expected.pop((job.provider, job.kind), None)  # read again with this one
         self.changed(job)
         self._resolve(job, None)
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from .. import constants as C
 from ..models import Job, JobStatus, Output
 from .checkpointer import WAL_LIMIT, Checkpointer
 
@@ -54,6 +55,7 @@ ADDED_COLUMNS = {
     "output_path": "TEXT",
     "output_url": "TEXT",
     "notebook": "TEXT",
+    "cost_unit": "TEXT",
 }
 """Columns added after the first build; an older ledger gains them when opened."""
 PHASE_INDEX = "CREATE INDEX IF NOT EXISTS jobs_phase ON jobs (phase)"
@@ -69,8 +71,8 @@ ID_INDEX = "CREATE INDEX IF NOT EXISTS jobs_id ON jobs (id)"
 """A provider id alone (jobs_remote leads with the provider): `find` without a scan."""
 TABLE_COLUMNS = (
     "local_id", "provider", "id", "kind", "status", "progress", "prompt", "created_at",
-    "updated_at", "completed_at", "output_path", "output_url", "cost", "error_code",
-    "error_message",
+    "updated_at", "completed_at", "output_path", "output_url", "cost", "cost_unit",
+    "error_code", "error_message",
 )  # fmt: skip
 """What a job table shows of a row: no request, outputs list or payload to parse."""
 NOTEBOOK = "notebook"
@@ -266,6 +268,7 @@ class Ledger:
             "error_code": err.get("code"),
             "error_message": err.get("message"),
             "cost": job.cost,
+            "cost_unit": job.cost_unit,
             "raw": json.dumps(job.raw, default=str) if job.raw is not None else None,
             **_output_columns(job),
             "phase": phase,
@@ -277,6 +280,22 @@ class Ledger:
             row[NOTEBOOK] = notebook
         with self._writing():
             self._db.execute(_upsert(tuple(row)), row)
+
+    def durations(self, provider: str, kind: str, limit: int = C.ETA_HISTORY) -> list[float]:
+        """Seconds from creation to completion of the latest `limit` succeeded jobs of this
+        provider and kind, newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT created_at, completed_at FROM jobs WHERE provider=? AND kind=? "
+                "AND status=? AND completed_at IS NOT NULL ORDER BY created_at DESC LIMIT ?",
+                (provider, kind, JobStatus.SUCCEEDED.value, limit),
+            ).fetchall()
+        spans = []
+        for row in rows:
+            start, end = _parse_ts(row["created_at"]), _parse_ts(row["completed_at"])
+            if start is not None and end is not None and end > start:
+                spans.append((end - start).total_seconds())
+        return spans
 
     def progressed(self, job: Job) -> None:
         """Only the job's progress moved: writes that, not the whole row (a sweep moves the
@@ -538,6 +557,7 @@ class Ledger:
             outputs=_outputs(row["outputs"]),
             error=err,
             cost=row["cost"],
+            cost_unit=row["cost_unit"],
             raw=json.loads(row["raw"]) if row["raw"] else None,
             request=json.loads(row["request"]),
             local_id=row["local_id"],

@@ -34,6 +34,7 @@ RESULT_COLUMNS = [
     "output_path",
     "elapsed_s",
     "cost",
+    "cost_unit",
     "error_code",
     "error_message",
 ]
@@ -230,6 +231,7 @@ class Batch:
                 "output_path": str(main.path) if main and main.path else None,
                 "elapsed_s": job.elapsed_s if job.id else None,
                 "cost": job.cost,
+                "cost_unit": job.cost_unit,
                 "error_code": err.get("code"),
                 "error_message": err.get("message"),
             })  # fmt: skip

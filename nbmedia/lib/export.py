@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..display.jobview import seconds_text
 from ..display.players import output_from_path, player_html
+from ..models import cost_text
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>{title}</title>
@@ -83,7 +84,10 @@ def _block(row: pd.Series, target: Path | None, base: Path | None = None) -> str
     meta = f"{row['provider']} · {row['kind']} · {row['status']}"
     if pd.notna(row.get("elapsed_s")):
         meta += f" · {seconds_text(float(row['elapsed_s']))}"
-    meta += f" · cost {row['cost']:g}" if pd.notna(row.get("cost")) else ""
+    cost = cost_text(
+        row["cost"] if pd.notna(row.get("cost")) else None, _text(row.get("cost_unit"))
+    )
+    meta += f" · {cost}" if cost else ""
     player = ""
     if target is not None and base is not None:
         player = player_html(output_from_path(target), base=base)

@@ -18,7 +18,8 @@ from ..models import Job, JobStatus
 
 JOB_COLUMNS = [
     "provider", "id", "kind", "status", "progress", "prompt", "created_at", "updated_at",
-    "completed_at", "elapsed_s", "output_path", "output_url", "cost", "error_code", "error_message",
+    "completed_at", "elapsed_s", "output_path", "output_url", "cost", "cost_unit", "error_code",
+    "error_message",
 ]  # fmt: skip
 TERMINAL = [s.value for s in JobStatus if s.terminal]
 TIMES = ("created_at", "updated_at", "completed_at")
@@ -69,6 +70,7 @@ def job_record(job: Job) -> dict[str, Any]:
         "output_path": str(main.path) if main and main.path else None,
         "output_url": main.url if main else None,
         "cost": job.cost,
+        "cost_unit": job.cost_unit,
         "error_code": err.get("code"),
         "error_message": err.get("message"),
     }

@@ -316,7 +316,7 @@ class MercaDream(Provider):
         job.eta = parse_time(payload.get("estimated_completion")) or job.eta
         units = number(payload.get("compute_units"))
         if units is not None:
-            job.cost = units
+            job.cost, job.cost_unit = units, "compute units"
         err = payload.get("error")
         if isinstance(err, dict):
             job.error = {"code": err.get("code"), "message": err.get("message")}

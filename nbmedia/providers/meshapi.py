@@ -455,7 +455,7 @@ class MeshAPI(Provider):
             job.error = {"code": err.get("code"), "message": err.get("message")}
         tokens = number(mapping(payload.get("usage")).get("total_tokens"))
         if tokens is not None:
-            job.cost = tokens
+            job.cost, job.cost_unit = tokens, "tokens"
         content = mapping(payload.get("content"))
         url = content.get("video_url")
         if job.status is JobStatus.SUCCEEDED and isinstance(url, str) and url:

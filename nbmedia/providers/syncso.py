@@ -27,7 +27,7 @@ import pydantic
 from pydantic import Field
 
 from ..errors import ValidationError, WebhookError
-from ..http import ParsedError
+from ..http import ApiClient, ParsedError, Secret
 from ..models import Job, JobStatus, Output
 from ..validation import RequestModel
 from . import mediainfo
@@ -228,6 +228,14 @@ class SyncSo(Provider):
     )
     requests: ClassVar[dict[str, type[RequestModel]]] = {"lipsync": LipsyncRequest}
     text_field: ClassVar[dict[str, str]] = {"lipsync": "text"}
+    ESTIMATES_KEPT = 256
+
+    def __init__(self, api: ApiClient, *, webhook_secret: Secret | None = None) -> None:
+        super().__init__(api, webhook_secret=webhook_secret)
+        self._estimates: dict[str, float] = {}
+        """Dollars estimated per wire body (`estimate`): sync.so's generations report no cost
+        of their own, so a job sent with a body estimated before shows that estimate."""
+
     statuses: ClassVar[dict[str, JobStatus]] = {
         "PENDING": JobStatus.QUEUED,
         "PROCESSING": JobStatus.RUNNING,
@@ -389,7 +397,11 @@ class SyncSo(Provider):
                 creates_job=True,
                 idempotent_create=True,
             )
-        return self.apply(job, read(self.api, r, require={"id": str}))
+        self.apply(job, read(self.api, r, require={"id": str}))
+        estimated = self._estimates.get(_body_key(body))
+        if job.cost is None and estimated is not None:
+            job.cost, job.cost_unit = estimated, "USD estimate"
+        return job
 
     async def refresh(self, job: Job) -> Job:
         r = await self.api.request("GET", f"/v2/generate/{job.id}")
@@ -474,6 +486,11 @@ class SyncSo(Provider):
             data = [data]
         if not isinstance(data, list) or not all(isinstance(e, dict) for e in data):
             raise malformed(self.api, r, "answered an estimate that is not a list of objects")
+        if len(self._estimates) >= self.ESTIMATES_KEPT:
+            self._estimates.pop(next(iter(self._estimates)))
+        self._estimates[_body_key(body)] = sum(
+            number(e.get("estimatedGenerationCost")) or 0 for e in data
+        )
         return data
 
     @staticmethod
@@ -622,3 +639,9 @@ ELEVENLABS_PREMADE = {
     "VR6AewLTigWG4xSOukaG": "Arnold",
 }
 """A few widely published ElevenLabs premade voice ids, for the picker; any voice id is accepted."""
+
+
+def _body_key(body: dict[str, Any]) -> str:
+    """The same request, whatever its keys' order (the webhook URL aside: an estimate has none)."""
+    return json.dumps({k: v for k, v in body.items() if k != "webhookUrl"}, sort_keys=True,
+                      default=str)  # fmt: skip

@@ -175,8 +175,13 @@ def test_compare_grid_ratings_and_leaderboard(
         state = _wait_for_media(nb, video)
         assert state["error"] is None and state["readyState"] >= 1, state
     texts = [columns.nth(i).inner_text() for i in range(3)]
-    for provider, text in zip(["mercadream", "vimmerse", "meshapi"], texts, strict=True):
-        assert provider in text and "succeeded" in text and "cost" in text, text
+    units = {"mercadream": "compute units", "vimmerse": "cost —", "meshapi": "tokens"}
+    for (provider, unit), text in zip(units.items(), texts, strict=True):
+        assert provider in text and "succeeded" in text and unit in text, text
+    lines = grid.locator(".nbmedia-id").evaluate_all(
+        "ids => ids.map(e => e.getClientRects().length)"
+    )
+    assert lines == [1, 1, 1], lines  # each id on one line, however narrow its column
     ratings = nb.output(0).locator(".nbmedia-ratings")  # the buttons under the grid
     ratings.locator(".nbmedia-rate-up").nth(0).click()
     ratings.locator(".nbmedia-rate-down").nth(1).click()

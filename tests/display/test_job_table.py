@@ -128,3 +128,21 @@ def test_a_job_entering_or_leaving_the_status_shown_is_counted(offline: nm.Studi
     offline.engine.changed(old)
     assert "30 of 90 jobs" in table.count.value
     assert [c for row in _rows(table) for c in row] == [c for row in shown for c in row]
+
+
+def test_the_saved_view_is_the_page_last_shown_as_a_plain_table(offline: nm.Studio) -> None:
+    jobs = _write(offline, 30)
+    table = offline.job_table()
+    saved = table._repr_mimebundle_()
+    assert saved["text/plain"] == "job table: 30 of 30 jobs · page 1 of 2"
+    page = saved["text/html"]
+    assert page.count("<tr>") == 1 + 25 and "take 29" in page and "take 4" not in page
+    assert "failed" in page and "<input" not in page and "<button" not in page
+    table.status.value = "failed"  # a filter: the saved view follows
+    saved = table._repr_mimebundle_()
+    assert saved["text/plain"] == "job table: 10 of 30 jobs · page 1 of 1 · status = failed"
+    assert saved["text/html"].count("<tr>") == 1 + 10 and "running" not in saved["text/html"]
+    job = jobs[28]  # a running job, not on the failed page: the saved view stays as it was
+    job.status = JobStatus.SUCCEEDED
+    offline.engine.changed(job)
+    assert table._repr_mimebundle_()["text/plain"].startswith("job table: 10 of 30")

@@ -382,23 +382,34 @@ def test_inline_text_of_a_finished_job_survives_a_restart_before_it_is_saved(
         second.close()
 
 
-def test_a_lost_create_is_called_not_created_only_on_answered_searches(
+def test_a_create_proven_not_made_is_sent_again_after_answered_searches(
     studio: nm.Studio, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Searches whose list call failed prove nothing: three answered ones must agree."""
+    """Searches whose list call failed prove nothing: three answered ones must agree that the
+    create was not made; then the Studio that holds its request sends it again (a 5xx before
+    the provider made the job must not cost the user the job), at most NOT_CREATED_RESENDS
+    times, after which the job is `not_created`."""
     monkeypatch.setattr(C, "FIND_CREATED_WINDOW", 0.0)
     studio.provider("mercadream").api.max_retries = 0  # a failed list call fails the search
     start = len(sandbox.request_log)
     sandbox.faults.fail_next_requests(1, path="/mercadream/v2/speech")  # refused before made
     sandbox.faults.fail_next_requests(2, path="/mercadream/v2/jobs")  # the first two searches
-    job = settle(studio, studio.speech("Refused with a 503 before it was made.", format="wav"))
-    assert job.status is nm.JobStatus.FAILED and job.error["code"] == "not_created"
-    searches = [
-        r.status
-        for r in list(sandbox.request_log)[start:]
-        if r.method == "GET" and r.path.endswith("/mercadream/v2/jobs")
-    ]
+    prompt = "Refused with a 503 before it was made."
+    job = settle(studio, studio.speech(prompt, format="wav"))
+    assert job.status is nm.JobStatus.SUCCEEDED and job.path is not None
+    log = list(sandbox.request_log)[start:]
+    creates = [r.status for r in log if r.method == "POST" and r.path.endswith("/v2/speech")]
+    searches = [r.status for r in log if r.method == "GET" and r.path.endswith("/v2/jobs")]
+    assert creates == [503, 201]  # sent again once proven not made
     assert searches[:2] == [503, 503] and searches.count(200) >= C.FIND_CREATED_TRIES
+    made = [c for c in sandbox.audit()["created"] if c["id"] == job.id]
+    assert len(made) == 1 and studio.ledger.get(job.local_id).id == job.id
+
+    monkeypatch.setattr(C, "NOT_CREATED_RESENDS", 1)
+    sandbox.faults.fail_next_requests(2, path="/mercadream/v2/speech")  # refused both times
+    job = settle(studio, studio.speech("Refused twice.", format="wav"))
+    assert job.status is nm.JobStatus.FAILED and job.error["code"] == "not_created"
+    assert not studio.engine._unsent  # nothing kept for a job that ended
 
 
 def test_a_new_studio_resumes_open_jobs_without_a_burst_of_requests(
@@ -428,3 +439,13 @@ def test_a_new_studio_resumes_open_jobs_without_a_burst_of_requests(
     ]
     busiest = max(sum(1 for u in made if t <= u < t + 1.0) for t in made)
     assert len(made) <= 40 and busiest <= 12, (len(made), busiest)
+
+
+def test_a_new_job_expects_the_time_such_jobs_took_here(studio: nm.Studio) -> None:
+    assert studio.engine.new_job("mercadream", "speech").expected_s is None  # no history yet
+    first = studio.speech("How long does this take?", format="wav").wait(timeout=60)
+    took = (first.completed_at - first.created_at).total_seconds()
+    job = studio.speech("And this one?", format="wav")  # after a success: read again
+    assert job.expected_s == pytest.approx(took) and not job.done
+    assert studio.engine.new_job("mercadream", "music").expected_s is None  # another kind
+    job.wait(timeout=60)

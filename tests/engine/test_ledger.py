@@ -268,3 +268,22 @@ def test_the_notebook_that_made_a_job_stays_and_older_ledgers_gain_it(tmp_path: 
     names = dict(reopened.table(columns=("local_id", "notebook")))
     assert names == {job.local_id: None, tagged.local_id: "02_compare_providers.ipynb"}
     reopened.close()
+
+
+def test_durations_are_of_the_latest_succeeded_jobs_of_a_provider_and_kind(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.db")
+    start = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.timezone.utc)
+    for i, (seconds, status, kind) in enumerate(
+        [(10, JobStatus.SUCCEEDED, "speech"), (20, JobStatus.SUCCEEDED, "speech"),
+         (99, JobStatus.FAILED, "speech"), (30, JobStatus.SUCCEEDED, "speech"),
+         (50, JobStatus.SUCCEEDED, "music")]
+    ):  # fmt: skip
+        created = start + dt.timedelta(minutes=i)
+        job = Job(provider="mercadream", kind=kind, local_id=ledger.new_local_id(),
+                  status=status, created_at=created,
+                  completed_at=created + dt.timedelta(seconds=seconds))  # fmt: skip
+        ledger.record(job, Phase.DONE)
+    assert ledger.durations("mercadream", "speech") == [30.0, 20.0, 10.0]  # newest first
+    assert ledger.durations("mercadream", "speech", limit=2) == [30.0, 20.0]
+    assert ledger.durations("mercadream", "video") == []
+    ledger.close()

@@ -67,7 +67,7 @@ def test_tracker_runs_while_the_kernel_is_idle(tmp_path: Path, sandbox) -> None:
         tmp_path,
         sandbox.url,
         "job = studio.speech('Finishing between cells.', format='wav')\n"
-        "job  # displayed: the JobProgress widget",
+        "job  # displayed: its mime bundle, updated in place by display id",
         # this cell sleeps on the loop without waiting on the job: the tracker must keep going
         "import asyncio\n"
         "for _ in range(200):\n"

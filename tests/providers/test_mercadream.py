@@ -249,8 +249,8 @@ def test_jobs_table_shape(studio) -> None:
     df = studio.jobs()
     assert list(df.columns) == [
         "provider", "id", "kind", "status", "progress", "prompt", "created_at", "updated_at",
-        "completed_at", "elapsed_s", "output_path", "output_url", "cost", "error_code",
-        "error_message", "notebook",
+        "completed_at", "elapsed_s", "output_path", "output_url", "cost", "cost_unit",
+        "error_code", "error_message", "notebook",
     ]  # fmt: skip
     assert list(df["id"][:2]) == [b.id, a.id]  # newest first
     assert isinstance(df["status"].dtype, pd.CategoricalDtype)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import nbmedia as nm
+from nbmedia.display.jobview import job_text
 from nbmedia.providers.base import Capability
 from nbmedia.sandbox.media.video import render_video
 from tests import mediacheck
@@ -142,6 +143,14 @@ def test_estimate_before_spending(studio, sandbox) -> None:
         if r.provider == "syncso" and r.path.endswith("/v2/generate")
     )
     assert after == before
+    # sync.so's generation reports no cost: the job sent with the estimated body shows it
+    job = studio.lipsync(video=video, audio=voice)
+    dollars = float(est["estimatedGenerationCost"].sum())
+    assert (job.cost, job.cost_unit) == (pytest.approx(dollars), "USD estimate")
+    assert f" · ≈ ${dollars:,.2f} · " in job_text(job)
+    other = studio.lipsync(video=video, audio=voice, sync_mode="loop")  # not estimated
+    assert other.cost is None and other.cost_unit is None
+    assert job.wait(timeout=120).cost == pytest.approx(dollars)  # kept to the end
 
 
 def test_idempotency_key_is_sent(studio, sandbox, clips) -> None:
