@@ -175,7 +175,7 @@ def test_compare_grid_ratings_and_leaderboard(
         state = _wait_for_media(nb, video)
         assert state["error"] is None and state["readyState"] >= 1, state
     texts = [columns.nth(i).inner_text() for i in range(3)]
-    units = {"mercadream": "compute units", "vimmerse": "cost —", "meshapi": "tokens"}
+    units = {"mercadream": "compute unit", "vimmerse": "cost —", "meshapi": "tokens"}
     for (provider, unit), text in zip(units.items(), texts, strict=True):
         assert provider in text and "succeeded" in text and unit in text, text
     lines = grid.locator(".nbmedia-id").evaluate_all(
@@ -188,6 +188,11 @@ def test_compare_grid_ratings_and_leaderboard(
     nb.page.wait_for_timeout(500)
     assert "rated up" in columns.nth(0).inner_text()  # the grid (what is saved) says so too
     assert "rated down" in columns.nth(1).inner_text()
+    nb.page.wait_for_function(  # the redrawn players loaded again: no spinner in the picture
+        "g => [...g.querySelectorAll('video')].every(v => v.readyState >= 2)",
+        arg=grid.element_handle(),
+        timeout=30_000,
+    )
     screenshots.save(nb.page, "compare-grid", show=grid)
     README_SHOTS.mkdir(parents=True, exist_ok=True)
     grid.screenshot(path=str(README_SHOTS / "compare.png"))
