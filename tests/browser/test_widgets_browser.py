@@ -250,3 +250,39 @@ def test_quickstart_screenshot_for_the_readme(lab: Lab, tmp_path: Path) -> None:
     nb.page.wait_for_timeout(300)
     README_SHOTS.mkdir(parents=True, exist_ok=True)
     nb.cell(3).screenshot(path=str(README_SHOTS / "quickstart.png"))
+
+
+def test_the_export_preview_plays_in_lab_and_its_page_plays_from_disk(
+    lab: Lab, screenshots: Screenshots, tmp_path: Path
+) -> None:
+    path = notebook(
+        tmp_path,
+        "export.ipynb",
+        "import nbmedia as nm\nstudio = nm.Studio()\n"
+        "v = studio.generate('Exported, then previewed', duration=15, resolution='720p')\n"
+        "v.wait(timeout=120)\n"
+        "page = studio.export('shared', notebook='export.ipynb')\n"
+        "studio.preview(page)",
+    )
+    nb = lab.open(path)
+    nb.run_cell(0)
+    video = nb.output(0).locator(".nbmedia-export video")
+    video.wait_for(timeout=MEDIA_TIMEOUT_MS)
+    state = _wait_for_media(nb, video)  # through the Jupyter server's files route, no login
+    assert state["error"] is None and state["readyState"] >= 1 and state["duration"] > 0, state
+    screenshots.save(nb.page, "export-preview", show=nb.output(0))
+    index = lab.path / "shared" / "index.html"
+    assert index.is_file() and (lab.path / "shared" / "export.ipynb").is_file()
+    page = nb.page.context.new_page()  # the exported page opened from disk, as a user would
+    try:
+        page.goto(index.as_uri())
+        media = page.locator("video")
+        media.first.wait_for(timeout=MEDIA_TIMEOUT_MS)
+        handle = media.first.element_handle()
+        page.wait_for_function(
+            "e => e.readyState >= 1 || e.error !== null", arg=handle, timeout=MEDIA_TIMEOUT_MS
+        )
+        state = media.first.evaluate("e => ({ready: e.readyState, error: e.error, d: e.duration})")
+        assert state["error"] is None and state["ready"] >= 1 and state["d"] > 0, state
+    finally:
+        page.close()
