@@ -92,7 +92,8 @@ def test_quickstart_runs_in_jupyterlab(
 
     # the Studio, on the test's sandbox (the kernel attached to it)
     nb.run_cells(0, studio_cell + 1)
-    assert "'mercadream': 'sandbox'" in nb.output(studio_cell).inner_text()
+    shown = nb.output(studio_cell).inner_text()  # the Studio's HTML: one row a provider
+    assert "MercaDream mercadream\tsandbox" in shown and "0 open jobs" in shown, shown
     screenshots.save(nb.page, "studio", show=nb.cell(studio_cell))
 
     # the video job: the bar moves while it renders, then a player that loads
