@@ -347,6 +347,7 @@ class Engine:
                 and self.ledger.claim(job.local_id, job.provider, shadow.id)
             ):
                 self.ledger.set_extra(job.local_id, reconciled=True)
+                self._unsent.pop(job.local_id, None)  # made after all: never sent again
                 job.note = f"the create's answer was lost; found it in {provider.title}'s list"
                 self._absorb(job, shadow)
                 return
@@ -664,6 +665,7 @@ class Engine:
             self._record(job, Phase.DONE)
             self.ledger.release(self.owner, [job.local_id])
         self.tracker.drop(job)
+        self._unsent.pop(job.local_id, None)
         if status is JobStatus.SUCCEEDED:
             self._expected.pop((job.provider, job.kind), None)  # read again with this one
         self.changed(job)

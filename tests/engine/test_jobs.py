@@ -60,6 +60,7 @@ def test_a_lost_create_answer_is_found_in_the_list_and_downloaded(
     assert job.id and job.status is nm.JobStatus.SUCCEEDED
     assert studio.ledger.extra(job.local_id).get("reconciled") is True
     assert job.path is not None and job.path.read_bytes()[:4] == b"RIFF"
+    assert not studio.engine._unsent  # its request is not kept for a re-send once found
 
 
 def test_the_same_prompt_twice_is_never_one_provider_job(
