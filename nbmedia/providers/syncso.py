@@ -228,14 +228,6 @@ class SyncSo(Provider):
     )
     requests: ClassVar[dict[str, type[RequestModel]]] = {"lipsync": LipsyncRequest}
     text_field: ClassVar[dict[str, str]] = {"lipsync": "text"}
-    ESTIMATES_KEPT = 256
-
-    def __init__(self, api: ApiClient, *, webhook_secret: Secret | None = None) -> None:
-        super().__init__(api, webhook_secret=webhook_secret)
-        self._estimates: dict[str, float] = {}
-        """Dollars estimated per wire body (`estimate`): sync.so's generations report no cost
-        of their own, so a job sent with a body estimated before shows that estimate."""
-
     statuses: ClassVar[dict[str, JobStatus]] = {
         "PENDING": JobStatus.QUEUED,
         "PROCESSING": JobStatus.RUNNING,
@@ -246,6 +238,14 @@ class SyncSo(Provider):
     makes: ClassVar[dict[str, str]] = {
         "lipsync": "video + recorded audio or text-to-speech → lip-synced video, per-segment audio",
     }
+    estimates_kept: ClassVar[int] = 256
+    """Estimates remembered (the oldest is forgotten first)."""
+
+    def __init__(self, api: ApiClient, *, webhook_secret: Secret | None = None) -> None:
+        super().__init__(api, webhook_secret=webhook_secret)
+        self._estimates: dict[str, float] = {}
+        """Dollars estimated per wire body (`estimate`): sync.so's generations report no cost
+        of their own, so a job sent with a body estimated before shows that estimate."""
 
     @staticmethod
     def auth_headers(key: str) -> dict[str, str]:
@@ -486,7 +486,7 @@ class SyncSo(Provider):
             data = [data]
         if not isinstance(data, list) or not all(isinstance(e, dict) for e in data):
             raise malformed(self.api, r, "answered an estimate that is not a list of objects")
-        if len(self._estimates) >= self.ESTIMATES_KEPT:
+        if len(self._estimates) >= self.estimates_kept:
             self._estimates.pop(next(iter(self._estimates)))
         self._estimates[_body_key(body)] = sum(
             number(e.get("estimatedGenerationCost")) or 0 for e in data
