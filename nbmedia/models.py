@@ -6,6 +6,7 @@ Providers keep their own request shapes; only the job lifecycle is mapped onto t
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from enum import Enum
@@ -246,10 +247,16 @@ def _call(callbacks: list[Callable[[Job], None]], job: Job) -> None:
             logging.getLogger("nbmedia").exception("job listener failed")
 
 
-def cost_text(cost: float | None, unit: str | None) -> str | None:
-    """12 compute units, 82,368 tokens, $0.25, ≈ $0.25 (an estimate); None without a cost."""
-    if cost is None or cost != cost:  # None or NaN
+def cost_text(cost: Any, unit: Any) -> str | None:
+    """12 compute units, 82,368 tokens, $0.25, ≈ $0.25 (an estimate); None without a cost
+    (None, NaN or pandas' NA: a table cell is passed as it is; a missing unit is none)."""
+    try:
+        cost = float(cost)
+    except (TypeError, ValueError):
         return None
+    if math.isnan(cost):
+        return None
+    unit = unit if isinstance(unit, str) else None
     if unit in ("USD", "USD estimate"):
         return ("≈ " if unit == "USD estimate" else "") + f"${cost:,.2f}"
     amount = f"{cost:,.0f}" if float(cost).is_integer() else f"{cost:,.4g}"

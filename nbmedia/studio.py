@@ -105,13 +105,12 @@ class _StudioBase:
 
     def _repr_html_(self) -> str:
         """Each provider, where it runs, what it makes and its open jobs (never a key)."""
+        from collections import Counter
         from urllib.parse import urlsplit
 
         from .display.studioview import ProviderLine, studio_html
 
-        open_jobs: dict[str, int] = {}
-        for job in self.engine.tracker.open_jobs:
-            open_jobs[job.provider] = open_jobs.get(job.provider, 0) + 1
+        open_jobs = Counter(job.provider for job in self.engine.tracker.open_jobs)
         lines = []
         for name, cls in REGISTRY.items():
             if name in self._providers:

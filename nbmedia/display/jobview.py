@@ -105,7 +105,7 @@ def status_parts(job: Job, *, stopped: bool = False) -> list[str]:
     left = None if stopped else time_left(job, now)
     if left is not None:
         parts.append(left_text(left))
-    cost = cost_text(number(job.cost), job.cost_unit)
+    cost = cost_text(job.cost, job.cost_unit)
     if cost is not None:
         parts.append(cost)
     elif job.done:

@@ -288,7 +288,7 @@ def _look(row: dict[str, Any]) -> tuple[Any, ...]:
     """What a row shows, as text: (provider, kind, status, error code, prompt, elapsed, cost,
     output path). An open job's elapsed time is None: it moves every second, and a row is not
     rendered again for that."""
-    cost = cost_text(None if pd.isna(row["cost"]) else row["cost"], _text(row["cost_unit"]))
+    cost = cost_text(row["cost"], row["cost_unit"])
     ended = JobStatus(row["status"]).terminal
     elapsed = row["elapsed_s"]
     return (

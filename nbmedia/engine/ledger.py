@@ -290,12 +290,12 @@ class Ledger:
                 "AND status=? AND completed_at IS NOT NULL ORDER BY created_at DESC LIMIT ?",
                 (provider, kind, JobStatus.SUCCEEDED.value, limit),
             ).fetchall()
-        spans = []
-        for row in rows:
-            start, end = _parse_ts(row["created_at"]), _parse_ts(row["completed_at"])
-            if start is not None and end is not None and end > start:
-                spans.append((end - start).total_seconds())
-        return spans
+        spans = (
+            dt.datetime.fromisoformat(r["completed_at"])
+            - dt.datetime.fromisoformat(r["created_at"])
+            for r in rows
+        )
+        return [s.total_seconds() for s in spans if s.total_seconds() > 0]
 
     def progressed(self, job: Job) -> None:
         """Only the job's progress moved: writes that, not the whole row (a sweep moves the

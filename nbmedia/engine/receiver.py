@@ -51,6 +51,8 @@ class WebhookReceiver:
         self.port = port
         self._public = public_url.rstrip("/") if public_url else None
         self._server: asyncio.AbstractServer | None = None
+        self._open: set[asyncio.Transport] = set()
+        """Connections open now (kept for the senders' next deliveries)."""
         self.counts = Counts()
 
     def __repr__(self) -> str:
@@ -70,15 +72,18 @@ class WebhookReceiver:
 
     async def stop(self) -> None:
         if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+            server = self._server
+            self.close()
+            await server.wait_closed()  # at once: no kept connection is left for it to wait on
 
     def close(self) -> None:
-        """Stops listening (sync; connections being served finish on their own)."""
+        """Stops listening and closes the connections kept open (a delivery is handled within
+        one callback, so none is cut half way through being applied)."""
         if self._server is not None:
             self._server.close()
             self._server = None
+        for transport in list(self._open):
+            transport.close()
 
     def answer(self, method: str, target: str, headers: dict[str, str], body: bytes) -> int:
         """The status for one whole request (the engine verifies and applies it)."""
@@ -118,6 +123,7 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+        self._receiver._open.add(transport)
         self._arm()
 
     def data_received(self, data: bytes) -> None:
@@ -155,6 +161,8 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self._timer is not None:
             self._timer.cancel()
+        if self._transport is not None:
+            self._receiver._open.discard(self._transport)
         self._transport = None
 
     def _arm(self) -> None:

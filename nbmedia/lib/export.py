@@ -84,9 +84,7 @@ def _block(row: pd.Series, target: Path | None, base: Path | None = None) -> str
     meta = f"{row['provider']} · {row['kind']} · {row['status']}"
     if pd.notna(row.get("elapsed_s")):
         meta += f" · {seconds_text(float(row['elapsed_s']))}"
-    cost = cost_text(
-        row["cost"] if pd.notna(row.get("cost")) else None, _text(row.get("cost_unit"))
-    )
+    cost = cost_text(row.get("cost"), row.get("cost_unit"))
     meta += f" · {cost}" if cost else ""
     player = ""
     if target is not None and base is not None:

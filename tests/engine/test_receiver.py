@@ -97,3 +97,20 @@ def test_an_idle_kept_connection_is_closed_after_the_read_timeout(
     receiver = studio.receive_webhooks()
     one = b"POST /nowhere HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"
     assert status_of(exchange(studio, receiver.url, one, eof=False)) == 404  # then closed
+
+
+def test_stopping_closes_the_connections_kept_for_senders(studio: nm.Studio) -> None:
+    receiver = studio.receive_webhooks()
+    host, port = receiver.url.removeprefix("http://").split(":")
+
+    async def kept_then_stopped() -> bytes:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"POST /nowhere HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}")
+        answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)  # kept open
+        await asyncio.wait_for(receiver.stop(), 2)  # not held up by the idle connection
+        rest = await asyncio.wait_for(reader.read(), 2)  # closed by the receiver
+        writer.close()
+        return answer + rest
+
+    answer = studio.engine.runner.run(kept_then_stopped())
+    assert status_of(answer) == 404 and b"keep-alive" in answer and not receiver._open
