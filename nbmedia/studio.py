@@ -406,17 +406,19 @@ class _StudioBase:
             raise ValidationError(
                 p.name, "kind", kind, f"{p.title} makes only {', '.join(p.requests)}"
             )
-        return PromptForm(
-            f"{p.title} · {kind}",
-            p.requests[kind],
-            validate=lambda values: p.make_request(kind, values),
-            submit=lambda values: self._runner.run(self._submit(p.name, kind, None, values)),
-            voices=p.voices(),
-            sample=self._sampler(p.name),
-            billed_samples=not self.on_sandbox(p.name),
-            save_upload=self._save_upload,
-            estimate=self._estimator(p, kind),
-            media_fields=p.media_fields,
+        return self._owned(
+            PromptForm(
+                f"{p.title} · {kind}",
+                p.requests[kind],
+                validate=lambda values: p.make_request(kind, values),
+                submit=lambda values: self._runner.run(self._submit(p.name, kind, None, values)),
+                voices=p.voices(),
+                sample=self._sampler(p.name),
+                billed_samples=not self.on_sandbox(p.name),
+                save_upload=self._save_upload,
+                estimate=self._estimator(p, kind),
+                media_fields=p.media_fields,
+            )
         )
 
     def _estimator(self, p: Provider, kind: str) -> Callable[[dict[str, Any]], str] | None:
@@ -434,7 +436,10 @@ class _StudioBase:
         voices = p.voices()
         if not voices:
             raise NbmediaError(f"{p.title} offers no voices to pick from")
-        return VoicePicker(voices, sample=self._sampler(p.name), billed=not self.on_sandbox(p.name))
+        picker = VoicePicker(
+            voices, sample=self._sampler(p.name), billed=not self.on_sandbox(p.name)
+        )
+        return self._owned(picker)
 
     def job_table(self) -> Any:
         """The ledger as an interactive table, 25 jobs a page, that follows job changes."""
@@ -448,9 +453,17 @@ class _StudioBase:
         def play(output_path: str | None) -> str | None:
             return player_html(output_from_path(output_path)) if output_path else None
 
-        return JobTable(
-            LedgerPages(self.ledger), subscribe=self.subscribe, thumbnail=thumb, player=play
+        return self._owned(
+            JobTable(
+                LedgerPages(self.ledger), subscribe=self.subscribe, thumbnail=thumb, player=play
+            )
         )
+
+    def _owned(self, widget: Any) -> Any:
+        """A widget acting through this Studio: when it closes, the widget's output keeps
+        only its saved view."""
+        widget.owner = self._hooks
+        return widget
 
     def voice_sample(
         self, provider: str, voice: str, *, text: str | None = None, confirm: bool = False
@@ -833,10 +846,13 @@ class _Hooks:
             display(repr(job))
 
     def stop_views(self) -> None:
-        """The Studio closed: its jobs on screen say they are no longer followed."""
+        """The Studio closed: its jobs on screen say they are no longer followed, and its
+        widgets keep only their saved views."""
         from .display.live import stop_views
+        from .display.snapshot import freeze_owned
 
         stop_views(lambda job: job._hooks is self)
+        freeze_owned(self)
 
 
 def _sandbox_key(base: str, root: Path) -> str:

@@ -138,6 +138,7 @@ def show_comparison(comparison: Comparison) -> LiveView:
         row.snapshot_changed()
 
     row = RatingsRow(comparison, rate)
+    row.owner = next((job._hooks for job in comparison.jobs.values()), None)  # their Studio
     display(row)
     view.refresh_each_cell()  # ratings given from code (studio.rate) reach the saved grid
     return view

@@ -286,3 +286,43 @@ def test_the_export_preview_plays_in_lab_and_its_page_plays_from_disk(
         assert state["error"] is None and state["ready"] >= 1 and state["d"] > 0, state
     finally:
         page.close()
+
+
+def test_widgets_saved_after_their_kernel_stopped_reopen_as_their_saved_views(
+    lab: Lab, screenshots: Screenshots, tmp_path: Path
+) -> None:
+    """Shut the kernel down from JupyterLab, save, reopen: the picker and the job table show
+    what they last showed, not "Error displaying widget: model not found"."""
+    path = notebook(
+        tmp_path,
+        "stopped.ipynb",
+        "import nbmedia as nm\nstudio = nm.Studio()\npicker = studio.voice_picker('vimmerse')\npicker",
+        "studio.job_table()",
+    )
+    nb = lab.open(path)
+    nb.run_cells(0, 2)
+    nb.output(1).locator(".nbmedia-table").wait_for()
+    nb.page.locator(".jp-NotebookPanel-toolbar").first.click()  # the notebook has the focus
+    nb.page.get_by_role("menuitem", name="Kernel", exact=True).click()
+    nb.page.get_by_role("menuitem", name="Shut Down Kernel", exact=True).click()
+    # the Studio closes as the kernel exits: the outputs become the saved views, live
+    wait_until(
+        nb,
+        lambda: nb.panel.locator(".nbmedia-table-snapshot").count() == 1,
+        "the job table's saved view after the kernel stopped",
+    )
+    nb.cell(0).locator(".jp-InputPrompt").click()
+    nb.page.keyboard.press("Control+s")
+    saved = lab.path / path.name
+    wait_until(nb, lambda: "nbmedia-table-snapshot" in saved.read_text(), "the notebook saved")
+    assert "application/vnd.jupyter.widget-view+json" not in saved.read_text()
+
+    nb.page.goto(nb.page.url)  # reopened, with a new kernel
+    again = LabNotebook(nb.page, nb.name)
+    again.cells.first.wait_for(timeout=60_000)
+    again.wait_idle()
+    again.panel.locator(".nbmedia-table-snapshot").wait_for()
+    assert "voice: " in again.output(0).inner_text()
+    assert "0 of 0 jobs" in again.output(1).inner_text()
+    assert "Error displaying widget" not in again.panel.inner_text()
+    screenshots.save(again.page, "reopened-widgets", show=again.output(0))

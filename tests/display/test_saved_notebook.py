@@ -137,3 +137,28 @@ def test_widgets_leave_a_view_of_their_last_state(tmp_path: Path, sandbox) -> No
     assert "text='From the form.'" in form["data"]["text/plain"]
     assert "nbmedia-status-succeeded" in form["data"]["text/html"]
     assert "<audio" in form["data"]["text/html"]
+
+
+def test_a_closed_studios_widgets_keep_only_their_saved_views(tmp_path: Path, sandbox) -> None:
+    """JupyterLab draws a widget view over the HTML beside it, even once its model is gone:
+    after its Studio closes, a widget's output holds its snapshot alone (another Studio's
+    widgets stay live)."""
+    nb, _ = execute(
+        tmp_path,
+        sandbox.url,
+        "picker = studio.voice_picker('vimmerse')\npicker",
+        "form = studio.form('mercadream', 'speech')\nform",
+        "cmp = studio.compare('Peaks', providers=['vimmerse', 'meshapi'], duration=4)\n"
+        "cmp.wait(timeout=180)\ncmp",
+        "import tempfile\n"
+        "other = nm.Studio(tempfile.mkdtemp(), sandbox=studio.sandbox)\nother.job_table()",
+        "studio.close()",
+    )
+    (picker,), (form,), (_grid, ratings), (table,) = (outputs(nb, c) for c in range(1, 5))
+    for frozen in (picker, form, ratings):
+        assert WIDGET_VIEW not in frozen["data"], frozen["data"]["text/plain"]
+        assert frozen["data"]["text/html"]
+    assert picker["data"]["text/plain"].startswith("voice: ")
+    assert form["data"]["text/plain"].startswith("MercaDream · speech form: ")
+    assert ratings["data"]["text/plain"] == "ratings: none yet"
+    assert WIDGET_VIEW in table["data"]  # its Studio is still open
