@@ -13,10 +13,10 @@ import email.utils
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 import httpx
@@ -406,8 +406,11 @@ class ApiClient:
         )
         return _Error(exc, parsed.retryable)
 
-    async def download(self, url: str, dest: Path, *, with_auth: bool = False) -> Download:
-        """Streams a file into `dest` (the caller's temporary name) and checks its length.
+    async def download(
+        self, url: str, dest: Path | BinaryIO, *, with_auth: bool = False
+    ) -> Download:
+        """Streams a file into `dest` (the caller's temporary name, or a file it opened for
+        writing, rewritten from its start on each attempt) and checks its length.
 
         A body shorter or longer than its Content-Length raises TransportError (and is retried
         here first). The key is sent only when asked and only to the API's own host: signed CDN
@@ -430,8 +433,11 @@ class ApiClient:
                         continue
                     expected = _content_length(r)
                     size = 0
-                    with dest.open("wb") as fh:
+                    head = b""
+                    with _writable(dest) as fh:
                         async for chunk in r.aiter_bytes(C.DOWNLOAD_CHUNK):
+                            if len(head) < HEAD_BYTES:
+                                head += chunk[: HEAD_BYTES - len(head)]
                             fh.write(chunk)
                             size += len(chunk)
                     if (
@@ -440,7 +446,7 @@ class ApiClient:
                         and not r.headers.get("content-encoding")
                     ):
                         raise httpx.ReadError(f"got {size} of {expected} bytes")
-                    return Download(dest, size, expected, r.headers.get("content-type"))
+                    return Download(size, expected, r.headers.get("content-type"), head)
             except httpx.TransportError as exc:
                 if attempt >= self.max_retries:
                     raise TransportError(
@@ -454,12 +460,28 @@ class ApiClient:
 
 @dataclass
 class Download:
-    """What a download wrote: where, how many bytes, what the server announced."""
+    """What a download wrote: how many bytes, what the server announced, and its first bytes
+    (for the caller's check of what the file is, without reading it again)."""
 
-    path: Path
     size: int
     expected: int | None
     content_type: str | None
+    head: bytes
+
+
+HEAD_BYTES = 64
+
+
+@contextlib.contextmanager
+def _writable(dest: Path | BinaryIO) -> Iterator[BinaryIO]:
+    """`dest` opened for writing (a path), or emptied (a file the caller keeps open)."""
+    if isinstance(dest, Path):
+        with dest.open("wb") as fh:
+            yield fh
+    else:
+        dest.seek(0)
+        dest.truncate()
+        yield dest
 
 
 def _content_length(response: httpx.Response) -> int | None:

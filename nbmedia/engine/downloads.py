@@ -14,10 +14,11 @@ import errno
 import os
 import shutil
 from pathlib import Path
+from typing import BinaryIO
 
 from .. import constants as C
 from ..errors import DownloadError
-from ..http import ApiClient
+from ..http import HEAD_BYTES, ApiClient
 from ..models import EXT_BY_MIME, Job, Output
 
 DEFAULT_EXT = {"video": "mp4", "audio": "mp3", "image": "jpg", "captions": "vtt", "text": "json"}
@@ -69,7 +70,7 @@ class Downloads:
             if out.url is None and out.content is None:
                 continue
             dest = self.path_for(job, out, index, shared_id=shared_id)
-            if not overwrite and dest.is_file() and _looks_like(dest.read_bytes()[:64], out):
+            if not overwrite and dest.is_file() and _looks_like(_head(dest), out):
                 out.path = dest  # saved whole before a restart: never fetched twice
                 continue
             try:
@@ -79,23 +80,20 @@ class Downloads:
             out.path = dest
 
     async def _save(self, out: Output, dest: Path, api: ApiClient, provider: str) -> None:
-        dest.parent.mkdir(parents=True, exist_ok=True)
         part = dest.with_name(dest.name + PART)
-        # the disk is asked before the provider: no transfer is made that cannot be kept
-        part.open("wb").close()
-        free = shutil.disk_usage(dest.parent).free
-        if free < C.DOWNLOAD_MIN_FREE:
-            with contextlib.suppress(OSError):
-                part.unlink()
-            raise OSError(errno.ENOSPC, f"only {free // 1024} KiB free")
         try:
-            if out.content is not None:
-                part.write_text(out.content, encoding="utf-8")
-            else:
-                assert out.url is not None
-                await api.download(out.url, part)
-            with part.open("rb") as fh:
-                head = fh.read(64)
+            # the disk is asked before the provider: no transfer is made that cannot be kept
+            with _create(part) as fh:
+                free = shutil.disk_usage(dest.parent).free
+                if free < C.DOWNLOAD_MIN_FREE:
+                    raise OSError(errno.ENOSPC, f"only {free // 1024} KiB free")
+                if out.content is not None:
+                    data = out.content.encode("utf-8")
+                    fh.write(data)
+                    head = data[:HEAD_BYTES]
+                else:
+                    assert out.url is not None
+                    head = (await api.download(out.url, fh)).head
             if not _looks_like(head, out):
                 raise DownloadError(
                     provider,
@@ -104,9 +102,10 @@ class Downloads:
                     remedy="the download is retried",
                 )
             os.replace(part, dest)
-        finally:
+        except BaseException:
             with contextlib.suppress(OSError):
                 part.unlink()
+            raise
 
     def missing(self, job: Job) -> list[Output]:
         """Main outputs with no verified file on disk (with a source or not)."""
@@ -198,3 +197,18 @@ def _ext_from_url(url: str | None) -> str | None:
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def _create(path: Path) -> BinaryIO:
+    """`path` opened for writing, its folder made first if it is missing (once per folder in
+    practice: the open fails only then)."""
+    try:
+        return path.open("wb")
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path.open("wb")
+
+
+def _head(path: Path) -> bytes:
+    with path.open("rb") as fh:
+        return fh.read(HEAD_BYTES)
