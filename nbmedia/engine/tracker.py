@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -54,6 +54,20 @@ class Entry:
     sample: Sample | None = None
     """The previous reading of its progress (its pace estimates the end)."""
     last_error: BaseException | None = field(default=None, repr=False)
+    marks: set[Entry] | None = field(default=None, repr=False)
+    """Where a change of its schedule is noted (the tracker's): a turn looks again only at
+    the jobs whose schedule changed, not at every open job."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        object.__setattr__(self, name, value)
+        if name in _SCHEDULE:
+            marks = self.__dict__.get("marks")
+            if marks is not None:
+                marks.add(self)
+
+
+_SCHEDULE = frozenset({"next_at", "busy", "phase", "owned"})
+"""What decides when a job's next step is due."""
 
 
 class Tracker:
@@ -74,6 +88,13 @@ class Tracker:
         self._version = 0
         """Counts follows and drops: an index by provider id made at another count is stale."""
         self._indexed = -1
+        self._marked: set[Entry] = set()
+        """Entries whose schedule changed since the last turn."""
+        self._quiet_until = 0.0
+        """Until then no entry that is not marked is due (from the last whole pass)."""
+        self._whole = True
+        """The next turn passes over every open job (a sweep ended: its provider's due jobs
+        that waited for it were not marked)."""
 
     def __repr__(self) -> str:
         return f"<Tracker open={len(self._entries)}>"
@@ -115,8 +136,9 @@ class Tracker:
         entry = self._entries.get(job.local_id)
         wait = C.POLL_FIRST if delay is None else delay
         if entry is None:
-            entry = Entry(job, phase, time.monotonic() + wait, owned=owned)
+            entry = Entry(job, phase, time.monotonic() + wait, owned=owned, marks=self._marked)
             self._entries[job.local_id] = entry
+            self._marked.add(entry)
         else:
             if entry.phase != phase:
                 entry.failures = 0
@@ -262,13 +284,25 @@ class Tracker:
         yet, the jobs each provider's sweep reads, and when the loop has something to do next.
 
         A sweep: none while one of the provider is in flight; where the API has a list, at
-        most one per SWEEP_PERIOD, taking every job due by then."""
+        most one per SWEEP_PERIOD, taking every job due by then.
+
+        A pass over every open job only when one may be due (or a sweep ended, or at least
+        every WHOLE_PASS); otherwise only over the jobs whose schedule changed (a webhook, a
+        step that ended): a thousand webhooks must not each cost a pass over a thousand jobs."""
+        whole = self._whole or now >= self._quiet_until
+        if whole:
+            self._whole = False
+            candidates: Iterable[Entry] = self._entries.values()
+        else:
+            entries = self._entries
+            candidates = [e for e in self._marked if entries.get(e.job.local_id) is e]
+        self._marked.clear()
         steps: list[Entry] = []
         unowned: list[Entry] = []
         sweeps: dict[str, list[Entry]] = {}
-        soonest = min(self._next_tick, self._next_beat)
+        soonest = now + C.WHOLE_PASS if whole else self._quiet_until
         gates: dict[str, float | None] = {}  # provider → its next sweep (None: one in flight)
-        for e in self._entries.values():
+        for e in candidates:
             if e.busy:
                 continue
             at = e.next_at
@@ -292,7 +326,8 @@ class Tracker:
                 continue
             if at < soonest:
                 soonest = at
-        return steps, unowned, sweeps, soonest
+        self._quiet_until = soonest
+        return steps, unowned, sweeps, min(soonest, self._next_tick, self._next_beat)
 
     def _gate(self, provider: str) -> float | None:
         """None while a sweep of `provider` is in flight; else when its next sweep may start
@@ -333,6 +368,7 @@ class Tracker:
             self._polling.discard(provider)
             for e in entries:
                 e.busy = False
+            self._whole = True  # jobs that fell due during the sweep waited for it unmarked
             self._poke()
 
     # ---- stopping ----------------------------------------------------------------------------

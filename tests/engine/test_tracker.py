@@ -326,3 +326,60 @@ def test_the_receiver_refuses_forged_and_unknown_deliveries(studio: nm.Studio) -
     assert "signature" in receiver.counts.refused[0]
     with pytest.raises(nm.NbmediaError, match="already runs"):
         studio.receive_webhooks()
+
+
+# ---- the turn's passes ----------------------------------------------------------------------------
+class _Listed:
+    """What `Tracker._scan` asks of its engine: which providers have a job list."""
+
+    def listed(self, provider: str) -> bool:
+        return provider == "mercadream"
+
+
+def _following(tracker: Any, n: int, at: float) -> list[Any]:
+    from nbmedia.engine.tracker import Entry
+
+    entries = []
+    for i in range(n):
+        job = Job(provider="mercadream", kind="speech", local_id=f"nbm_{i}", id=f"job_{i}")
+        entry = Entry(job, Phase.FOLLOWING, at, owned=True, marks=tracker._marked)
+        tracker._entries[job.local_id] = entry
+        entries.append(entry)
+    return entries
+
+
+def test_a_turn_looks_only_at_jobs_whose_schedule_changed_until_a_whole_pass() -> None:
+    """A webhook or an ended step marks its job; a turn between whole passes looks at marked
+    jobs only (a thousand webhooks, not a thousand passes over every job); a whole pass comes
+    when one may be due by the last one, after a sweep ends, and every WHOLE_PASS at least."""
+    from nbmedia.engine.tracker import Tracker
+
+    tracker = Tracker(_Listed())  # type: ignore[arg-type]
+    now = 1000.0
+    tracker._next_tick = tracker._next_beat = now + 3600
+    entries = _following(tracker, 1000, now + 60)
+    _, _, sweeps, soonest = tracker._scan(now)  # the first turn is a whole pass
+    assert not sweeps and soonest == now + C.WHOLE_PASS
+
+    entries[7].next_at = now + 0.1  # a webhook said it changed: marked
+    object.__setattr__(entries[8], "next_at", now + 0.1)  # changed behind the tracker's back
+    _, _, sweeps, soonest = tracker._scan(now + 0.2)
+    assert sweeps == {"mercadream": [entries[7]]}  # the marked one only
+    entries[7].busy = True  # its sweep is in flight
+    tracker._polling.add("mercadream")
+    assert tracker._scan(now + 0.3)[2] == {}
+
+    tracker._polling.discard("mercadream")
+    entries[7].busy = False
+    tracker._whole = True  # the sweep ended
+    tracker._next_sweep["mercadream"] = now + 0.3
+    _, _, sweeps, _ = tracker._scan(now + 0.4)
+    assert sweeps == {"mercadream": [entries[7], entries[8]]}  # a whole pass found the other
+
+    for e in (entries[7], entries[8]):
+        e.next_at = now + 60
+    object.__setattr__(entries[9], "next_at", now + 0.5)
+    assert tracker._scan(now + 0.5)[2] == {}  # unmarked: not seen before the next whole pass
+    tracker._next_sweep["mercadream"] = now
+    _, _, sweeps, _ = tracker._scan(now + 0.4 + C.WHOLE_PASS)
+    assert sweeps == {"mercadream": [entries[9]]}
