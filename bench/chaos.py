@@ -190,7 +190,7 @@ def _ledger_rows(root: Path) -> list[sqlite3.Row]:
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
     db.row_factory = sqlite3.Row
     try:
-        return list(db.execute("SELECT * FROM jobs"))
+        return list(db.execute("SELECT * FROM job_rows"))
     except sqlite3.OperationalError:
         return []
     finally:

@@ -662,8 +662,7 @@ class Engine:
         # with the others of the moment; any other end (a refused create) at once
         known = entry is not None and entry.phase in (Phase.FOLLOWING, Phase.DOWNLOADING)
         with self.ledger.soon() if known else self.ledger.batch():
-            self._record(job, Phase.DONE)
-            self.ledger.release(self.owner, [job.local_id])
+            self._record(job, Phase.DONE)  # its lease given back in the same write
         self.tracker.drop(job)
         self._unsent.pop(job.local_id, None)
         if status is JobStatus.SUCCEEDED:

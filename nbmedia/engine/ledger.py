@@ -46,7 +46,20 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
 CREATE INDEX IF NOT EXISTS jobs_remote ON jobs (provider, id);
+CREATE TABLE IF NOT EXISTS requests (
+    local_id       TEXT PRIMARY KEY,
+    request        TEXT NOT NULL,
+    request_fields TEXT
+);
 """
+REQUESTS = ("request", "request_fields")
+"""Kept in a table of their own since the tracking build, written once a job: a job's row is
+rewritten whole on each status change, and a long text in it (a request with its fields is
+twice the prompt) made each rewrite, and each checkpoint, three times dearer. Rows written
+before keep them in `jobs`; `job_rows` reads either."""
+ROWS = "job_rows"
+"""The view every reader of whole rows uses: `jobs` with its request from `requests`, and
+`row_order` (the rowid) for a stable order."""
 ADDED_COLUMNS = {
     "phase": "TEXT",
     "owner": "TEXT",
@@ -121,6 +134,9 @@ class Ledger:
         self._pending = False
         """`soon` wrote and its commit is still to come."""
         self._defer: Callable[[Callable[[], None]], None] | None = None
+        self._written: dict[str, dict[str, Any]] = {}
+        """local id → the request its `requests` row holds (committed or pending): a status
+        write does not write it again."""
         with self._writing():
             self._db.execute("PRAGMA journal_mode=WAL")
             # WAL with NORMAL: a commit survives a killed kernel (only an OS crash could lose
@@ -149,11 +165,30 @@ class Ledger:
                 )
             if "output_path" not in have:  # a ledger from before the output columns
                 self._fill_output_columns()
+            self._make_rows_view()
         self._checkpointer = Checkpointer(self.path)
         self._checkpointer.start()
 
     def __repr__(self) -> str:
         return f"<Ledger {self.path}>"
+
+    def _make_rows_view(self) -> None:
+        """(Re)makes `job_rows` when its columns are not those of `jobs` now (a ledger
+        opened by an older build, or one that gained columns)."""
+        names = [r["name"] for r in self._db.execute("PRAGMA table_info(jobs)")]
+        columns = [
+            f"COALESCE(r.{c}, j.{c}) AS {c}" if c in REQUESTS else f"j.{c} AS {c}" for c in names
+        ]
+        sql = (
+            f"CREATE VIEW {ROWS} AS SELECT {', '.join(columns)}, j.rowid AS row_order "
+            "FROM jobs j LEFT JOIN requests r ON r.local_id = j.local_id"
+        )
+        found = self._db.execute(
+            "SELECT sql FROM sqlite_master WHERE type='view' AND name=?", (ROWS,)
+        ).fetchone()
+        if found is None or found["sql"] != sql:
+            self._db.execute(f"DROP VIEW IF EXISTS {ROWS}")
+            self._db.execute(sql)
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -165,7 +200,7 @@ class Ledger:
             self._commit_pending()  # a rollback of this batch must not take earlier writes
             self._batching = True
             try:
-                with self._db:
+                with self._transaction():
                     yield
             finally:
                 self._batching = False
@@ -187,6 +222,7 @@ class Ledger:
             except BaseException:
                 self._db.rollback()  # only writes of this kind were pending: safe to lose
                 self._pending = False
+                self._written.clear()
                 raise
             finally:
                 self._batching = False
@@ -223,8 +259,18 @@ class Ledger:
                 yield
             else:
                 self._commit_pending()
-                with self._db:
+                with self._transaction():
                     yield
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """`with self._db`, forgetting which requests are written should it roll back."""
+        try:
+            with self._db:
+                yield
+        except BaseException:
+            self._written.clear()
+            raise
 
     def close(self) -> None:
         with self._lock:
@@ -245,7 +291,8 @@ class Ledger:
         fields: dict[str, Any] | None = None,
         notebook: str | None = None,
     ) -> None:
-        """Inserts or updates the job's row in `phase` (the request never holds a key).
+        """Inserts or updates the job's row in `phase` (the request never holds a key); a row
+        written DONE holds no lease.
 
         `fields` are the request as the user gave it (kept for a batch row that is sent later);
         `notebook`, the notebook whose Studio made the job (the first one given stays)."""
@@ -260,7 +307,6 @@ class Ledger:
             "status": job.status.value,
             "progress": job.progress,
             "prompt": job.prompt,
-            "request": json.dumps(job.request, default=str),
             "created_at": _ts(job.created_at),
             "updated_at": _ts(job.updated_at),
             "completed_at": _ts(job.completed_at),
@@ -274,12 +320,28 @@ class Ledger:
             "phase": phase,
             "submitted": int(phase in (Phase.FOLLOWING, Phase.DOWNLOADING) or bool(job.id)),
         }
-        if fields is not None:
-            row["request_fields"] = json.dumps(fields, default=str)
         if notebook is not None:
             row[NOTEBOOK] = notebook
+        if phase == Phase.DONE:
+            row["owner"] = None  # nothing left to do: its lease goes in the same write
+        request = job.request
         with self._writing():
             self._db.execute(_upsert(tuple(row)), row)
+            if fields is not None or self._written.get(job.local_id) is not request:
+                self._db.execute(
+                    "INSERT INTO requests (local_id, request, request_fields) VALUES (?, ?, ?) "
+                    "ON CONFLICT(local_id) DO UPDATE SET request=excluded.request, "
+                    "request_fields=COALESCE(excluded.request_fields, request_fields)",
+                    (
+                        job.local_id,
+                        json.dumps(request, default=str),
+                        None if fields is None else json.dumps(fields, default=str),
+                    ),
+                )
+            if phase == Phase.DONE:
+                self._written.pop(job.local_id, None)
+            else:
+                self._written[job.local_id] = request
 
     def durations(self, provider: str, kind: str, limit: int = C.ETA_HISTORY) -> list[float]:
         """Seconds from creation to completion of the latest `limit` succeeded jobs of this
@@ -329,19 +391,23 @@ class Ledger:
     def rows(self) -> list[sqlite3.Row]:
         """All rows, newest first."""
         with self._lock:
-            return list(self._db.execute("SELECT * FROM jobs ORDER BY created_at DESC, rowid DESC"))
+            return list(
+                self._db.execute(f"SELECT * FROM {ROWS} ORDER BY created_at DESC, row_order DESC")
+            )
 
     def get(self, local_id: str) -> Job | None:
         with self._lock:
-            found = self._db.execute("SELECT * FROM jobs WHERE local_id=?", (local_id,)).fetchone()
+            found = self._db.execute(
+                f"SELECT * FROM {ROWS} WHERE local_id=?", (local_id,)
+            ).fetchone()
         return self.to_job(found) if found else None
 
     def find(self, id: str) -> Job | None:
         """A job by local id or provider id (by index, no scan)."""
         with self._lock:
             found = self._db.execute(
-                "SELECT * FROM jobs WHERE local_id=? UNION ALL "
-                "SELECT * FROM jobs WHERE id=? ORDER BY created_at DESC LIMIT 1",
+                f"SELECT * FROM {ROWS} WHERE local_id=? UNION ALL "
+                f"SELECT * FROM {ROWS} WHERE id=? ORDER BY created_at DESC LIMIT 1",
                 (id, id),
             ).fetchone()
         return self.to_job(found) if found else None
@@ -352,7 +418,7 @@ class Ledger:
         with self._lock:
             found = list(
                 self._db.execute(
-                    f"SELECT * FROM jobs WHERE phase IN ({marks}) ORDER BY created_at, rowid",
+                    f"SELECT * FROM {ROWS} WHERE phase IN ({marks}) ORDER BY created_at, row_order",
                     Phase.OPEN,
                 )
             )
@@ -369,7 +435,7 @@ class Ledger:
         """The request fields kept with a planned row (None when none were kept)."""
         with self._lock:
             found = self._db.execute(
-                "SELECT request_fields FROM jobs WHERE local_id=?", (local_id,)
+                f"SELECT request_fields FROM {ROWS} WHERE local_id=?", (local_id,)
             ).fetchone()
         return json.loads(found["request_fields"]) if found and found["request_fields"] else None
 

@@ -257,6 +257,7 @@ def test_the_notebook_that_made_a_job_stays_and_older_ledgers_gain_it(tmp_path: 
     assert ledger.table(columns=("id", "notebook"))[-1] == (None, "01_quickstart.ipynb")
     ledger.close()
     db = sqlite3.connect(tmp_path / "l.sqlite")  # as the build that kept it in `extra` left it
+    db.execute("DROP VIEW job_rows")  # that build had no view
     db.execute("ALTER TABLE jobs DROP COLUMN notebook")
     db.execute(
         "UPDATE jobs SET extra = ? WHERE local_id = ?",
@@ -287,3 +288,86 @@ def test_durations_are_of_the_latest_succeeded_jobs_of_a_provider_and_kind(tmp_p
     assert ledger.durations("mercadream", "speech", limit=2) == [30.0, 20.0]
     assert ledger.durations("mercadream", "video") == []
     ledger.close()
+
+
+def _count_request_writes(ledger: Ledger) -> None:
+    """Counts writes to the `requests` table from now on (a trigger in the test's db)."""
+    db = ledger._db
+    db.execute("CREATE TEMP TABLE request_writes (n INTEGER)")
+    db.execute("INSERT INTO request_writes VALUES (0)")
+    for event in ("INSERT", "UPDATE"):
+        db.execute(
+            f"CREATE TEMP TRIGGER count_{event} AFTER {event} ON requests "
+            "BEGIN UPDATE request_writes SET n = n + 1; END"
+        )
+
+
+def _writes(ledger: Ledger) -> int:
+    return ledger._db.execute("SELECT n FROM request_writes").fetchone()[0]
+
+
+def test_a_request_is_written_once_not_with_every_status(tmp_path: Path) -> None:
+    """A row is rewritten whole on each status change: the request (often the longest text of
+    a job, twice over with its fields) lives apart and is written only when it changes."""
+    ledger = Ledger(tmp_path / "l.sqlite")
+    _count_request_writes(ledger)
+    text = "A long text to speak. " * 200
+    job = _job(ledger, prompt=text, request={"text": text, "voice": "alloy"})
+    ledger.record(job, Phase.PLANNED, fields={"text": text})
+    job.id = "job_1"
+    for phase, status in [
+        (Phase.SENDING, JobStatus.QUEUED),
+        (Phase.FOLLOWING, JobStatus.RUNNING),
+        (Phase.DOWNLOADING, JobStatus.RUNNING),
+    ]:
+        job.status = status
+        ledger.record(job, phase)
+    assert _writes(ledger) == 1
+    job.request = {**job.request, "webhook_url": "http://127.0.0.1:9/mercadream"}  # a resend
+    ledger.record(job, Phase.FOLLOWING)
+    assert _writes(ledger) == 2
+    back = ledger.get(job.local_id)
+    assert back is not None and back.request == job.request and back.prompt == text
+    assert ledger.fields(job.local_id) == {"text": text}  # kept: the resend gave none
+    assert [j.request for j, _, _ in ledger.open_rows()] == [job.request]
+    ledger.close()
+
+
+def test_a_write_rolled_back_leaves_the_request_to_the_next_write(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "l.sqlite")
+    job = _job(ledger, request={"text": "kept"})
+    with pytest.raises(RuntimeError), ledger.batch():
+        ledger.record(job, Phase.SENDING)
+        raise RuntimeError("the create failed before its row was committed")
+    assert ledger.get(job.local_id) is None
+    ledger.record(job, Phase.FOLLOWING)
+    back = ledger.get(job.local_id)
+    assert back is not None and back.request == {"text": "kept"}
+    ledger.close()
+
+
+def test_rows_of_an_older_build_keep_the_request_they_hold(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "l.sqlite")
+    job = _job(ledger, request={"text": "from before"})
+    ledger.record(job, Phase.PLANNED, fields={"text": "from before"})
+    ledger.close()
+    db = sqlite3.connect(tmp_path / "l.sqlite")  # as the build before `requests` wrote it
+    db.execute("DROP VIEW job_rows")
+    db.execute(
+        "UPDATE jobs SET request = ?, request_fields = ?",
+        ('{"text": "from before"}', '{"text": "from before"}'),
+    )
+    db.execute("DROP TABLE requests")
+    db.commit()
+    db.close()
+    reopened = Ledger(tmp_path / "l.sqlite")
+    (back, phase, fields), *_ = reopened.open_rows()
+    assert (back.request, phase, fields) == (
+        {"text": "from before"},
+        "planned",
+        {"text": "from before"},
+    )
+    reopened.record(back, Phase.SENDING)  # its first write by this build
+    assert reopened.get(job.local_id).request == {"text": "from before"}  # type: ignore[union-attr]
+    assert reopened.fields(job.local_id) == {"text": "from before"}
+    reopened.close()
