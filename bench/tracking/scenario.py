@@ -30,8 +30,9 @@ SUBMIT_S = 300.0
 """Seconds after which creates still unanswered are left (reported as such): tracking starts."""
 DEADLINE_S = 900.0
 """Seconds of tracking after which jobs still open are left unfinished (reported as such)."""
-FILE_SAMPLE = 40
-"""Files fetched again to learn what one download costs."""
+FILE_SAMPLE = 200
+"""Files fetched again to learn what one download costs (enough that a second of this
+machine's noise does not move the mean by much)."""
 GET_SAMPLE = 100
 """Status GETs made one at a time after the run to learn what one costs (the baseline)."""
 PROBE_S = 0.010
