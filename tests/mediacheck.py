@@ -170,3 +170,19 @@ def assert_lacks(data: bytes, needle: bytes, what: str = "bytes") -> None:
     at = data.find(needle)
     if at >= 0:
         raise AssertionError(f"{what} contain {needle!r} at byte {at}: {fingerprint(data)}")
+
+
+def tone(path: Path, seconds: float, rate: int = 16000) -> Path:
+    """A WAV file of a 440 Hz tone (an audio input with no video stream)."""
+    import wave
+
+    import numpy as np
+
+    t = np.arange(int(seconds * rate)) / rate
+    samples = (0.3 * np.sin(2 * np.pi * 440 * t) * 32767).astype(np.int16)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(samples.tobytes())
+    return path

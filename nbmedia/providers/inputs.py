@@ -30,13 +30,25 @@ def input_url(provider: str, field: str, value: Any, kind: str | None = None) ->
         text = os.fspath(value)
         if text.startswith(("http://", "https://", "data:")):
             return text
-        path = Path(text)
-        if path.is_file():
+        path = existing_file(text)
+        if path is not None:
             return data_uri(path)
         raise ValidationError(
             provider, field, text, "must be an http(s) URL, a data: URI or an existing file"
         )
     raise ValidationError(provider, field, value, "must be a URL, a file path or an earlier job")
+
+
+def existing_file(value: Any) -> Path | None:
+    """`value` as the path of an existing file, else None (also for text no path can be: too
+    long for the file system, a NUL byte, a lone surrogate)."""
+    if not isinstance(value, (str, os.PathLike)):
+        return None
+    try:
+        path = Path(value)
+        return path if path.is_file() else None
+    except (OSError, ValueError):
+        return None
 
 
 def data_uri(path: Path) -> str:

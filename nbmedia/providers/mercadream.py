@@ -21,7 +21,7 @@ from pydantic import Field
 from .. import constants as C
 from ..errors import WebhookError
 from ..models import Job, JobStatus, Output
-from ..validation import RequestModel, build
+from ..validation import RequestModel, build, http_url
 from .answers import (
     aware,
     closest,
@@ -38,12 +38,6 @@ Format = Literal["mp3", "wav", "flac"]
 AUDIO_MIME = {"mp3": "audio/mpeg", "wav": "audio/wav", "flac": "audio/flac"}
 
 
-def _check_url(value: str | None) -> str | None:
-    if value is not None and not value.startswith(("http://", "https://")):
-        raise ValueError("must be an http:// or https:// URL")
-    return value
-
-
 class GenerateRequest(RequestModel):
     """POST /v2/generate: a cinematic video from a prompt."""
 
@@ -55,11 +49,14 @@ class GenerateRequest(RequestModel):
     style: str = Field("cinematic", min_length=1, description="Visual style preset")
     fps: Literal[24, 30, 60] = Field(24, description="Frames per second")
     voice_id: str | None = Field(
-        None, description="Voice model ID for narration", json_schema_extra={"voice": True}
+        None,
+        min_length=1,
+        description="Voice model ID for narration",
+        json_schema_extra={"voice": True},
     )
     webhook_url: str | None = Field(None, description="URL to receive status events")
 
-    _url = pydantic.field_validator("webhook_url")(_check_url)
+    _url = pydantic.field_validator("webhook_url")(http_url)
 
 
 class SpeechRequest(RequestModel):
@@ -76,7 +73,7 @@ class SpeechRequest(RequestModel):
     speed: float = Field(1.0, ge=0.5, le=2.0, description="Speaking rate")
     webhook_url: str | None = Field(None, description="URL to receive status events")
 
-    _url = pydantic.field_validator("webhook_url")(_check_url)
+    _url = pydantic.field_validator("webhook_url")(http_url)
 
 
 class MusicRequest(RequestModel):
@@ -88,7 +85,7 @@ class MusicRequest(RequestModel):
     bpm: int | None = Field(None, ge=60, le=200, description="Beats per minute; auto if omitted")
     webhook_url: str | None = Field(None, description="URL to receive status events")
 
-    _url = pydantic.field_validator("webhook_url")(_check_url)
+    _url = pydantic.field_validator("webhook_url")(http_url)
 
 
 class ListQuery(RequestModel):

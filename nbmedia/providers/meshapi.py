@@ -25,7 +25,7 @@ from .. import constants as C
 from ..errors import ValidationError, WebhookError
 from ..http import ApiClient, Secret
 from ..models import Job, JobStatus, Output
-from ..validation import RequestModel, build
+from ..validation import FieldRule, RequestModel, build, http_url
 from . import mediainfo
 from .answers import (
     CLOCK_SKEW,
@@ -40,7 +40,7 @@ from .answers import (
     since,
 )
 from .base import Capability, Provider, guess_mime, parse_time
-from .inputs import data_uri, data_uri_mime, data_uri_size, input_url
+from .inputs import data_uri, data_uri_mime, data_uri_size, existing_file, input_url
 
 MB = 1024 * 1024
 LIMITS = {
@@ -96,37 +96,35 @@ class VideoRequest(RequestModel):
     frames: int | None = Field(None, ge=1, description="Frames (or give duration)")
     generate_audio: bool | None = None
     return_last_frame: bool | None = None
-    seed: int | None = None
+    seed: int | None = Field(None, ge=-1, le=2**32 - 1, description="-1: a random one")
     camera_fixed: bool | None = None
     watermark: bool | None = None
     draft: bool | None = None
-    service_tier: str | None = None
-    execution_expires_after: int | None = Field(None, ge=1)
+    service_tier: str | None = Field(None, min_length=1)
+    execution_expires_after: int | None = Field(None, ge=1, le=259200, description="Seconds")
     priority: int | None = Field(None, ge=0, le=9)
-    safety_identifier: str | None = None
+    safety_identifier: str | None = Field(None, min_length=1)
     callback_url: str | None = None
 
     @pydantic.field_validator("callback_url")
     @classmethod
     def _http(cls, v: str | None) -> str | None:
-        if v is not None and not v.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return v
+        return http_url(v)
 
     @pydantic.model_validator(mode="after")
     def _rules(self) -> VideoRequest:
         if self.duration is not None and self.frames is not None:
-            raise ValueError("give duration or frames, not both")
+            raise FieldRule("frames", "give duration or frames, not both", self.frames)
         if not (self.prompt or self.images or self.videos or self.audios):
-            raise ValueError("content is empty: give a prompt, images or videos")
+            raise FieldRule("prompt", "content is empty: give a prompt, images or videos")
         if self.audios and not (self.images or self.videos):
-            raise ValueError("audio cannot be the only input: add an image or a video")
+            raise FieldRule("audios", "audio cannot be the only input: add an image or a video")
         if (self.videos or self.audios) and _is_seedance_1(self.model):
-            raise ValueError(f"video and audio inputs need a Seedance 2.0 model, not {self.model}")
+            raise FieldRule("model", "video and audio inputs need a Seedance 2.0 model", self.model)
         span = MODEL_DURATIONS.get(self.model)
         if span and self.duration is not None and not span[0] <= self.duration <= span[1]:
-            raise ValueError(
-                f"duration must be {span[0]}–{span[1]} s for {self.model} (got {self.duration})"
+            raise FieldRule(
+                "duration", f"must be {span[0]}–{span[1]} s for {self.model}", self.duration
             )
         lo, hi, base, step = FRAMES
         if (
@@ -134,8 +132,8 @@ class VideoRequest(RequestModel):
             and "seedance" in self.model
             and not (lo <= self.frames <= hi and (self.frames - base) % step == 0)
         ):
-            raise ValueError(
-                f"frames must be {lo}–{hi} and of the form 25 + 4n for Seedance (got {self.frames})"
+            raise FieldRule(
+                "frames", f"must be {lo}–{hi} and of the form 25 + 4n for Seedance", self.frames
             )
         return self
 
@@ -266,8 +264,8 @@ class MeshAPI(Provider):
         if isinstance(value, (str, os.PathLike)) and not str(value).startswith(
             ("http://", "https://", "data:")
         ):
-            path = Path(value)
-            if path.is_file():
+            path = existing_file(value)
+            if path is not None:
                 self._check_file(field, path, kind)
                 return data_uri(path)
         return input_url(self.name, field, value, kind)

@@ -29,11 +29,11 @@ from pydantic import Field
 from ..errors import ValidationError, WebhookError
 from ..http import ApiClient, ParsedError, Secret
 from ..models import Job, JobStatus, Output
-from ..validation import RequestModel
+from ..validation import FieldRule, RequestModel, http_url, is_http_url
 from . import mediainfo
 from .answers import closest, eligible, malformed, matches, number, read, read_rows, same
 from .base import Capability, Provider, check_fresh, guess_mime, parse_time
-from .inputs import input_url
+from .inputs import existing_file, input_url
 
 MODELS = ("lipsync-2", "lipsync-1.9.0-beta", "lipsync-2-pro", "react-1", "sync-3")
 UPLOAD_MAX = 20 * 1024 * 1024
@@ -76,12 +76,14 @@ class Segment(RequestModel):
     @pydantic.model_validator(mode="after")
     def _order(self) -> Segment:
         if self.end_time <= self.start_time:
-            raise ValueError(
-                f"endTime ({self.end_time}) must be after startTime ({self.start_time})"
+            raise FieldRule(
+                "endTime",
+                f"must be after startTime ({self.start_time})",
+                self.end_time,
             )
         a = self.audio_input
         if a.start_time is not None and a.end_time is not None and a.end_time <= a.start_time:
-            raise ValueError("audioInput.endTime must be after audioInput.startTime")
+            raise FieldRule("audioInput.endTime", "must be after audioInput.startTime", a.end_time)
         return self
 
 
@@ -90,6 +92,10 @@ class SpeakerDetection(RequestModel):
     frame_number: int | None = Field(None, ge=0)
     coordinates: list[float] | None = Field(None, min_length=2, max_length=2)
     bounding_boxes: list[Any] | None = None
+
+
+MAX_AUDIO_S = 300
+"""The longest audio input sync.so takes (its error `generation_audio_length_exceeded`)."""
 
 
 class LipsyncRequest(RequestModel):
@@ -127,6 +133,37 @@ class LipsyncRequest(RequestModel):
             body["audio"] = {k: _shown(v) for k, v in audio_sources(self.audio).items()}
         return body
 
+    @pydantic.field_validator("video")
+    @classmethod
+    def _video(cls, v: Any) -> Any:
+        if v is None:
+            raise ValueError("required: a local file, an http(s) URL or an earlier job's video")
+        _check_source(v, "video")
+        return v
+
+    @pydantic.field_validator("audio")
+    @classmethod
+    def _audio(cls, v: Any) -> Any:
+        if v is None:
+            return v
+        if not isinstance(v, (Mapping, list, tuple, str, os.PathLike, Job, Output)):
+            raise ValueError(
+                f"must be a source, a list of them or {{refId: source}}, not {type(v).__name__}"
+            )
+        sources = audio_sources(v)
+        if not sources:
+            raise ValueError("is empty: give at least one audio source")
+        for src in sources.values():
+            _check_source(src, "audio")
+            path = _local(src)
+            length = mediainfo.duration(path) if path is not None else None
+            if length is not None and length > MAX_AUDIO_S:
+                raise ValueError(
+                    f"{path.name} is {length:.0f} s long; sync.so takes audio up to "  # type: ignore[union-attr]
+                    f"{MAX_AUDIO_S} s (generation_audio_length_exceeded)"
+                )
+        return v
+
     @pydantic.field_validator("output_file_name")
     @classmethod
     def _name(cls, v: str | None) -> str | None:
@@ -139,31 +176,33 @@ class LipsyncRequest(RequestModel):
     @pydantic.field_validator("webhook_url")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
-        if v is not None and not v.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return v
+        return http_url(v)
 
     @pydantic.model_validator(mode="after")
     def _rules(self) -> LipsyncRequest:
         if self.audio is None and self.text is None:
-            raise ValueError(
-                "at least one audio input is required: give audio, or text with voice_id"
+            raise FieldRule(
+                "audio", "at least one audio input is required: give audio, or text with voice_id"
             )
         if self.text is not None and not self.voice_id:
-            raise ValueError("text-to-speech needs a voice_id")
+            raise FieldRule("voice_id", "text-to-speech needs a voice_id")
         if self.voice_id and self.text is None:
-            raise ValueError("voice_id is for text-to-speech: give the text too")
+            raise FieldRule("text", "voice_id is for text-to-speech: give the text too", self.text)
         if self.model != "react-1":
             for name in ("model_mode", "prompt"):
                 if getattr(self, name) is not None:
-                    raise ValueError(
-                        f"{name} is only for the react-1 model (model is {self.model})"
+                    raise FieldRule(
+                        name,
+                        f"is only for the react-1 model (model is {self.model})",
+                        getattr(self, name),
                     )
         refs = set(audio_sources(self.audio)) | ({TTS_REF} if self.text is not None else set())
         for i, seg in enumerate(self.segments or []):
             if seg.audio_input.ref_id not in refs:
-                raise ValueError(
-                    f"segments.{i}.audioInput.refId {seg.audio_input.ref_id!r} names no audio input (known: {', '.join(sorted(refs))})"
+                raise FieldRule(
+                    f"segments.{i}.audioInput.refId",
+                    f"names no audio input (known: {', '.join(sorted(refs))})",
+                    seg.audio_input.ref_id,
                 )
         return self
 
@@ -191,13 +230,33 @@ def audio_sources(audio: Any) -> dict[str, Any]:
     return {f"audio{i + 1}": v for i, v in enumerate(items)}
 
 
+def _check_source(value: Any, kind: str) -> None:
+    """An input the API can take: an earlier job or output, an http(s) URL, a data: URI or an
+    existing file (checked here, before any row is written or byte sent)."""
+    if isinstance(value, (Job, Output)):
+        return
+    if not isinstance(value, (str, os.PathLike)):
+        raise ValueError(
+            f"must be a local file, an http(s) URL or an earlier job's {kind}, "
+            f"not {type(value).__name__}"
+        )
+    text = os.fspath(value)
+    if is_http_url(text):
+        return
+    if text.startswith("data:") or existing_file(text) is not None:
+        return
+    raise ValueError(
+        f"must be an existing file, an http(s) URL or an earlier job's {kind} (no file there)"
+    )
+
+
 def _local(value: Any) -> Path | None:
     if isinstance(value, (Job, Output)):
         return None
     if isinstance(value, (str, os.PathLike)):
         text = os.fspath(value)
-        if not text.startswith(("http://", "https://", "data:")) and Path(text).is_file():
-            return Path(text)
+        if not text.startswith(("http://", "https://", "data:")):
+            return existing_file(text)
     return None
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import mimetypes
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -22,9 +23,11 @@ from pydantic import Field
 from ..errors import ProviderError, ValidationError
 from ..http import ParsedError, Patience, default_error_parser
 from ..models import Job, JobStatus, Output
-from ..validation import RequestModel
+from ..validation import RequestModel, is_http_url
+from . import mediainfo
 from .answers import read
 from .base import Capability, Provider, guess_mime, parse_time
+from .inputs import existing_file
 
 API = "/enterprise/api"
 DIRECT_UPLOAD_MAX = 32 * 1024 * 1024
@@ -69,6 +72,11 @@ Category = Literal[CATEGORIES]  # type: ignore[valid-type]
 ENDPOINT = {"text": "generate_ad_text", "audio": "generate_ad_audio", "video": "generate_ad_video"}
 
 
+MEDIA_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+"""What can be a media id (the API's are UUIDs): a value with a path's slashes, dots or spaces
+is a file that is not there."""
+
+
 class DescribeRequest(RequestModel):
     """An audio-description job: the video, what to make, and the generation_config."""
 
@@ -100,6 +108,22 @@ class DescribeRequest(RequestModel):
             v = os.fspath(v)
         if not isinstance(v, str) or not v:
             raise ValueError("must be a file path, a URL, a media id or an earlier job")
+        if v.startswith(("http://", "https://")):
+            if not is_http_url(v):
+                raise ValueError("is not a whole URL (no host)")
+            return v
+        path = existing_file(v)
+        if path is not None:
+            kinds = mediainfo.streams(path)
+            if kinds is not None and "video" not in kinds:
+                raise ValueError(
+                    "has no video stream (ViddyScribe describes videos: no_video_stream)"
+                )
+            return v
+        if "://" in v:
+            raise ValueError("must be an http(s) URL (other schemes cannot be fetched)")
+        if not MEDIA_ID.fullmatch(v):
+            raise ValueError("is neither an existing file, an http(s) URL nor a media id")
         return v
 
     def config(self) -> dict[str, Any]:
@@ -407,9 +431,8 @@ def _local_source(video: Any) -> Path | None:
         return Path(video.path) if video.path is not None and Path(video.path).exists() else None
     if isinstance(video, Output):
         return Path(video.path) if video.path is not None else None
-    if isinstance(video, (str, os.PathLike)) and Path(video).is_file():
-        return Path(video).resolve()
-    return None
+    path = existing_file(video)
+    return path.resolve() if path is not None else None
 
 
 def _json_segments(text: str) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from pydantic import Field
 
 from ..errors import WebhookError
 from ..models import Job, JobStatus, Output
-from ..validation import RequestModel, build
+from ..validation import FieldRule, RequestModel, build, http_url, is_http_url
 from .answers import mapping, number, read
 from .base import Capability, Provider, guess_mime, parse_time
 from .inputs import input_url
@@ -38,8 +38,9 @@ METADATA_FIELDS = frozenset({"title", "description", "visibility_status", "ratin
 
 
 def _url(value: str | None) -> str | None:
-    if value is not None and not value.startswith(("http://", "https://", "data:")):
-        raise ValueError("must be an http(s) URL")
+    """A media URL: http(s) with a host, or a data: URI (a local file, converted)."""
+    if value is not None and not (value.startswith("data:") or is_http_url(value)):
+        raise ValueError("must be an http(s) URL with a host")
     return value
 
 
@@ -84,12 +85,12 @@ class MediaRequest(RequestModel):
     audio_option: AudioOption | None = None
     webhook_url: str | None = None
 
-    _u = pydantic.field_validator("webhook_url")(_url)
+    _u = pydantic.field_validator("webhook_url")(http_url)
 
     @pydantic.model_validator(mode="after")
     def _needs_input(self) -> MediaRequest:
         if not self.prompt and not self.media_items:
-            raise ValueError("a prompt or at least one media item is required")
+            raise FieldRule("prompt", "a prompt or at least one media item is required")
         return self
 
 
@@ -111,7 +112,7 @@ class MediaUpdate(RequestModel):
     pipeline_mode: Literal["Advanced", "Quick"] | None = None
     audio_option: AudioOption | None = None
 
-    _u = pydantic.field_validator("webhook_url")(_url)
+    _u = pydantic.field_validator("webhook_url")(http_url)
 
 
 class Vimmerse(Provider):
@@ -159,7 +160,7 @@ class Vimmerse(Provider):
     def _convert_inputs(self, fields: dict[str, Any]) -> dict[str, Any]:
         """Local files and earlier jobs in media_items and audio URLs become URLs."""
         items = fields.get("media_items")
-        if items is not None:
+        if items is not None and isinstance(items, (list, tuple)):  # else the model says why
             converted = []
             for i, item in enumerate(items):
                 if isinstance(item, Mapping):

@@ -4,29 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import wave
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
 import nbmedia as nm
 from tests import mediacheck
 from tests.conftest import provider_client
+from tests.mediacheck import tone
 
 pytestmark = pytest.mark.timeout(180)
-
-
-def tone(path: Path, seconds: float, rate: int = 16000) -> Path:
-    t = np.arange(int(seconds * rate)) / rate
-    samples = (0.3 * np.sin(2 * np.pi * 440 * t) * 32767).astype(np.int16)
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(samples.tobytes())
-    return path
 
 
 def test_text_to_video(studio: nm.Studio) -> None:
@@ -81,7 +69,7 @@ def test_earlier_job_output_is_an_input(studio: nm.Studio) -> None:
 @pytest.mark.parametrize(
     ("make", "field", "rule"),
     [
-        (lambda d: {"audios": [tone(d / "a.wav", 3)]}, "request", "only input"),
+        (lambda d: {"audios": [tone(d / "a.wav", 3)]}, "audios", "only input"),
         (
             lambda d: {"images": [d / "i.png"], "audios": [tone(d / "a.wav", 1.0)]},
             "audios.0",
@@ -116,13 +104,13 @@ def test_earlier_job_output_is_an_input(studio: nm.Studio) -> None:
                 "model": "byteplus/seedance-1-0-pro",
                 "audios": [tone(d / "a.wav", 3)],
             },
-            "request",
+            "model",
             "Seedance 2.0",
         ),
-        (lambda d: {"duration": 3, "frames": 72}, "request", "not both"),
+        (lambda d: {"duration": 3, "frames": 72}, "frames", "not both"),
         (lambda d: {"priority": 10}, "priority", "less than or equal to 9"),
-        (lambda d: {"duration": 2}, "request", "4–15 s"),
-        (lambda d: {"frames": 30}, "request", "25 + 4n"),
+        (lambda d: {"duration": 2}, "duration", "4–15 s"),
+        (lambda d: {"frames": 30}, "frames", "25 + 4n"),
         (lambda d: {"ratio": "2:1"}, "ratio", "'16:9'"),
         (lambda d: {"resolution": "4k"}, "resolution", "'480p'"),
         (

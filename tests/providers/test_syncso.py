@@ -81,20 +81,20 @@ def test_segments_reference_audio_inputs(studio, clips) -> None:
 @pytest.mark.parametrize(
     ("fields", "field", "rule"),
     [
-        ({}, "request", "at least one audio input"),
-        ({"text": "hi"}, "request", "voice_id"),
+        ({}, "audio", "at least one audio input"),
+        ({"text": "hi"}, "voice_id", "voice_id"),
         ({"audio": "A", "temperature": 1.5}, "temperature", "less than or equal to 1"),
         ({"audio": "A", "sync_mode": "stretch"}, "sync_mode", "'bounce'"),
         ({"audio": "A", "model": "lipsync-9"}, "model", "'lipsync-2'"),
-        ({"audio": "A", "model_mode": "head"}, "request", "react-1"),
-        ({"audio": "A", "prompt": "happy", "model": "lipsync-2"}, "request", "react-1"),
+        ({"audio": "A", "model_mode": "head"}, "model_mode", "react-1"),
+        ({"audio": "A", "prompt": "happy", "model": "lipsync-2"}, "prompt", "react-1"),
         ({"audio": "A", "output_file_name": "bad name.mp4"}, "output_file_name", "letters, digits"),
         (
             {
                 "audio": "A",
                 "segments": [{"startTime": 0, "endTime": 1, "audioInput": {"refId": "nope"}}],
             },
-            "request",
+            "segments.0.audioInput.refId",
             "names no audio input",
         ),
         (
@@ -102,7 +102,7 @@ def test_segments_reference_audio_inputs(studio, clips) -> None:
                 "audio": "A",
                 "segments": [{"startTime": 2, "endTime": 1, "audioInput": {"refId": "audio1"}}],
             },
-            "segments.0",
+            "segments.0.endTime",
             "after startTime",
         ),
         (

@@ -11,6 +11,7 @@ from nbmedia.providers import viddyscribe as vs
 from nbmedia.sandbox.media.video import render_video
 from tests import mediacheck
 from tests.conftest import provider_client
+from tests.mediacheck import tone
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -108,18 +109,15 @@ def test_all_52_languages_accepted_locally() -> None:
         vs.DescribeRequest(video="m", language=code)
 
 
-def test_audio_only_upload_is_415(studio, tmp_path) -> None:
-    import wave
-
-    path = tmp_path / "tone.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(b"\x10\x00" * 8000)
-    with pytest.raises(nm.ProviderError) as info:
+def test_an_audio_only_file_is_refused_before_it_is_sent(studio, sandbox, tmp_path) -> None:
+    """The API answers 415 no_video_stream (the sandbox's own tests check that): the file is
+    probed first, so nothing is uploaded and no row is written."""
+    path = tone(tmp_path / "tone.wav", 1.0, 8000)
+    sent, rows = len(sandbox.request_log), len(studio.ledger.rows())
+    with pytest.raises(nm.ValidationError, match="no video stream") as info:
         studio.describe(path)
-    assert info.value.http_status == 415 and info.value.code == "no_video_stream"
+    assert info.value.field == "video" and "no_video_stream" in info.value.rule
+    assert len(sandbox.request_log) == sent and len(studio.ledger.rows()) == rows
 
 
 def test_plan_limit_429_is_not_retried(tmp_path, sandbox, monkeypatch, clip) -> None:
