@@ -36,6 +36,8 @@ from .base import Capability, Provider, check_fresh, guess_mime, parse_time
 from .inputs import existing_file, input_url
 
 MODELS = ("lipsync-2", "lipsync-1.9.0-beta", "lipsync-2-pro", "react-1", "sync-3")
+SEGMENT_MODELS = ("lipsync-2", "lipsync-2-pro", "sync-3")
+"""The models that take `segments` (others answer 400: the model does not support segments)."""
 UPLOAD_MAX = 20 * 1024 * 1024
 """Direct (multipart) uploads above this get 413: larger files go by URL."""
 FILE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
@@ -196,6 +198,12 @@ class LipsyncRequest(RequestModel):
                         f"is only for the react-1 model (model is {self.model})",
                         getattr(self, name),
                     )
+        if self.segments and self.model not in SEGMENT_MODELS:
+            raise FieldRule(
+                "segments",
+                f"{self.model} takes no segments (models that do: {', '.join(SEGMENT_MODELS)})",
+                f"{len(self.segments)} segments",
+            )
         refs = set(audio_sources(self.audio)) | ({TTS_REF} if self.text is not None else set())
         for i, seg in enumerate(self.segments or []):
             if seg.audio_input.ref_id not in refs:
@@ -312,7 +320,8 @@ class SyncSo(Provider):
 
     @staticmethod
     def parse_error(response: httpx.Response, body: Any) -> ParsedError:
-        """NestJS bodies: {"statusCode", "message": str | [str], "error"}."""
+        """NestJS bodies: {"statusCode", "message": str | [str], "error", "code"?}: the code is
+        the body's own `code` (or `error_code`), never `error`, which is the reason phrase."""
         if isinstance(body, dict) and "statusCode" in body:
             msg = body.get("message")
             text = (
@@ -320,7 +329,8 @@ class SyncSo(Provider):
                 if isinstance(msg, list)
                 else str(msg or response.reason_phrase)
             )
-            return ParsedError(body.get("error_code") or body.get("error"), text)
+            code = body.get("code") or body.get("error_code")
+            return ParsedError(str(code) if code else None, text)
         from ..http import default_error_parser
 
         return default_error_parser(response, body)

@@ -9,13 +9,16 @@ import json
 import time
 import wave
 from pathlib import Path
+from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 
 import nbmedia as nm
 from nbmedia.display.jobview import job_text
 from nbmedia.providers.base import Capability
+from nbmedia.providers.syncso import SyncSo
 from nbmedia.sandbox.media.video import render_video
 from tests import mediacheck
 from tests.conftest import provider_client
@@ -114,6 +117,15 @@ def test_segments_reference_audio_inputs(studio, clips) -> None:
             "within the video",
         ),
         ({"text": "x" * 5001, "voice_id": "v"}, "text", "at most 5000"),
+        (
+            {
+                "audio": "A",
+                "model": "react-1",
+                "segments": [{"startTime": 0, "endTime": 1, "audioInput": {"refId": "audio1"}}],
+            },
+            "segments",
+            "takes no segments",
+        ),
     ],
 )
 def test_validation_before_any_request(studio, sandbox, clips, fields, field, rule) -> None:
@@ -237,3 +249,35 @@ def test_a_lost_answer_is_re_sent_with_the_same_key(sandbox) -> None:
 
     made, listed = asyncio.run(main())
     assert [g["id"] for g in listed] == [made]
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"statusCode": 429, "message": "Too many", "error": "Too Many Requests"}, None),
+        (
+            {
+                "statusCode": 409,
+                "message": "a request with this key is in progress",
+                "error": "Conflict",
+                "code": "IDEMPOTENCY_REQUEST_IN_PROGRESS",
+            },
+            "IDEMPOTENCY_REQUEST_IN_PROGRESS",
+        ),
+        (
+            {
+                "statusCode": 400,
+                "message": ["audio too long"],
+                "error": "Bad Request",
+                "error_code": "generation_audio_length_exceeded",
+            },
+            "generation_audio_length_exceeded",
+        ),  # fmt: skip
+    ],
+)
+def test_an_error_keeps_the_bodys_own_code_not_the_reason_phrase(
+    body: dict[str, Any], code: str | None
+) -> None:
+    parsed = SyncSo.parse_error(httpx.Response(body["statusCode"], json=body), body)
+    assert parsed.code == code
+    assert body["error"] not in (parsed.code or "")
