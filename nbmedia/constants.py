@@ -151,8 +151,3 @@ MEDIA_DIR = "media"
 
 RATE_LIMIT_WAIT = 10.0
 """Seconds a batch waits on a 429 that names no Retry-After before sending the row again."""
-
-MAX_TEXT = 100_000
-"""The longest text any request field takes where its provider documents no limit (the
-longest documented one is 5,000 characters): a larger value is a mistake, refused before
-anything is sent."""

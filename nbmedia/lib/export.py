@@ -42,7 +42,7 @@ def export(
     table["exported_path"] = None
     for i, row in table.iterrows():
         src = row["output_path"]
-        if not src or not Path(src).exists():
+        if not isinstance(src, str) or not src or not Path(src).exists():  # None, NaN: no file
             rows.append(_block(row, None))
             continue
         target = media / row["provider"] / Path(src).name

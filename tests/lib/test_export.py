@@ -53,6 +53,8 @@ def test_a_row_with_missing_values_reads_as_nothing_missing(tmp_path: Path) -> N
     row |= {"elapsed_s": 3.44, "cost": float("nan"), "output_path": None}
     row |= {"error_code": "content_policy", "error_message": None}
     page = export(pd.DataFrame([row]), tmp_path / "out").read_text()
+    mixed = pd.DataFrame([row, {**row, "output_path": float("nan")}])  # NaN for no file
+    assert "content_policy" in export(mixed, tmp_path / "out3").read_text()
     body = page[page.index("<div class='job'>") :]
     assert "3.4 s" in body and "content_policy: </p>" in body
     assert "nan" not in body.lower() and "None" not in body
