@@ -142,3 +142,38 @@ def _widget_states(widget: Any) -> list[dict[str, Any]]:
         states.append(w.get_state())
         todo += list(getattr(w, "children", ()))
     return states
+
+
+@pytest.mark.notebook
+def test_no_key_in_a_notebook_executed_and_saved(
+    tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keys from the environment, as people set them: the saved notebook (outputs, the
+    Studio's repr, a form's and a table's widget state, the job's player) holds none."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    for name, cls in REGISTRY.items():
+        monkeypatch.setenv(f"NBMEDIA_{name.upper()}_BASE_URL", sandbox.base_url(name))
+        monkeypatch.setenv(cls.key_env, CANARIES[name])
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(c)
+        for c in (
+            "import nbmedia as nm\nstudio = nm.Studio()\nstudio",
+            "job = studio.speech('A canary in a notebook.', format='wav')\njob.wait(120)\njob",
+            "studio.form('mercadream', 'speech')",
+            "studio.job_table()",
+            "studio.jobs()",
+            "studio.close()",
+        )
+    ]
+    NotebookClient(
+        nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    path = tmp_path / "saved.ipynb"
+    nbformat.write(nb, path)
+    saved = path.read_text()
+    assert "<audio" in saved and "application/vnd.jupyter.widget-state+json" in saved
+    assert not _leaks(saved)
+    assert not _leaks(_files_text(tmp_path / ".nbmedia"))
