@@ -23,6 +23,8 @@ GARBAGE: dict[str, Any] = {
     "inf": math.inf,
     "-inf": -math.inf,
     "huge int": 10**30,
+    "negative": -7,
+    "huge float": 1e300,
     "True": True,
     "bytes": b"\x00\xff",
     "lone surrogate": "video \ud800",
