@@ -52,7 +52,7 @@ class RequestModel(pydantic.BaseModel):
             if len(text) > MAX_TEXT and not text.startswith("data:"):  # files: own limits
                 raise ValueError(f"is longer than any field takes ({MAX_TEXT:,} characters)")
             try:
-                text.encode("utf-8")
+                text.isascii() or text.encode("utf-8")  # no copy of a large data: URI
             except UnicodeEncodeError as exc:
                 raise ValueError(
                     f"holds a lone surrogate at character {exc.start}: it cannot be sent as UTF-8"
