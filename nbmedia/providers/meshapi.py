@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import mimetypes
 import os
+import re
 import secrets
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -78,6 +79,10 @@ def _is_seedance_1(model: str) -> bool:
     """Video and audio inputs need Seedance 2.0; other Seedance models take text and images."""
     m = model.lower()
     return "seedance" in m and "2-0" not in m and "2.0" not in m and "seedance-2" not in m
+
+
+DATA_URI = re.compile(r"data:[\w.+-]+/[\w.+-]+[;,]")
+"""A data URI with its MIME prefix, as the API requires."""
 
 
 class VideoRequest(RequestModel):
@@ -268,6 +273,13 @@ class MeshAPI(Provider):
             if path is not None:
                 self._check_file(field, path, kind)
                 return data_uri(path)
+        if isinstance(value, str) and value.startswith("data:") and not DATA_URI.match(value):
+            raise ValidationError(
+                self.name,
+                field,
+                value,
+                "a data URI must carry its MIME type (data:image/png;base64,...)",
+            )
         return input_url(self.name, field, value, kind)
 
     def _check_file(self, field: str, path: Path, kind: str) -> None:

@@ -92,7 +92,9 @@ class Segment(RequestModel):
 class SpeakerDetection(RequestModel):
     auto_detect: bool | None = None
     frame_number: int | None = Field(None, ge=0)
-    coordinates: list[float] | None = Field(None, min_length=2, max_length=2)
+    coordinates: list[int] | None = Field(
+        None, min_length=2, max_length=2, description="[x, y] in pixels (integers, as the SDK)"
+    )
     bounding_boxes: list[Any] | None = None
 
 
@@ -301,6 +303,7 @@ class SyncSo(Provider):
         "COMPLETED": JobStatus.SUCCEEDED,
         "FAILED": JobStatus.FAILED,
         "REJECTED": JobStatus.FAILED,
+        "CANCELED": JobStatus.CANCELLED,
     }
     makes: ClassVar[dict[str, str]] = {
         "lipsync": "video + recorded audio or text-to-speech → lip-synced video, per-segment audio",

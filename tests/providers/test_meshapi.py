@@ -207,3 +207,11 @@ def test_a_request_without_a_seed_gets_one_drawn_by_the_client(sandbox) -> None:
     assert len(seeds) == 5 and all(0 <= s < 2**31 for s in seeds)
     given = p.make_request("video", {"prompt": "same", "duration": 4, "seed": 7})
     assert given.wire()["seed"] == 7
+
+
+@pytest.mark.parametrize("uri", ["data:;base64,AAAA", "data:base64,AAAA", "data:,AAAA"])
+def test_a_data_uri_without_its_mime_type_is_refused(studio, sandbox, uri) -> None:
+    before = len(sandbox.request_log)
+    with pytest.raises(nm.ValidationError, match="MIME type") as info:
+        studio.generate("p", provider="meshapi", images=[uri])
+    assert info.value.field == "images.0" and len(sandbox.request_log) == before

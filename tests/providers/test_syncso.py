@@ -281,3 +281,23 @@ def test_an_error_keeps_the_bodys_own_code_not_the_reason_phrase(
     parsed = SyncSo.parse_error(httpx.Response(body["statusCode"], json=body), body)
     assert parsed.code == code
     assert body["error"] not in (parsed.code or "")
+
+
+def test_a_canceled_generation_ends_cancelled(sandbox) -> None:
+    """CANCELED is a documented status: the job ends cancelled, not failed as unknown."""
+    provider = provider_client(sandbox, "syncso")
+    job = nm.Job(provider="syncso", kind="lipsync")
+    provider.apply(job, {"id": "gen_1", "status": "CANCELED"})
+    assert job.status is nm.JobStatus.CANCELLED and job.done
+
+
+def test_speaker_coordinates_are_whole_pixels(studio, sandbox, clips) -> None:
+    before = len(sandbox.request_log)
+    with pytest.raises(nm.ValidationError) as info:
+        studio.lipsync(
+            clips["video"],
+            audio=clips["audio"],
+            active_speaker_detection={"coordinates": [10.5, 20]},
+        )
+    assert info.value.field.startswith("active_speaker_detection.coordinates")
+    assert len(sandbox.request_log) == before
