@@ -23,7 +23,7 @@ from pydantic import Field
 from ..errors import ProviderError, ValidationError
 from ..http import ParsedError, Patience, default_error_parser
 from ..models import Job, JobStatus, Output
-from ..validation import RequestModel, is_http_url
+from ..validation import FieldRule, RequestModel, is_http_url
 from . import mediainfo
 from .answers import read
 from .base import Capability, Provider, guess_mime, parse_time
@@ -89,7 +89,7 @@ class DescribeRequest(RequestModel):
     voice: str | None = Field(
         None, json_schema_extra={"voice": True}, description="Narration voice"
     )
-    custom_instructions: str | None = Field(None, min_length=1)
+    custom_instructions: str | None = Field(None, description="May be empty, as in the docs")
     read_all_onscreen_text: bool | None = None
 
     @pydantic.field_validator("language")
@@ -125,6 +125,12 @@ class DescribeRequest(RequestModel):
         if not MEDIA_ID.fullmatch(v):
             raise ValueError("is neither an existing file, an http(s) URL nor a media id")
         return v
+
+    @pydantic.model_validator(mode="after")
+    def _audio_is_standard(self) -> DescribeRequest:
+        if self.output == "audio" and self.ad_type != "standard_ad":
+            raise FieldRule("ad_type", "an audio track is made for Standard AD only", self.ad_type)
+        return self
 
     def config(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True, exclude={"video", "output"})

@@ -1686,6 +1686,8 @@ def parse_config(raw: Any, kind: str, prefix: str = "generation_config.") -> dic
         elif key == "ad_type":
             if value not in AD_TYPES:
                 raise _invalid(where, f"must be one of {', '.join(AD_TYPES)} (got {_shown(value)})")
+            if kind == "audio" and value != "standard_ad":
+                raise _invalid(where, "generate_ad_audio is available for Standard AD only")
             config[key] = value
         elif key == "voice":
             match = {v.lower(): v for v in VOICES}.get(str(value).lower())

@@ -211,3 +211,14 @@ def test_batch_does_not_wait_out_an_exhausted_plan(tmp_path, sandbox, monkeypatc
         batch.wait(timeout=60)
         row = batch.table().iloc[0]
     assert row["error_code"] == "plan_limit_exceeded"
+
+
+def test_an_audio_track_of_extended_ad_is_refused_and_empty_instructions_pass(
+    studio, sandbox, clip
+) -> None:
+    before = len(sandbox.request_log)
+    with pytest.raises(nm.ValidationError, match="Standard AD") as info:
+        studio.describe(clip, output="audio", ad_type="extended_ad")
+    assert info.value.field == "ad_type" and len(sandbox.request_log) == before
+    _, request = studio.prepare("viddyscribe", "describe", clip, custom_instructions="")
+    assert request.config()["custom_instructions"] == ""  # the reference's own example

@@ -640,3 +640,17 @@ def test_signed_links_expire_and_refresh(sandbox: Sandbox, api: httpx.Client, cl
     assert httpx.get(fresh["audio_signed_url"], trust_env=False).status_code == 200
     r = api.post(f"{A}/upload_media", json={"input": {"type": "url", "url": url}})
     assert_error(r, 400, "invalid_request", "expired")
+
+
+def test_an_audio_track_is_for_standard_ad_only(api: httpx.Client, clip: Path) -> None:
+    """generate_ad_audio is available for Standard AD only (docs.viddyscribe.com)."""
+    media_id = upload(api, clip)["media_id"]
+    body = {
+        "input": {"type": "media_id", "media_id": media_id},
+        "generation_config": {"ad_type": "extended_ad"},
+    }
+    assert_error(
+        api.post(f"{A}/generate_ad_audio", json=body), 400, "invalid_request", "Standard AD"
+    )
+    body["generation_config"] = {"ad_type": "standard_ad", "custom_instructions": ""}
+    assert api.post(f"{A}/generate_ad_audio", json=body).status_code == 200
