@@ -7,10 +7,11 @@ page's ``requests`` example runs unchanged against it. Enums, limits, defaults, 
 and error codes are the module-level tables below, so that a correction to our reading is one
 line.
 
-Request validation answers like FastAPI (the real OpenAPI shows its HTTPValidationError): ``422 {"detail":
-[{"type", "loc", "msg", "input", "ctx"?}]}`` with ``loc`` starting at ``"body"``, produced by
-pydantic models built from the tables (so the same lax coercions apply, e.g. ``"3"`` → 3). Every
-other error is exactly ``{"message", "code"}``.
+Every error, request validation included, is exactly ``{"message", "code"}`` (the v2 page: "all
+error responses use exactly two fields"; FastAPI's ``{"detail": [...]}`` is v1's). A validation
+error is ``422`` with code ``VALIDATION_ERROR`` (ours: the page names no code for it) and a message
+naming each broken field, produced by pydantic models built from the tables (so the same lax
+coercions apply, e.g. ``"3"`` → 3).
 
 Our readings where the page is silent (ours, not Vimmerse's; the report lists them):
 
@@ -192,6 +193,7 @@ ERRORS = {
     "NOT_FOUND": 404,
     "MEDIA_NOT_FOUND": 404,
     "METHOD_NOT_ALLOWED": 405,
+    "VALIDATION_ERROR": 422,
     "RATE_LIMITED": 429,
     "INTERNAL_ERROR": 500,
     "BAD_GATEWAY": 502,
@@ -236,14 +238,27 @@ class ApiError(Exception):
 
 
 class Invalid(Exception):
-    """A FastAPI-style 422: ``{"detail": [error, ...]}``."""
+    """A 422 in v2's one error shape, ``{"message", "code": "VALIDATION_ERROR"}``: the message
+    names each broken field (``quantity: Input should be …; loop: …``)."""
 
     def __init__(self, errors: list[dict[str, Any]]) -> None:
         super().__init__(errors)
         self.errors = errors
 
     def response(self) -> Response:
-        return JSONResponse({"detail": self.errors}, status_code=422)
+        message = "; ".join(
+            f"{_where(e['loc'])}: {str(e['msg']).removeprefix('Value error, ')}"
+            for e in self.errors
+        )
+        return error(422, message, code="VALIDATION_ERROR")
+
+
+def _where(loc: list[Any]) -> str:
+    """A field's path in a message: ``media_items.0.url``; ``body`` for the body as a whole."""
+    path = [str(p) for p in loc[1:]] if loc and loc[0] in ("body", "query") else list(map(str, loc))
+    if loc and loc[0] == "body" and path and path[0].isdigit():
+        return "body"  # where in the text the JSON broke, not a field
+    return ".".join(path) or "body"
 
 
 def _value_error(loc: list[Any], message: str, value: Any) -> Invalid:
