@@ -139,7 +139,6 @@ class Vimmerse(Provider):
         "new": JobStatus.QUEUED,
         "queue_bullet": JobStatus.QUEUED,
         "processing_bullet": JobStatus.RUNNING,
-        "processing": JobStatus.RUNNING,
         "success": JobStatus.SUCCEEDED,
         "failed": JobStatus.FAILED,
         "fail": JobStatus.FAILED,
@@ -220,6 +219,8 @@ class Vimmerse(Provider):
         pct = number(payload.get("progress_percentage"))
         if pct is not None:
             job.progress = max(0.0, min(1.0, pct / 100.0))
+            if job.status is JobStatus.QUEUED and pct > 0:  # v2 says "new" until it ends
+                job.status = JobStatus.RUNNING
         elif job.status is JobStatus.QUEUED:
             job.progress = 0.0
         if job.status is JobStatus.SUCCEEDED:

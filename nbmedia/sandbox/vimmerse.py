@@ -171,7 +171,7 @@ AMBIENT_RMS = 0.03
 
 STATUS = {
     Stage.WAITING: "new",
-    Stage.RUNNING: "processing",
+    Stage.RUNNING: "new",  # v2 documents new, success, failed: rendering shows as progress
     Stage.SUCCEEDED: "success",
     Stage.FAILED: "failed",
 }

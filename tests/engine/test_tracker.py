@@ -91,7 +91,7 @@ def test_reads_in_flight_are_capped_per_provider(sandbox: Sandbox) -> None:
         await asyncio.sleep(0.01)
         in_flight -= 1
         media = request.url.path.rsplit("/", 1)[-1]
-        return httpx.Response(200, json={"id": media, "processing_status": "processing",
+        return httpx.Response(200, json={"id": media, "processing_status": "new",
                                          "progress_percentage": 10})  # fmt: skip
 
     provider = provider_client(sandbox, "vimmerse", transport=httpx.MockTransport(slow))

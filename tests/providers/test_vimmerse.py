@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 import nbmedia as nm
+from nbmedia.errors import UnknownStatus
 from nbmedia.providers.base import Capability
 from tests import mediacheck
 from tests.conftest import provider_client
@@ -225,3 +226,15 @@ def test_compare_validates_everything_first(studio, sandbox) -> None:
     with pytest.raises(nm.ValidationError):
         studio.compare("x", providers=["mercadream", "vimmerse"], duration=3)  # bad for mercadream
     assert len(sandbox.request_log) == before
+
+
+def test_new_with_progress_reads_as_running_and_processing_is_not_a_status(sandbox) -> None:
+    """v2 documents new, success and failed: a job rendering is "new" with its progress."""
+    provider = provider_client(sandbox, "vimmerse")
+    job = nm.Job(provider="vimmerse", kind="video")
+    provider.apply(job, {"id": "m1", "processing_status": "new", "progress_percentage": 0})
+    assert job.status is nm.JobStatus.QUEUED
+    provider.apply(job, {"id": "m1", "processing_status": "new", "progress_percentage": 35})
+    assert job.status is nm.JobStatus.RUNNING and job.progress == 0.35
+    with pytest.raises(UnknownStatus):
+        provider.apply(job, {"id": "m1", "processing_status": "processing"})
