@@ -100,7 +100,7 @@ class MediaUpdate(RequestModel):
     title: str | None = None
     description: str | None = None
     visibility_status: Literal["0", "1", "2"] | None = None
-    rating: int | None = None
+    rating: float | None = Field(None, description="Any number (the API takes 4.5)")
     webhook_url: str | None = None
     prompt: str | None = Field(None, min_length=1)
     media_items: list[MediaItem] | None = None

@@ -117,8 +117,8 @@ def test_patch_metadata_in_place_and_generation_as_new_job(studio, sandbox) -> N
     posts = sent(sandbox)
     same = studio.update(job)  # {} changes nothing
     assert same is job
-    renamed = studio.update(job, title="Renamed")
-    assert renamed is job and job.raw["title"] == "Renamed"
+    renamed = studio.update(job, title="Renamed", rating=4.5)  # any number, as the API
+    assert renamed is job and job.raw["title"] == "Renamed" and job.raw["rating"] == 4.5
     assert job.status is nm.JobStatus.SUCCEEDED
     again = studio.update(job, prompt="A second take", duration=2)
     assert again is not job and again.id == job.id
