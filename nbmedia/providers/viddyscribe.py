@@ -251,10 +251,11 @@ class ViddyScribe(Provider):
         return await self._ready({**grant, "status": "pending"}, gcs_path=grant["gcs_path"])
 
     async def _ready(self, upload: dict[str, Any], gcs_path: str | None = None) -> str:
-        """Polls the upload status until completed; returns the canonical media id."""
+        """The media id to describe. A direct or URL upload is verified while its generation
+        waits (409 upload_not_ready is waited out there): `get_upload_status` belongs to the
+        signed-URL flow only, which is polled here until completed (its canonical id)."""
         media_id = upload.get("canonical_media_id") or upload["media_id"]
-        status = upload.get("upload_status") or upload.get("status")
-        if gcs_path is None and status in (None, "completed", "uploaded", "ready"):
+        if gcs_path is None:
             return media_id
         patience = Patience()
         params: dict[str, str] = {"media_id": upload["media_id"]}

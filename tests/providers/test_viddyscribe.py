@@ -222,3 +222,13 @@ def test_an_audio_track_of_extended_ad_is_refused_and_empty_instructions_pass(
     assert info.value.field == "ad_type" and len(sandbox.request_log) == before
     _, request = studio.prepare("viddyscribe", "describe", clip, custom_instructions="")
     assert request.config()["custom_instructions"] == ""  # the reference's own example
+
+
+def test_a_direct_upload_asks_no_upload_status(studio, sandbox, clip) -> None:
+    """get_upload_status belongs to the signed-URL flow: a direct upload answers "created" and
+    its verification is waited out by the generation (409 upload_not_ready)."""
+    before = len(sandbox.request_log)
+    studio.describe(clip, format="vtt").wait(timeout=120)
+    paths = [r.path for r in list(sandbox.request_log)[before:]]
+    assert any(p.endswith("/upload_media") for p in paths)
+    assert not any("get_upload_status" in p for p in paths), paths
