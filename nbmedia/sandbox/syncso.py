@@ -64,8 +64,9 @@ Our readings where the documentation is silent (beyond those in providers.md):
   ``options`` and ``segments`` as JSON strings (the SDK's ``create_with_files`` can only send
   ``model``, ``webhookUrl`` and the files: httpx refuses a dict or list as a form field). Files
   ``video`` and ``audio`` (each ≤ 20 MB, else 413) are stored and become inputs: the file fills
-  the input item of its type that has no ``url``, or is added; a file and a ``url`` for the same
-  item is a 400.
+  the input item of its type that has no ``url``, or is added; given beside a ``url`` for the
+  same kind, the file takes precedence (the docs: "combining both file and url inputs is also
+  supported, with the file taking precedence").
 - Idempotency (sync.so's guide): ``Idempotency-Key`` of 1–128 characters ``[A-Za-z0-9._~-]``
   (else 400). The same key with the same body (JSON compared after parsing; multipart by fields
   and file digests) answers 201 with the same generation as it is now, plus
@@ -996,14 +997,8 @@ class SyncSo:
             empty = [i for i in same if i.get("url") is None]
             if empty:
                 empty[0]["url"] = url
-            elif same and kind == "video":
-                raise ApiError(
-                    400, ["give the video as the video file or as an input url, not both"]
-                )
-            elif any(i.get("url") is not None for i in same):
-                raise ApiError(
-                    400, ["give the audio as the audio file or as an input url, not both"]
-                )
+            elif same:  # "combining both file and url inputs is supported, the file taking
+                same[0]["url"] = url  # precedence": the file replaces the first item's url
             elif kind == "video":
                 items.insert(0, {"type": "video", "url": url})
             else:

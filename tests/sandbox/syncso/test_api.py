@@ -635,11 +635,20 @@ def test_create_with_files_stores_uploads_as_inputs(sandbox: Sandbox, api, media
     assert wait_gen(api, again["id"])["status"] == "COMPLETED"
 
 
+def test_a_file_beside_a_url_takes_precedence(api, media, sandbox) -> None:
+    """The docs: "combining both file and url inputs is also supported, with the file taking
+    precedence"."""
+    video = ("talk.mp4", media.video_file.read_bytes(), "video/mp4")
+    both = json.dumps([video_item(media.video), audio_item(media.audio_short)])
+    r = api.post("/v2/generate", data={"model": "lipsync-2", "input": both}, files={"video": video})
+    assert r.status_code == 201, r.text
+    url = r.json()["input"][0]["url"]
+    assert url.startswith(sandbox.base_url("syncso") + "/files/upload-") and url != media.video
+    assert wait_gen(api, r.json()["id"])["status"] == "COMPLETED"
+
+
 def test_multipart_errors(api, media) -> None:
     video = ("talk.mp4", media.video_file.read_bytes(), "video/mp4")
-    both = json.dumps([video_item(media.video)])
-    r = api.post("/v2/generate", data={"model": "lipsync-2", "input": both}, files={"video": video})
-    assert_nest(r, 400, "not both")
     r = api.post("/v2/generate", data={"model": "lipsync-2", "options": "{loop"}, files={"video": video})  # fmt: skip
     assert_nest(r, 400, "options must be a JSON string")
     big = ("big.wav", b"\0" * (syncso.MAX_UPLOAD_BYTES + 1), "audio/wav")
