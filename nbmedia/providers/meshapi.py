@@ -110,6 +110,12 @@ class VideoRequest(RequestModel):
     priority: int | None = Field(None, ge=0, le=9)
     safety_identifier: str | None = Field(None, min_length=1)
     callback_url: str | None = None
+    draft_task: str | None = Field(
+        None, min_length=1, description="Id of an earlier draft task whose video is a reference"
+    )
+    roles: dict[str, str] | None = Field(
+        None, description="An input's role by its place, e.g. {'images.0': 'first_frame'}"
+    )
 
     @pydantic.field_validator("callback_url")
     @classmethod
@@ -120,7 +126,16 @@ class VideoRequest(RequestModel):
     def _rules(self) -> VideoRequest:
         if self.duration is not None and self.frames is not None:
             raise FieldRule("frames", "give duration or frames, not both", self.frames)
-        if not (self.prompt or self.images or self.videos or self.audios):
+        for place in self.roles or {}:
+            kind, _, index = place.partition(".")
+            items = getattr(self, kind, None) if kind in ("images", "videos", "audios") else None
+            if place == "draft_task" and self.draft_task:
+                continue
+            if items is None or not index.isdigit() or int(index) >= len(items):
+                raise FieldRule(
+                    f"roles.{place}", "names no input (images.N, videos.N, audios.N, draft_task)"
+                )
+        if not (self.prompt or self.images or self.videos or self.audios or self.draft_task):
             raise FieldRule("prompt", "content is empty: give a prompt, images or videos")
         if self.audios and not (self.images or self.videos):
             raise FieldRule("audios", "audio cannot be the only input: add an image or a video")
@@ -144,14 +159,29 @@ class VideoRequest(RequestModel):
 
     def wire(self) -> dict[str, Any]:
         body = self.model_dump(
-            mode="json", exclude_none=True, exclude={"prompt", "images", "videos", "audios"}
+            mode="json",
+            exclude_none=True,
+            exclude={"prompt", "images", "videos", "audios", "draft_task", "roles"},
         )
+        roles = self.roles or {}
         content: list[dict[str, Any]] = []
         if self.prompt:
             content.append({"type": "text", "text": self.prompt})
-        content += [{"type": "image_url", "image_url": {"url": u}} for u in self.images]
-        content += [{"type": "video_url", "video_url": {"url": u}} for u in self.videos]
-        content += [{"type": "audio_url", "audio_url": {"url": u}} for u in self.audios]
+        for field, kind in (
+            ("images", "image_url"),
+            ("videos", "video_url"),
+            ("audios", "audio_url"),
+        ):
+            for i, url in enumerate(getattr(self, field)):
+                item: dict[str, Any] = {"type": kind, kind: {"url": url}}
+                if f"{field}.{i}" in roles:
+                    item["role"] = roles[f"{field}.{i}"]
+                content.append(item)
+        if self.draft_task:
+            item = {"type": "draft_task", "draft_task": {"id": self.draft_task}}
+            if "draft_task" in roles:
+                item["role"] = roles["draft_task"]
+            content.append(item)
         body["content"] = content
         return body
 
@@ -252,9 +282,18 @@ class MeshAPI(Provider):
             value = fields.get(key)
             if value is None:
                 continue
-            if isinstance(value, (str, os.PathLike, Job)) or not isinstance(value, Sequence):
+            if isinstance(value, (str, os.PathLike, Job, Mapping)) or not isinstance(
+                value, Sequence
+            ):
                 value = [value]
-            fields[key] = [self._source(f"{key}.{i}", v, kind_) for i, v in enumerate(value)]
+            sources = []
+            for i, v in enumerate(value):
+                if isinstance(v, Mapping) and "url" in v:  # {"url": source, "role": ...}
+                    if v.get("role") is not None:
+                        fields["roles"] = {**(fields.get("roles") or {}), f"{key}.{i}": v["role"]}
+                    v = v["url"]
+                sources.append(self._source(f"{key}.{i}", v, kind_))
+            fields[key] = sources
         request = super().make_request(kind, fields)
         assert isinstance(request, VideoRequest)
         self._check_limits(request)
@@ -506,14 +545,35 @@ def _expected_task(request: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _split_content(items: Any) -> dict[str, Any]:
-    """A raw `content` array → prompt, images, videos, audios."""
-    out: dict[str, Any] = {"images": [], "videos": [], "audios": []}
-    for item in items or []:
-        kind = item.get("type")
+    """A raw `content` array (as the API and its SDK take it) → prompt, images, videos,
+    audios, draft_task, and the role of each item that has one."""
+    if not isinstance(items, (list, tuple)):
+        raise ValidationError("meshapi", "content", items, "must be a list of content items")
+    out: dict[str, Any] = {"images": [], "videos": [], "audios": [], "roles": {}}
+    for n, item in enumerate(items):
+        kind = item.get("type") if isinstance(item, Mapping) else None
         if kind == "text":
             out["prompt"] = item.get("text")
-        elif kind in ("image_url", "video_url", "audio_url"):
-            out[kind.replace("_url", "s")].append(item[kind]["url"])
+            continue
+        if kind in ("image_url", "video_url", "audio_url"):
+            field = kind.replace("_url", "s")
+            source = item.get(kind)
+            url = source.get("url") if isinstance(source, Mapping) else source
+            place = f"{field}.{len(out[field])}"
+            out[field].append(url)
+        elif kind == "draft_task":
+            source = item.get("draft_task")
+            out["draft_task"] = source.get("id") if isinstance(source, Mapping) else source
+            place = "draft_task"
+        else:
+            raise ValidationError(
+                "meshapi",
+                f"content.{n}.type",
+                kind,
+                "must be one of text, image_url, video_url, audio_url, draft_task",
+            )
+        if item.get("role") is not None:
+            out["roles"][place] = item["role"]
     return {k: v for k, v in out.items() if v}
 
 

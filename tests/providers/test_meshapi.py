@@ -215,3 +215,39 @@ def test_a_data_uri_without_its_mime_type_is_refused(studio, sandbox, uri) -> No
     with pytest.raises(nm.ValidationError, match="MIME type") as info:
         studio.generate("p", provider="meshapi", images=[uri])
     assert info.value.field == "images.0" and len(sandbox.request_log) == before
+
+
+def test_content_items_keep_their_roles_and_a_draft_task_reaches_the_wire(studio, sandbox) -> None:
+    """As the docs and the SDK's VideoContentItem have them: roles stay on their items, and a
+    draft_task is an item of its own (it was sent as a bare text item, roles dropped)."""
+    draft = studio.generate("A draft", provider="meshapi", duration=4, draft=True)
+    draft.wait(timeout=180)
+    first, last = "https://example.com/first.png", "https://example.com/last.png"
+    _, request = studio.prepare(
+        "meshapi",
+        "video",
+        content=[
+            {"type": "text", "text": "From the draft"},
+            {"type": "image_url", "image_url": {"url": first}, "role": "first_frame"},
+            {"type": "image_url", "image_url": {"url": last}, "role": "last_frame"},
+            {"type": "draft_task", "draft_task": {"id": draft.id}},
+        ],
+    )
+    assert request.wire()["content"] == [
+        {"type": "text", "text": "From the draft"},
+        {"type": "image_url", "image_url": {"url": first}, "role": "first_frame"},
+        {"type": "image_url", "image_url": {"url": last}, "role": "last_frame"},
+        {"type": "draft_task", "draft_task": {"id": draft.id}},
+    ]
+    _, same = studio.prepare(
+        "meshapi", "video", "From the draft",
+        images=[{"url": first, "role": "first_frame"}, {"url": last, "role": "last_frame"}],
+        draft_task=draft.id,
+    )  # fmt: skip
+    assert same.wire()["content"] == request.wire()["content"]
+    job = studio.submit("meshapi", "video", None, draft_task=draft.id, duration=4)
+    job.wait(timeout=180)
+    assert job.status is nm.JobStatus.SUCCEEDED and job.raw["draft_task_id"] == draft.id
+    with pytest.raises(nm.ValidationError) as info:
+        studio.prepare("meshapi", "video", "x", roles={"images.3": "first_frame"})
+    assert info.value.field == "roles.images.3"
