@@ -796,6 +796,8 @@ class Studio(_StudioBase):
         self._stop_receiving()
         self.engine.close()  # no step may write to the ledger once it is closed
         self._hooks.stop_views()
+        for batch in self._batches:  # rows not sent stay planned for the next Studio
+            batch.cancel()
         self._runner.cancel_pending()
         loop = self._runner.loop
         if not loop.is_closed() and not loop.is_running():

@@ -202,6 +202,8 @@ class Engine:
         then searched for in the provider's list, or ends `unconfirmed` where there is none.
         With `wait_rate_limits`, a 429 that waiting cures is waited out and the create re-sent
         (a 429 creates nothing)."""
+        if self._closed:  # a batch still sending when its Studio closed: its rows stay planned
+            raise NbmediaError("this Studio is closed: a new Studio sends what is left")
         job = self.adopt(job)
         job.created_at = utcnow()  # a batch row planned earlier is made from now on
         job.request = request.wire()  # exactly what is sent (a resumed row is built anew)

@@ -163,10 +163,21 @@ class Batch:
 
     async def stop(self) -> None:
         """Stops sending (rows not sent stay planned in the ledger for the next Studio)."""
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
+        self.cancel()
+        if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
+
+    def cancel(self) -> None:
+        """`stop` without waiting (from a sync close): the task ends at its next step."""
+        task = self._task
+        if task is None or task.done():
+            return
+        loop = task.get_loop()
+        if loop.is_running() and not _on(loop):
+            loop.call_soon_threadsafe(task.cancel)
+        else:
+            task.cancel()
 
     async def _run(self) -> None:
         sending = {}
@@ -260,3 +271,10 @@ def _plain(value: Any) -> Any:
     if callable(item) and not isinstance(value, (list, dict, str)):
         return item()
     return value
+
+
+def _on(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False

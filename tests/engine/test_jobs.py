@@ -450,3 +450,17 @@ def test_a_new_job_expects_the_time_such_jobs_took_here(studio: nm.Studio) -> No
     assert job.expected_s == pytest.approx(took) and not job.done
     assert studio.engine.new_job("mercadream", "music").expected_s is None  # another kind
     job.wait(timeout=60)
+
+
+def test_a_create_after_the_studio_closed_is_refused_without_touching_the_ledger(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    """A batch still sending when its Studio closes: the rows it had not sent stay planned (a
+    new Studio sends them), and none fails on the closed ledger."""
+    import asyncio
+
+    studio = nm.Studio(root=tmp_path, sandbox=sandbox)
+    job, request = studio.prepare("mercadream", "speech", "Too late.")
+    studio.close()
+    with pytest.raises(nm.NbmediaError, match="closed"):
+        asyncio.run(studio.engine.send(job, request))
