@@ -1,10 +1,12 @@
-"""Duration and streams of a local audio/video file, for checking documented input limits before sending.
+"""Duration and streams of a local audio/video file, to check documented input limits before
+sending.
 
 Uses the ffmpeg binary the imageio-ffmpeg wheel ships (already a dependency); WAV needs nothing.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import subprocess
 import wave
@@ -46,11 +48,21 @@ def streams(path: Path) -> set[str] | None:
 
 
 def _ffmpeg_info(path: Path) -> str:
-    """What `ffmpeg -i` says of a file (on stderr): its container, duration and streams."""
+    """What `ffmpeg -i` says of a file (on stderr): its container, duration and streams; asked
+    once per version of the file (a form validates as the user types)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return ""
+    return _ask_ffmpeg(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _ask_ffmpeg(path: str, _mtime_ns: int, _size: int) -> str:
     import imageio_ffmpeg
 
     proc = subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)],
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", path],
         capture_output=True,
         text=True,
         errors="replace",
