@@ -119,6 +119,10 @@ DOWNLOADS_IN_FLIGHT = 4
 """Files fetched at once per Studio."""
 DOWNLOAD_FAILURES_TO_RAISE = 3
 """After this many failed attempts `wait()` raises DownloadError (the engine keeps trying)."""
+DOWNLOAD_NOTED_AFTER = 1.0
+"""A download still running after this many seconds (or one that failed) is written to the
+ledger as `downloading`, so every table shows it; a quicker one is not: a kill in between loses
+nothing, the restart reads the job again and finds it finished (one write less per job)."""
 
 LEASE_TTL = 20.0
 """Seconds without a heartbeat after which another Studio may take a job over (a killed

@@ -428,8 +428,10 @@ class Engine:
             job.status = JobStatus.RUNNING  # succeeded only once the files are here
             job.progress = 1.0
             job.note = "downloading outputs"
-            with self.ledger.soon() if following else self.ledger.batch():
-                self._record(job, Phase.DOWNLOADING)  # lost to a kill: read again, same
+            if not following:  # its provider id, at once (the job was adopted finished)
+                self._record(job, Phase.FOLLOWING)
+            # not written yet: lost to a kill, the job is read again and found the same; a
+            # download that lasts or fails is written (`_note_downloading`)
             self.tracker.follow(job, Phase.DOWNLOADING, delay=0.0, owned=True)
             self.changed(job)
             return
@@ -524,6 +526,8 @@ class Engine:
             log.error("%s job %s: step failed", entry.job.provider, entry.job.local_id,
                       exc_info=exc)  # fmt: skip
             cause = f"{type(exc).__name__}: {exc}"
+        if entry.phase == Phase.DOWNLOADING:
+            self._note_downloading(entry)
         delay = self.tracker.failed_step(entry, exc)
         if what is None:
             what = {
@@ -549,6 +553,9 @@ class Engine:
         if self._slots is None:
             self._slots = asyncio.Semaphore(C.DOWNLOADS_IN_FLIGHT)
         async with self._slots:
+            slow = asyncio.get_running_loop().call_later(
+                C.DOWNLOAD_NOTED_AFTER, self._note_downloading, entry
+            )
             try:
                 try:
                     if self.downloads.sourceless(job):
@@ -563,6 +570,8 @@ class Engine:
                 raise DownloadError(
                     job.provider, f"download failed ({exc})", remedy="it is retried"
                 ) from exc
+            finally:
+                slow.cancel()
         if self.downloads.missing(job):
             raise DownloadError(job.provider, "the provider gave no file for a main output")
         self._stuck.pop(job.local_id, None)
@@ -572,14 +581,26 @@ class Engine:
         job.completed_at = job.completed_at or utcnow()
         self._finish(job, JobStatus.SUCCEEDED, None)
 
+    def _note_downloading(self, entry: Entry) -> None:
+        """A download that lasts or failed is written as such: the tables show it, and a
+        restart fetches the files from the links it holds."""
+        job = entry.job
+        if (
+            self.tracker.entry(job) is entry
+            and entry.phase == Phase.DOWNLOADING
+            and self.ledger.phase(job.local_id) != Phase.DOWNLOADING
+        ):
+            with self.ledger.soon():
+                self._record(job, Phase.DOWNLOADING)
+
     async def _fetch(self, job: Job, provider: Provider, *, overwrite: bool = False) -> None:
         # the paths land on a copy first: the job shows a file only once the ledger has it
         shadow = _copy(job)
         shadow.outputs = [dataclasses.replace(o) for o in job.outputs]
         try:
-            await self.downloads.fetch(
-                shadow, provider.api, shared_id=self.ledger.shares_id(job), overwrite=overwrite
-            )
+            # only a job that can be regenerated shares its provider id with another row
+            shared = provider.has(Capability.PATCH) and self.ledger.shares_id(job)
+            await self.downloads.fetch(shadow, provider.api, shared_id=shared, overwrite=overwrite)
         finally:
             for out, saved in zip(job.outputs, shadow.outputs, strict=True):
                 out.path = saved.path

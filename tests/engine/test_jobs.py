@@ -157,6 +157,36 @@ def test_an_html_page_served_as_the_file_is_not_a_result(
     assert not list(job.path.parent.glob("*.part"))
 
 
+def test_a_quick_download_is_not_written_as_downloading_a_slow_one_is(
+    studio: nm.Studio, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One ledger write less per job: a kill during a quick download loses nothing (the job
+    is read again and found finished); a download that lasts is written, so tables show it."""
+    written: list[tuple[str, str]] = []
+    record = Ledger.record
+
+    def spy(self: Ledger, job: nm.Job, phase: str, **kw: object) -> None:
+        written.append((job.local_id, phase))
+        record(self, job, phase, **kw)
+
+    monkeypatch.setattr(Ledger, "record", spy)
+    quick = studio.speech("Fetched at once.", format="wav").wait(60)
+    phases = [phase for local_id, phase in written if local_id == quick.local_id]
+    assert Phase.DOWNLOADING not in phases and phases[-1] == Phase.DONE, phases
+    assert quick.path.read_bytes()[8:12] == b"WAVE"
+
+    sandbox.faults.download_delay = C.DOWNLOAD_NOTED_AFTER + 2.0
+    slow = studio.speech("Fetched slowly.", format="wav")
+    until(studio, lambda: studio.ledger.phase(slow.local_id) == Phase.DOWNLOADING, 30)
+    assert slow.status is nm.JobStatus.RUNNING and slow.progress == 1.0
+    row = studio.jobs().set_index("id").loc[slow.id]  # what the table shows meanwhile
+    assert (row.status, row.progress) == ("running", 1.0)
+    sandbox.faults.download_delay = 0.0
+    slow.wait(60)
+    assert studio.ledger.phase(slow.local_id) == Phase.DONE
+    assert slow.path.read_bytes()[8:12] == b"WAVE"
+
+
 def test_a_truncated_download_is_fetched_again(studio: nm.Studio, sandbox: Sandbox) -> None:
     sandbox.faults.truncated_download_rate = 0.6
     jobs = [studio.speech(f"Cut short {i}.", format="wav") for i in range(4)]
