@@ -253,6 +253,9 @@ VOICES = (
 )  # fmt: skip
 """Voice ids (the Gemini / Chirp 3 HD star names; the docs' example is Achernar)."""
 
+SAME_LANGUAGE = {"no": "nb", "cmn": "zh"}
+"""Primary subtags naming a listed language under another code (the 400's hint only)."""
+
 CATEGORIES = (
     "Auto",
     "Educational Lecture",
@@ -1764,6 +1767,7 @@ def _language(value: Any, where: str) -> str:
     if isinstance(value, str) and match is not None:
         return match
     primary = str(value).replace("_", "-").split("-")[0].lower()
+    primary = SAME_LANGUAGE.get(primary, primary)
     same = [c for c in LANGUAGES if c.split("-")[0].lower() == primary]
     hint = (
         f" (for this language use {' or '.join(same)})" if isinstance(value, str) and same else ""

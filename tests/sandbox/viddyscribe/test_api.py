@@ -754,8 +754,9 @@ def test_input_filename_names_the_video_in_the_edl(api: httpx.Client, clip: Path
         ("text", {"custom_captions": {"content": "x", "lang": "en"}}, "custom_captions.lang"),
         ("text", {"custom_captions": {"content": "1\n00:01 --> 00:02\nhi"}}, "line 2"),
         ("video", {"description_content": 5}, "description_content"),
-        ("audio", {"language": "ar-SA"}, "ar-XA"),
-        ("audio", {"language": "no-NO"}, "nb-NO"),
+        ("audio", {"language": "ar-SA"}, "use ar-XA"),
+        ("audio", {"language": "no-NO"}, "use nb-NO"),
+        ("audio", {"language": "zh-TW"}, "use zh-CN"),
     ],
 )
 def test_further_fields_are_checked_per_route(
