@@ -467,7 +467,7 @@ class ViddyScribe(Provider):
         return outs + keep
 
     def voices(self) -> list[dict[str, Any]]:
-        """The narration voices we know of (the API takes any voice id it offers)."""
+        """The narration voices: the only ids a request may name (others are refused)."""
         return [
             {"id": v, "name": v, "language": "multi", "default": v == "Achernar"} for v in VOICES
         ]
