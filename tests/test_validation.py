@@ -180,7 +180,10 @@ BOUNDED = [
 ]
 """Every field with a documented range or length (Mesh API's duration and frames have theirs
 per model, checked by the tests of that provider)."""
-NEEDS = {("syncso", "lipsync", "text"): {"voice_id": "v1"}}
+NEEDS = {
+    ("syncso", "lipsync", "text"): {"voice_id": "v1"},
+    ("viddyscribe", "describe", "volume_level_db"): {"output": "audio"},
+}
 """What a bounded field needs beside it to make a valid request."""
 
 

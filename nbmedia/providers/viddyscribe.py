@@ -50,12 +50,9 @@ LANGUAGES = {
     "te-IN": "Telugu", "th-TH": "Thai", "tr-TR": "Turkish", "uk-UA": "Ukrainian", "ur-IN": "Urdu",
     "vi-VN": "Vietnamese",
 }  # fmt: skip
-"""The 52 languages of the page as BCP-47 codes (our reading of the regions it leaves open)."""
-LANGUAGE_ALIASES = {
-    "ar-SA": "ar-XA", "ar-EG": "ar-XA", "cmn-CN": "zh-CN", "zh-Hans": "zh-CN", "bn-BD": "bn-IN",
-    "no-NO": "nb-NO", "sw-TZ": "sw-KE", "ur-PK": "ur-IN", "sr-Cyrl-RS": "sr-RS",
-}  # fmt: skip
-"""Other spellings of the same languages, accepted and sent as given."""
+"""The 52 languages of the page as BCP-47 codes (our reading of the regions it leaves open:
+ar-XA, bn-IN, sw-KE, ur-IN, zh-CN, nb-NO). The docs name no other spellings, and the API
+refuses them: another region's code (ar-SA, no-NO) is refused here, naming the listed one."""
 CATEGORIES = (
     "Auto", "Educational Lecture", "Educational Kids", "Government Meeting", "Documentary",
     "Narrative Story", "Social Media", "Tutorial/How-To", "Vlog", "Commercial/Advertisement", "News",
@@ -67,7 +64,21 @@ VOICES = (
     "Orus", "Puck", "Pulcherrima", "Rasalgethi", "Sadachbia", "Sadaltager", "Schedar", "Sulafat",
     "Umbriel", "Vindemiatrix", "Zephyr", "Zubenelgenubi",
 )  # fmt: skip
-"""Voice ids we know of (the page names Achernar; the rest are the same family). Others pass."""
+"""The voice ids (the page names Achernar; the rest are the same Gemini / Chirp 3 HD family; the
+newer page counts 31, the 31st is not in any copy we could read). Others are refused."""
+ROUTE_FIELDS = {
+    "volume_option": ("audio", "video"),
+    "volume_level_db": ("audio", "video"),
+    "description_content": ("audio", "video"),
+    "audio_track_type": ("audio",),
+}
+"""generation_config fields only some outputs take (the API reference's request body of each
+route); the others go to every route."""
+VOLUME_DB = (-10.0, 0.0)
+"""volume_level_db: max peak in dBFS with volume_option "max"; "supported range is -10 to 0"."""
+FILENAME_MAX = 255
+SAME_LANGUAGE = {"no": "nb", "cmn": "zh"}
+"""Primary subtags that name a listed language under another code (for the refusal's hint)."""
 Category = Literal[CATEGORIES]  # type: ignore[valid-type]
 ENDPOINT = {"text": "generate_ad_text", "audio": "generate_ad_audio", "video": "generate_ad_video"}
 
@@ -91,12 +102,64 @@ class DescribeRequest(RequestModel):
     )
     custom_instructions: str | None = Field(None, description="May be empty, as in the docs")
     read_all_onscreen_text: bool | None = None
+    auto_fit: bool | None = Field(None, description="Fit descriptions into no-speech zones")
+    allow_descriptions_over_music: bool | None = Field(
+        None, description="Allow descriptions over music when no better timing exists"
+    )
+    custom_captions: dict[str, str] | str | None = Field(
+        None, description="Captions (VTT/SRT/plain text) to use instead of transcribing"
+    )
+    volume_option: Literal["auto", "max"] | None = Field(
+        None, description="max: set the AD track's peak to volume_level_db"
+    )
+    volume_level_db: float | None = Field(
+        None, ge=VOLUME_DB[0], le=VOLUME_DB[1], description="Max peak in dBFS (-10 to 0)"
+    )
+    audio_track_type: Literal["mixed", "ad_only"] | None = Field(
+        None, description="Audio output: source plus narration (mixed) or narration alone"
+    )
+    description_content: str | None = None
+    filename: str | None = Field(
+        None, min_length=1, max_length=FILENAME_MAX, description="input.filename"
+    )
 
     @pydantic.field_validator("language")
     @classmethod
     def _language(cls, v: str) -> str:
-        if v not in LANGUAGES and v not in LANGUAGE_ALIASES:
-            raise ValueError(f"must be one of the 52 supported languages ({', '.join(LANGUAGES)})")
+        if v in LANGUAGES:
+            return v
+        primary = v.replace("_", "-").split("-")[0].lower()
+        primary = SAME_LANGUAGE.get(primary, primary)
+        same = [c for c in LANGUAGES if c.split("-")[0].lower() == primary]
+        hint = f"; for this language use {' or '.join(same)}" if same else ""
+        raise ValueError(
+            f"must be one of the {len(LANGUAGES)} supported languages{hint} "
+            f"({', '.join(LANGUAGES)})"
+        )
+
+    @pydantic.field_validator("voice")
+    @classmethod
+    def _voice(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        match = {name.lower(): name for name in VOICES}.get(v.lower())
+        if match is None:
+            raise ValueError(f"is not a ViddyScribe voice id; use one of {', '.join(VOICES)}")
+        return match
+
+    @pydantic.field_validator("custom_captions")
+    @classmethod
+    def _captions(cls, v: dict[str, str] | str | None) -> dict[str, str] | None:
+        """A string is the captions' content; an object is {content, format?, filename?}."""
+        if v is None:
+            return v
+        if isinstance(v, str):
+            v = {"content": v}
+        extra = set(v) - {"content", "format", "filename"}
+        if extra:
+            raise ValueError(f"has no field {sorted(extra)[0]!r} (content, format, filename)")
+        if not v.get("content", "").strip():
+            raise ValueError("needs its content: the captions as VTT, SRT or plain text")
         return v
 
     @pydantic.field_validator("video")
@@ -130,10 +193,18 @@ class DescribeRequest(RequestModel):
     def _audio_is_standard(self) -> DescribeRequest:
         if self.output == "audio" and self.ad_type != "standard_ad":
             raise FieldRule("ad_type", "an audio track is made for Standard AD only", self.ad_type)
+        for name, outputs in ROUTE_FIELDS.items():
+            value = getattr(self, name)
+            if value is not None and self.output not in outputs:
+                routes = " and ".join(f"output={o!r}" for o in outputs)
+                rule = f"applies to {routes} only (not output={self.output!r})"
+                raise FieldRule(name, rule, value)
         return self
 
     def config(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_none=True, exclude={"video", "output"})
+        return self.model_dump(
+            mode="json", exclude_none=True, exclude={"video", "output", "filename"}
+        )
 
     def wire(self) -> dict[str, Any]:
         body = self.config()
@@ -144,6 +215,8 @@ class DescribeRequest(RequestModel):
             else (video.url if isinstance(video, Output) else video)
         )
         body["output"] = self.output
+        if self.filename is not None:
+            body["filename"] = self.filename
         return body
 
 
@@ -289,10 +362,10 @@ class ViddyScribe(Provider):
     async def submit(self, job: Job, request: RequestModel) -> Job:
         assert isinstance(request, DescribeRequest)
         media_id = await self.upload(request.video)
-        body = {
-            "input": {"type": "media_id", "media_id": media_id},
-            "generation_config": request.config(),
-        }
+        source: dict[str, Any] = {"type": "media_id", "media_id": media_id}
+        if request.filename is not None:
+            source["filename"] = request.filename
+        body = {"input": source, "generation_config": request.config()}
         patience = Patience()
         while True:
             try:
@@ -394,7 +467,7 @@ class ViddyScribe(Provider):
         return outs + keep
 
     def voices(self) -> list[dict[str, Any]]:
-        """The narration voices we know of (the API takes any voice id it offers)."""
+        """The narration voices: the only ids a request may name (others are refused)."""
         return [
             {"id": v, "name": v, "language": "multi", "default": v == "Achernar"} for v in VOICES
         ]

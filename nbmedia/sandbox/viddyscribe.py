@@ -56,8 +56,22 @@ Our readings where the documentation is silent (beyond those in providers.md):
   ``generate_ad_video`` only and then gives the JSON output. ``custom_instructions`` (at most
   ``CUSTOM_INSTRUCTIONS_MAX`` characters) is validated and kept, and changes nothing.
   ``read_all_onscreen_text`` applies to ``extended_ad`` only, as the docs say.
+- The API reference's further fields, per route as its pages list them (``ROUTE_FIELDS``; a
+  field of another route is a 400 naming the routes that take it): ``auto_fit`` and
+  ``allow_descriptions_over_music`` (booleans, default true, the reference's example; the
+  sandbox detects no speech or music, so they change nothing), ``custom_captions``
+  (``{"content", "format"?, "filename"?}``: content required, cue timing lines must parse;
+  kept, changes nothing), ``description_content`` (audio and video; a string, kept, its meaning
+  is not documented). ``volume_option`` ``auto`` | ``max`` and ``volume_level_db`` (-10 to 0
+  dBFS, used with ``max``; ``max`` without a level is ``VOLUME_DB_DEFAULT``) set the narration's
+  peak, in the audio track and in the described MP4's mix. ``audio_track_type`` (audio route
+  only) ``mixed`` (default: the source's own sound under the narration, a stereo WAV) or
+  ``ad_only`` (the narration alone, mono). ``input.filename`` (every input type) names the video
+  in the outputs (the EDL's title and clip) and, for uploads, the media.
 - Languages: the page's 52, as the Google Chirp 3 HD codes the star-name voices come with
-  (Arabic ``ar-XA``, Bengali ``bn-IN``, Swahili ``sw-KE``, Urdu ``ur-IN``; Chinese ``zh-CN``).
+  (Arabic ``ar-XA``, Bengali ``bn-IN``, Swahili ``sw-KE``, Urdu ``ur-IN``; Chinese ``zh-CN``,
+  Norwegian ``nb-NO``). The docs give BCP-47 codes and no aliases: another region's code
+  (``ar-SA``, ``no-NO``) is a 400 that names the listed code of that language.
   Voices: the 30 Chirp 3 HD / Gemini star names (the newer page says 31; the 31st is unknown).
 - Jobs: ids ``task_<12 chars>``; statuses queued, processing, done, failed; timestamps
   ISO-8601 UTC (``...Z``, seconds). Timing is ``timing()``: half the video's length plus a few
@@ -239,6 +253,9 @@ VOICES = (
 )  # fmt: skip
 """Voice ids (the Gemini / Chirp 3 HD star names; the docs' example is Achernar)."""
 
+SAME_LANGUAGE = {"no": "nb", "cmn": "zh"}
+"""Primary subtags naming a listed language under another code (the 400's hint only)."""
+
 CATEGORIES = (
     "Auto",
     "Educational Lecture",
@@ -267,12 +284,43 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "custom_instructions": None,
     "read_all_onscreen_text": False,
     "video_category": "Auto",
+    "auto_fit": True,
+    "allow_descriptions_over_music": True,
+    "custom_captions": None,
+    "volume_option": "auto",
+    "volume_level_db": None,
+    "audio_track_type": "mixed",
+    "description_content": None,
 }
-"""Every ``generation_config`` field and its default."""
+"""Every ``generation_config`` field and its default (``auto_fit`` and
+``allow_descriptions_over_music`` default to the API reference's example value, true)."""
+BASE_FIELDS = (
+    "language", "format", "ad_type", "voice", "custom_instructions", "read_all_onscreen_text",
+    "video_category", "auto_fit", "allow_descriptions_over_music", "custom_captions",
+)  # fmt: skip
+ROUTE_FIELDS = {
+    "text": BASE_FIELDS,
+    "audio": BASE_FIELDS
+    + ("volume_option", "volume_level_db", "audio_track_type", "description_content"),
+    "video": BASE_FIELDS + ("volume_option", "volume_level_db", "description_content"),
+}
+"""The ``generation_config`` fields each route takes: its API reference page's request body and
+"Generation Config Options" table (the audio track type is the audio route's only: it picks the
+track ``audio_signed_url`` returns)."""
+VOLUME_OPTIONS = ("auto", "max")
+"""``max`` sets the AD narration's peak to ``volume_level_db``; ``auto`` is the default level."""
+VOLUME_DB_RANGE = (-10.0, 0.0)
+"""``volume_level_db``: max peak in dBFS, "supported range is -10 to 0"."""
+VOLUME_DB_DEFAULT = -5.0
+"""The reference's example value, used when ``max`` comes without a level (our reading)."""
+AUDIO_TRACK_TYPES = ("mixed", "ad_only")
+"""``mixed`` (default): the source's own sound plus the narration; ``ad_only``: the narration."""
+CUSTOM_CAPTION_FIELDS = ("content", "format", "filename")
+"""``custom_captions`` is ``{"content": "<VTT/SRT/plaintext>"}``; format and filename are hints."""
 
 INPUT_TYPES = ("media_id", "url", "file")
 INPUT_FIELDS = {
-    "media_id": ("type", "media_id"),
+    "media_id": ("type", "media_id", "filename"),
     "url": ("type", "url", "filename"),
     "file": ("type", "filename"),
     "signed_url": ("type", "filename", "content_type"),
@@ -844,9 +892,16 @@ def voice_spec(voice: str, language: str = "en-US") -> str:
 
 
 def speak_track(
-    segments: list[Segment], *, language: str, voice: str, duration: float, out: Path
+    segments: list[Segment],
+    *,
+    language: str,
+    voice: str,
+    duration: float,
+    out: Path,
+    peak_db: float | None = None,
 ) -> Path:
-    """A WAV of ``duration`` s with each segment spoken from its start, fitted before the next."""
+    """A WAV of ``duration`` s with each segment spoken from its start, fitted before the next;
+    with ``peak_db`` (``volume_option: max``) its loudest sample is that many dBFS."""
     from .media.audio import write_audio
     from .media.speech import synthesize
 
@@ -873,6 +928,10 @@ def speak_track(
             fade = min(len(clip), round(FADE_SECONDS * rate))
             clip[len(clip) - fade :] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
         track[pos : pos + len(clip)] = clip.astype(np.int16)
+    peak = int(np.abs(track.astype(np.int32)).max())
+    if peak_db is not None and peak > 0:
+        target = 32767 * 10 ** (peak_db / 20)
+        track = np.round(track.astype(np.float64) * (target / peak)).astype(np.int16)
     return write_audio(out, track, rate, "wav")
 
 
@@ -956,6 +1015,12 @@ class Job:
     output: dict[str, Any] | None = None
     audio_name: str | None = None
     video_name: str | None = None
+    filename: str | None = None
+    """``input.filename``: the name the outputs give the video (else the upload's)."""
+
+    @property
+    def title(self) -> str:
+        return self.filename or self.media.filename
 
 
 def _iso(epoch: float) -> str:
@@ -1353,7 +1418,14 @@ class ViddyScribe:
 
     # ------------------------------------------------------------------------ jobs
 
-    def create_job(self, team: str, kind: str, media: Media, config: dict[str, Any]) -> Job:
+    def create_job(
+        self,
+        team: str,
+        kind: str,
+        media: Media,
+        config: dict[str, Any],
+        filename: str | None = None,
+    ) -> Job:
         assert media.info is not None
         wait, run = timing(kind, float(media.info["duration"]))
         with self._lock:
@@ -1374,6 +1446,7 @@ class ViddyScribe:
                 created=time.time(),
                 start=start,
                 lifecycle=Lifecycle(self.env.clock, Timing(wait=start - now, run=run)),
+                filename=filename,
             )
             self._jobs[job.id] = job
         self.env.audit.created(
@@ -1419,7 +1492,7 @@ class ViddyScribe:
             "provider": NAME,
             "kind": job.kind,
             "media": self._digest(job.media),
-            "filename": job.media.filename,
+            "filename": job.title,
             "config": job.config,
         }
         outputs: dict[str, Path] = {}
@@ -1452,19 +1525,12 @@ class ViddyScribe:
         elif fmt == "srt":
             output["content"] = to_srt(segments)
         else:
-            title = f"{job.media.filename} audio description"
-            output["content"] = to_edl(segments, title, an.fps, job.media.filename)
+            title = f"{job.title} audio description"
+            output["content"] = to_edl(segments, title, an.fps, job.title)
         if note:
             output["note"] = note
         if "audio" in outputs:
-            words_language = config["language"] if note is None else "en-US"
-            speak_track(
-                segments,
-                language=words_language,
-                voice=config["voice"],
-                duration=an.duration,
-                out=outputs["audio"],
-            )
+            self._narrate(job, segments, note, an.duration, outputs["audio"])
         if "video" in outputs:
             assert job.media.info is not None
             described_video(
@@ -1475,6 +1541,40 @@ class ViddyScribe:
                 outputs["video"],
             )
         return {"output": output}
+
+    def _narrate(
+        self, job: Job, segments: list[Segment], note: str | None, duration: float, out: Path
+    ) -> None:
+        """The AD track at its volume; an audio job's ``mixed`` track adds the source's sound."""
+        import tempfile
+
+        from .media.audio import mix_tracks
+
+        config = job.config
+        peak_db = None
+        if config["volume_option"] == "max":
+            level = config["volume_level_db"]
+            peak_db = VOLUME_DB_DEFAULT if level is None else level
+        speak = {
+            "language": config["language"] if note is None else "en-US",
+            "voice": config["voice"],
+            "duration": duration,
+            "peak_db": peak_db,
+        }
+        assert job.media.info is not None
+        source_sound = job.media.info["audio"] is not None
+        if job.kind != "audio" or config["audio_track_type"] != "mixed" or not source_sound:
+            speak_track(segments, out=out, **speak)
+            return
+        with tempfile.TemporaryDirectory(prefix="nbmedia-viddy-") as tmp:
+            narration = speak_track(segments, out=Path(tmp) / "ad.wav", **speak)
+            mix_tracks(
+                out,
+                speech=narration,
+                music=job.media.path,
+                duration=duration,
+                music_gain=ORIGINAL_AUDIO_GAIN,
+            )
 
     def get_job(self, team: str, job_id: Any) -> Job:
         if not isinstance(job_id, str) or not job_id:
@@ -1650,7 +1750,81 @@ def parse_input(raw: Any, *, allowed: tuple[str, ...]) -> dict[str, Any]:
     for key in raw:
         if key not in INPUT_FIELDS[kind]:
             raise _invalid(f"input.{key}", f"is not a field of a {kind} input")
+    name = raw.get("filename")
+    if name is not None and (
+        not isinstance(name, str) or not name.strip() or len(name) > FILENAME_MAX
+    ):
+        raise _invalid(
+            "input.filename",
+            f"must be a file name of 1 to {FILENAME_MAX} characters (got {_shown(name)})",
+        )
     return raw
+
+
+def _language(value: Any, where: str) -> str:
+    """The canonical code; another region's code of a listed language names the listed one."""
+    match = {c.lower(): c for c in LANGUAGES}.get(str(value).lower().replace("_", "-"))
+    if isinstance(value, str) and match is not None:
+        return match
+    primary = str(value).replace("_", "-").split("-")[0].lower()
+    primary = SAME_LANGUAGE.get(primary, primary)
+    same = [c for c in LANGUAGES if c.split("-")[0].lower() == primary]
+    hint = (
+        f" (for this language use {' or '.join(same)})" if isinstance(value, str) and same else ""
+    )
+    raise _invalid(
+        where,
+        f"{_shown(value)} is not a supported language{hint}; use one of the "
+        f"{len(LANGUAGES)} BCP-47 codes {', '.join(LANGUAGES)}",
+    )
+
+
+def _one_of(value: Any, allowed: tuple[str, ...], where: str) -> str:
+    if value not in allowed:
+        raise _invalid(where, f"must be one of {', '.join(allowed)} (got {_shown(value)})")
+    return value
+
+
+def _flag(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise _invalid(where, f"must be true or false (got {_shown(value)})")
+    return value
+
+
+def _volume_db(value: Any, where: str) -> float:
+    low, high = VOLUME_DB_RANGE
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise _invalid(
+            where, f"must be a number of dBFS from {low:g} to {high:g} (got {_shown(value)})"
+        )
+    return float(value)
+
+
+def _captions(value: Any, where: str) -> dict[str, str]:
+    """``{"content": str, "format"?: str, "filename"?: str}``; cue lines must parse."""
+    if not isinstance(value, dict):
+        raise _invalid(where, 'must be an object such as {"content": "WEBVTT ..."}')
+    for key in value:
+        if key not in CUSTOM_CAPTION_FIELDS:
+            raise _invalid(
+                f"{where}.{key}", f"is not a field (known: {', '.join(CUSTOM_CAPTION_FIELDS)})"
+            )
+    content = value.get("content")
+    if not isinstance(content, str) or not content.strip():
+        raise _invalid(f"{where}.content", "is required: the captions as VTT, SRT or plain text")
+    for key in ("format", "filename"):
+        if key in value and value[key] is not None and not isinstance(value[key], str):
+            raise _invalid(f"{where}.{key}", f"must be a string (got {_shown(value[key])})")
+    for n, line in enumerate(content.replace("\r\n", "\n").split("\n"), 1):
+        if "-->" in line and not CUE_TIMING.match(line.strip()):
+            raise _invalid(f"{where}.content", f"line {n} is not a cue timing: {_shown(line)}")
+    return {k: v for k, v in value.items() if v is not None}
+
+
+CUE_TIMING = re.compile(
+    r"^(\d+:)?\d{1,2}:\d\d[.,]\d{3}\s+-->\s+(\d+:)?\d{1,2}:\d\d[.,]\d{3}(\s.*)?$"
+)
+"""A VTT or SRT cue's timing line."""
 
 
 def parse_config(raw: Any, kind: str, prefix: str = "generation_config.") -> dict[str, Any]:
@@ -1659,10 +1833,16 @@ def parse_config(raw: Any, kind: str, prefix: str = "generation_config.") -> dic
         raw = {}
     if not isinstance(raw, dict):
         raise _invalid(prefix.rstrip(".") or "generation_config", "must be an object")
+    route = f"generate_ad_{kind}"
     for key in raw:
         if key not in DEFAULT_CONFIG:
             raise _invalid(
-                f"{prefix}{key}", f"is not a known field (known: {', '.join(DEFAULT_CONFIG)})"
+                f"{prefix}{key}", f"is not a known field (known: {', '.join(ROUTE_FIELDS[kind])})"
+            )
+        if key not in ROUTE_FIELDS[kind]:
+            takes = [f"generate_ad_{k}" for k, keys in ROUTE_FIELDS.items() if key in keys]
+            raise _invalid(
+                f"{prefix}{key}", f"is not a field of {route} (it applies to {', '.join(takes)})"
             )
     config = dict(DEFAULT_CONFIG)
     for key, value in raw.items():
@@ -1670,22 +1850,12 @@ def parse_config(raw: Any, kind: str, prefix: str = "generation_config.") -> dic
             continue
         where = f"{prefix}{key}"
         if key == "language":
-            match = {c.lower(): c for c in LANGUAGES}.get(str(value).lower().replace("_", "-"))
-            if not isinstance(value, str) or match is None:
-                raise _invalid(
-                    where,
-                    f"{_shown(value)} is not a supported language; use one of the "
-                    f"{len(LANGUAGES)} BCP-47 codes {', '.join(LANGUAGES)}",
-                )
-            config[key] = match
+            config[key] = _language(value, where)
         elif key == "format":
             allowed = FORMATS + ((VIDEO_FORMAT,) if kind == "video" else ())
-            if value not in allowed:
-                raise _invalid(where, f"must be one of {', '.join(allowed)} (got {_shown(value)})")
-            config[key] = value
+            config[key] = _one_of(value, allowed, where)
         elif key == "ad_type":
-            if value not in AD_TYPES:
-                raise _invalid(where, f"must be one of {', '.join(AD_TYPES)} (got {_shown(value)})")
+            _one_of(value, AD_TYPES, where)
             if kind == "audio" and value != "standard_ad":
                 raise _invalid(where, "generate_ad_audio is available for Standard AD only")
             config[key] = value
@@ -1696,22 +1866,24 @@ def parse_config(raw: Any, kind: str, prefix: str = "generation_config.") -> dic
                     where, f"{_shown(value)} is not a voice id; use one of {', '.join(VOICES)}"
                 )
             config[key] = match
-        elif key == "custom_instructions":
-            if not isinstance(value, str) or len(value) > CUSTOM_INSTRUCTIONS_MAX:
-                raise _invalid(
-                    where, f"must be a string of at most {CUSTOM_INSTRUCTIONS_MAX} characters"
-                )
+        elif key in ("custom_instructions", "description_content"):
+            limit = CUSTOM_INSTRUCTIONS_MAX if key == "custom_instructions" else None
+            if not isinstance(value, str) or (limit is not None and len(value) > limit):
+                more = f" of at most {limit} characters" if limit is not None else ""
+                raise _invalid(where, f"must be a string{more} (got {_shown(value)})")
             config[key] = value
-        elif key == "read_all_onscreen_text":
-            if not isinstance(value, bool):
-                raise _invalid(where, f"must be true or false (got {_shown(value)})")
-            config[key] = value
+        elif key in ("read_all_onscreen_text", "auto_fit", "allow_descriptions_over_music"):
+            config[key] = _flag(value, where)
         elif key == "video_category":
-            if value not in CATEGORIES:
-                raise _invalid(
-                    where, f"must be one of {', '.join(CATEGORIES)} (got {_shown(value)})"
-                )
-            config[key] = value
+            config[key] = _one_of(value, CATEGORIES, where)
+        elif key == "volume_option":
+            config[key] = _one_of(value, VOLUME_OPTIONS, where)
+        elif key == "volume_level_db":
+            config[key] = _volume_db(value, where)
+        elif key == "audio_track_type":
+            config[key] = _one_of(value, AUDIO_TRACK_TYPES, where)
+        elif key == "custom_captions":
+            config[key] = _captions(value, where)
     return config
 
 
@@ -1728,7 +1900,7 @@ def build(env: Env) -> list[Route]:
     api = ViddyScribe(env)
     env.audit.register(NAME, api.audit_lookup)
 
-    async def ingest_part(team: str, part: Part | None) -> Media:
+    async def ingest_part(team: str, part: Part | None, name: str | None = None) -> Media:
         if part is None or part.filename is None:
             raise _invalid("file", "is required: send the video as the multipart field 'file'")
         path = api.scratch() / f".direct-{secrets.token_hex(8)}"
@@ -1738,7 +1910,7 @@ def build(env: Env) -> list[Route]:
                 api.ingest,
                 team,
                 path,
-                part.filename or "video.mp4",
+                name or part.filename or "video.mp4",
                 part.content_type or "application/octet-stream",
             )
         finally:
@@ -1766,9 +1938,11 @@ def build(env: Env) -> list[Route]:
             if _is_multipart(request):
                 raw = await read_body(request, DIRECT_UPLOAD_MAX + MULTIPART_OVERHEAD)
                 parts = parse_multipart(raw, request.headers["content-type"])
+                inp: dict[str, Any] = {}
                 if "input" in parts:
-                    parse_input(_json_object(parts["input"].data, "input"), allowed=("file",))
-                media = await ingest_part(team, parts.get("file"))
+                    raw_input = _json_object(parts["input"].data, "input")
+                    inp = parse_input(raw_input, allowed=("file",))
+                media = await ingest_part(team, parts.get("file"), inp.get("filename"))
                 return JSONResponse(api.media_json(media))
             body = _json_object(await read_body(request, JSON_BODY_MAX), "body")
             for key in body:
@@ -1861,8 +2035,8 @@ def build(env: Env) -> list[Route]:
                 elif inp["type"] == "url":
                     media = await ingest_url(team, inp)
                 else:
-                    media = await ingest_part(team, file_part)
-                job = api.create_job(team, kind, media, config)
+                    media = await ingest_part(team, file_part, inp.get("filename"))
+                job = api.create_job(team, kind, media, config, inp.get("filename"))
             return JSONResponse(
                 {"job_id": job.id, "status": STATUS[Stage.WAITING], "media_id": media.public_id}
             )

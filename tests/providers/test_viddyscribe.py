@@ -232,3 +232,60 @@ def test_a_direct_upload_asks_no_upload_status(studio, sandbox, clip) -> None:
     paths = [r.path for r in list(sandbox.request_log)[before:]]
     assert any(p.endswith("/upload_media") for p in paths)
     assert not any("get_upload_status" in p for p in paths), paths
+
+
+# ---- the API reference's further fields, voices and languages ----------------------------------
+@pytest.mark.parametrize(
+    ("fields", "field", "rule"),
+    [
+        ({"voice": "Rachel"}, "voice", "not a ViddyScribe voice id"),
+        ({"language": "ar-SA"}, "language", "use ar-XA"),
+        ({"language": "no-NO"}, "language", "use nb-NO"),
+        ({"output": "audio", "volume_option": "loud"}, "volume_option", "'auto'"),
+        ({"output": "audio", "volume_level_db": -10.5}, "volume_level_db", "-10"),
+        ({"output": "video", "volume_level_db": 1}, "volume_level_db", "0"),
+        ({"output": "audio", "audio_track_type": "stereo"}, "audio_track_type", "'mixed'"),
+        ({"output": "video", "audio_track_type": "ad_only"}, "audio_track_type", "'audio'"),
+        ({"volume_option": "max"}, "volume_option", "output='audio' and output='video'"),
+        ({"description_content": "x"}, "description_content", "not output='text'"),
+        ({"custom_captions": {"format": "vtt"}}, "custom_captions", "content"),
+        ({"custom_captions": {"content": "x", "lang": "en"}}, "custom_captions", "lang"),
+        ({"auto_fit": "often"}, "auto_fit", "bool"),
+        ({"filename": ""}, "filename", "at least 1"),
+    ],
+)
+def test_further_fields_are_checked_before_any_request(
+    studio, sandbox, clip, fields, field, rule
+) -> None:
+    before = len(sandbox.request_log)
+    with pytest.raises(nm.ValidationError) as info:
+        studio.describe(clip, **fields)
+    assert info.value.field == field and rule in info.value.rule, info.value
+    assert len(sandbox.request_log) == before
+
+
+def test_voices_match_in_any_case_and_are_sent_as_listed(studio, clip) -> None:
+    _, request = studio.prepare("viddyscribe", "describe", clip, voice="kore")
+    assert request.config()["voice"] == "Kore"
+    assert {v["id"] for v in studio.provider("viddyscribe").voices()} == set(vs.VOICES)
+
+
+def test_further_fields_reach_the_api(studio, clip) -> None:
+    """What the sandbox renders shows they were sent: the narration alone, its peak at the
+    volume asked for, and the EDL named by input.filename."""
+    audio = studio.describe(
+        clip,
+        output="audio",
+        audio_track_type="ad_only",
+        volume_option="max",
+        volume_level_db=-6,
+        auto_fit=True,
+        allow_descriptions_over_music=False,
+        custom_captions="WEBVTT\n\n00:00.000 --> 00:01.000\nA kite.\n",
+    )
+    edl = studio.describe(clip, format="edl", filename="kite_take_2.mp4")
+    audio.wait(timeout=180)
+    edl.wait(timeout=180)
+    samples, _ = mediacheck.decode_audio(audio.path)
+    assert float(abs(samples).max()) == pytest.approx(10 ** (-6 / 20), abs=0.01)
+    assert "TITLE: kite_take_2.mp4 audio description" in edl.path.read_text()

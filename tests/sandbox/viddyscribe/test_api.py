@@ -557,10 +557,17 @@ def test_language_changes_the_wording(api: httpx.Client, clip: Path) -> None:
     assert ja["segments"][0]["text"].startswith("A bright scene")
 
 
-def test_audio_track_speaks_at_segment_starts(
+def test_ad_only_track_speaks_at_segment_starts(
     api: httpx.Client, clip: Path, tmp_path: Path
 ) -> None:
-    done = run(api, "audio", upload(api, clip)["media_id"], voice="Kore", language="en-GB")
+    done = run(
+        api,
+        "audio",
+        upload(api, clip)["media_id"],
+        voice="Kore",
+        language="en-GB",
+        audio_track_type="ad_only",
+    )
     assert "video_signed_url" not in done
     wav = download(done["audio_signed_url"], tmp_path / "ad.wav")
     with wave.open(str(wav)) as w:
@@ -654,3 +661,124 @@ def test_an_audio_track_is_for_standard_ad_only(api: httpx.Client, clip: Path) -
     )
     body["generation_config"] = {"ad_type": "standard_ad", "custom_instructions": ""}
     assert api.post(f"{A}/generate_ad_audio", json=body).status_code == 200
+
+
+# ---- the API reference's further generation_config fields ---------------------------------------
+def peak(path: Path) -> float:
+    samples, _ = decode_audio(path)
+    return float(np.abs(samples).max())
+
+
+def test_mixed_audio_track_is_the_source_under_the_narration(
+    api: httpx.Client, clip: Path, tmp_path: Path
+) -> None:
+    """audio_track_type: mixed (default) is the source dialogue plus AD narration; ad_only is
+    just the narration WAV (API reference, generate_ad_audio)."""
+    media_id = upload(api, clip)["media_id"]
+    mixed = download(run(api, "audio", media_id)["audio_signed_url"], tmp_path / "mixed.wav")
+    alone = run(api, "audio", media_id, audio_track_type="ad_only")["audio_signed_url"]
+    alone = download(alone, tmp_path / "alone.wav")
+    assert mixed.read_bytes()[:4] == b"RIFF" and alone.read_bytes()[:4] == b"RIFF"
+    rate = 22050
+    m, _ = decode_audio(mixed, rate)
+    a, _ = decode_audio(alone, rate)
+    head = slice(0, round(0.05 * rate))  # before the first words: the source's tone, or silence
+    assert np.abs(a[head]).max() < 0.01
+    tone_level = np.sqrt(np.mean(m[head].astype(np.float64) ** 2))
+    assert 0.005 < tone_level < 0.05, tone_level  # the 0.05-amplitude tone, mixed down
+    n = min(len(m), len(a))
+    assert np.sqrt(np.mean((m[:n] - a[:n]).astype(np.float64) ** 2)) > 0.005
+    assert probe(mixed)["duration"] == pytest.approx(CLIP_SECONDS, abs=0.05)
+
+
+def test_volume_max_sets_the_narration_peak(api: httpx.Client, clip: Path, tmp_path: Path) -> None:
+    """volume_option max + volume_level_db: the AD track's max peak in dBFS (-10 to 0)."""
+    media_id = upload(api, clip)["media_id"]
+    peaks = {}
+    for db in (-10, -6, 0):
+        done = run(
+            api,
+            "audio",
+            media_id,
+            audio_track_type="ad_only",
+            volume_option="max",
+            volume_level_db=db,
+        )
+        peaks[db] = peak(download(done["audio_signed_url"], tmp_path / f"p{db}.wav"))
+        assert peaks[db] == pytest.approx(10 ** (db / 20), abs=0.01), (db, peaks[db])
+    auto = run(api, "audio", media_id, audio_track_type="ad_only", volume_level_db=-10)
+    # the level applies with max only: auto keeps the default level, as the example sends
+    assert peak(download(auto["audio_signed_url"], tmp_path / "auto.wav")) > 0.4
+
+
+def test_volume_changes_the_described_videos_mix(
+    api: httpx.Client, clip: Path, tmp_path: Path
+) -> None:
+    media_id = upload(api, clip)["media_id"]
+    loud = run(api, "video", media_id, volume_option="max", volume_level_db=0)
+    soft = run(api, "video", media_id, volume_option="max", volume_level_db=-10)
+    loud_rms = audio_rms(download(loud["video_signed_url"], tmp_path / "loud.mp4"))
+    soft_rms = audio_rms(download(soft["video_signed_url"], tmp_path / "soft.mp4"))
+    assert loud_rms > 2 * soft_rms, (loud_rms, soft_rms)  # 10 dB is about 3.2 times
+
+
+def test_input_filename_names_the_video_in_the_edl(api: httpx.Client, clip: Path) -> None:
+    media_id = upload(api, clip)["media_id"]
+    body = {
+        "input": {"type": "media_id", "media_id": media_id, "filename": "lecture_01.mp4"},
+        "generation_config": {"format": "edl"},
+    }
+    r = api.post(f"{A}/generate_ad_text", json=body)
+    assert r.status_code == 200, r.text
+    edl = wait_job(api, r.json()["job_id"])["output"]["content"]
+    assert "TITLE: lecture_01.mp4 audio description" in edl and "clip.mp4" not in edl
+    body["input"]["filename"] = ""
+    assert_error(api.post(f"{A}/generate_ad_text", json=body), 400, "invalid_request", "filename")
+
+
+@pytest.mark.parametrize(
+    ("kind", "config", "field"),
+    [
+        ("text", {"volume_option": "max"}, "generate_ad_audio, generate_ad_video"),
+        ("text", {"audio_track_type": "mixed"}, "generate_ad_audio"),
+        ("video", {"audio_track_type": "ad_only"}, "generate_ad_audio"),
+        ("audio", {"volume_option": "loud"}, "volume_option"),
+        ("audio", {"volume_level_db": -10.5}, "volume_level_db"),
+        ("audio", {"volume_level_db": 0.5}, "volume_level_db"),
+        ("audio", {"volume_level_db": "-5"}, "volume_level_db"),
+        ("audio", {"audio_track_type": "stereo"}, "audio_track_type"),
+        ("text", {"auto_fit": "yes"}, "auto_fit"),
+        ("text", {"allow_descriptions_over_music": 1}, "allow_descriptions_over_music"),
+        ("text", {"custom_captions": "WEBVTT"}, "custom_captions"),
+        ("text", {"custom_captions": {"format": "vtt"}}, "custom_captions.content"),
+        ("text", {"custom_captions": {"content": "x", "lang": "en"}}, "custom_captions.lang"),
+        ("text", {"custom_captions": {"content": "1\n00:01 --> 00:02\nhi"}}, "line 2"),
+        ("video", {"description_content": 5}, "description_content"),
+        ("audio", {"language": "ar-SA"}, "use ar-XA"),
+        ("audio", {"language": "no-NO"}, "use nb-NO"),
+        ("audio", {"language": "zh-TW"}, "use zh-CN"),
+    ],
+)
+def test_further_fields_are_checked_per_route(
+    api: httpx.Client, kind: str, config: dict[str, Any], field: str
+) -> None:
+    body = {"input": {"type": "media_id", "media_id": "m"}, "generation_config": config}
+    assert_error(api.post(f"{A}/generate_ad_{kind}", json=body), 400, "invalid_request", field)
+
+
+def test_further_fields_are_accepted_where_documented(api: httpx.Client, clip: Path) -> None:
+    media_id = upload(api, clip)["media_id"]
+    captions = {
+        "content": "WEBVTT\n\n00:00.000 --> 00:01.500\nHello there.\n",
+        "format": "vtt",
+        "filename": "captions.vtt",
+    }
+    common = {
+        "auto_fit": False,
+        "allow_descriptions_over_music": False,
+        "custom_captions": captions,
+    }
+    volume = {"volume_option": "max", "volume_level_db": -10, "description_content": "x"}
+    generate(api, "text", media_id, **common)
+    generate(api, "audio", media_id, **common, **volume, audio_track_type="ad_only")
+    generate(api, "video", media_id, **common, **volume)

@@ -1,0 +1,5 @@
+curl -X POST https://api.viddyscribe.com/enterprise/api/generate_ad_text \
+  -H "X-API-Key: vsk_your_api_key_here" \
+  -F 'input={"type": "file"}' \
+  -F "file=@video.mp4" \
+  -F 'generation_config={"language": "en-US", "ad_type": "extended_ad", "format": "vtt", "custom_instructions": "Keep descriptions concise and focus on on-screen text."}'
