@@ -55,11 +55,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .clock import Lifecycle, Snapshot, Stage, Timing
-from .webhooks import Delivery
+from .services.clock import Lifecycle, Snapshot, Stage, Timing
+from .services.webhooks import Delivery
 
 if TYPE_CHECKING:
-    from .server import Env
+    from .kit.env import Env
 
 NAME = "mercadream"
 WEBHOOK_SECRET = "whsec_sandbox_mercadream"
@@ -661,7 +661,7 @@ def _cached(
 
 def _render_video(job: Job, env: Env) -> None:
     """The prompt on moving frames at the preview size; with ``voice_id``, a narration of it."""
-    from .media.video import render_thumbnail, render_video, video_size
+    from .services.media.video import render_thumbnail, render_video, video_size
 
     f = job.fields
     width, height = video_size(PREVIEW_ASPECT, max_width=PREVIEW_MAX_WIDTH)
@@ -695,8 +695,8 @@ def _render_video(job: Job, env: Env) -> None:
 
 def _narrate(job: Job, env: Env) -> Path:
     """A WAV of the prompt in the requested voice, to be muxed into the video (then deleted)."""
-    from .media.audio import write_audio
-    from .media.speech import synthesize, voice_for
+    from .services.media.audio import write_audio
+    from .services.media.speech import synthesize, voice_for
 
     samples, rate = synthesize(
         job.fields["prompt"], voice=voice_for(job.fields["voice_id"]), speed=1.0
@@ -705,8 +705,8 @@ def _narrate(job: Job, env: Env) -> Path:
 
 
 def _render_speech(job: Job, env: Env) -> None:
-    from .media.audio import write_audio
-    from .media.speech import synthesize, voice_for
+    from .services.media.audio import write_audio
+    from .services.media.speech import synthesize, voice_for
 
     f = job.fields
     name = f"{job.id}.{f['format']}"
@@ -721,8 +721,8 @@ def _render_speech(job: Job, env: Env) -> None:
 
 
 def _render_music(job: Job, env: Env) -> None:
-    from .media.audio import write_audio
-    from .media.music import compose
+    from .services.media.audio import write_audio
+    from .services.media.music import compose
 
     f = job.fields
     name = f"{job.id}.{f['format']}"

@@ -94,13 +94,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .clock import FAIL_POINT, Lifecycle, Snapshot, Stage, Timing
-from .inputs import Unreachable, data_uri_mime, data_uri_size, fetch, is_data_uri
-from .routing import Handler, endpoint
-from .webhooks import Delivery
+from .kit.routing import Handler, endpoint
+from .services.clock import FAIL_POINT, Lifecycle, Snapshot, Stage, Timing
+from .services.inputs import Unreachable, data_uri_mime, data_uri_size, fetch, is_data_uri
+from .services.webhooks import Delivery
 
 if TYPE_CHECKING:
-    from .server import Env
+    from .kit.env import Env
 
 NAME = "meshapi"
 WEBHOOK_SECRET = ""
@@ -541,7 +541,7 @@ def _check_image(item: Item) -> str | None:
 
 
 def _check_video(item: Item) -> str | None:
-    from .media.probe import probe
+    from .services.media.probe import probe
 
     assert item.path is not None
     try:
@@ -562,7 +562,7 @@ def _audio_format(codec: str) -> str | None:
 
 
 def _check_audio(item: Item) -> str | None:
-    from .media.probe import probe
+    from .services.media.probe import probe
 
     assert item.path is not None
     try:
@@ -1052,7 +1052,7 @@ def render_key(task: Task) -> dict[str, Any]:
     """Everything that decides a task's output bytes, for the render cache: the model, every
     option but ``callback_url``, the resolved ratio, frames and seed, each content item with
     its file's digest, and the task id where it seeds the score (no prompt to seed it)."""
-    from .rendercache import file_digest
+    from .services.rendercache import file_digest
 
     items = [
         {
@@ -1081,7 +1081,7 @@ def render_key(task: Task) -> dict[str, Any]:
 def _render_task(task: Task, env: Env) -> None:
     """The MP4 (and the last frame as PNG when asked) of one task, from its inputs; an
     identical earlier task's files when there is one (``render_key``)."""
-    from .media.video import render_video, video_size
+    from .services.media.video import render_video, video_size
 
     width, height = video_size(task.ratio, max_width=PREVIEW_MAX_WIDTH)
     name = f"{task.id}.mp4"
@@ -1116,7 +1116,7 @@ def _pictures(task: Task, work: Path) -> list[Path]:
     """Images in order (first_frame first, last_frame last), then a frame of each video."""
     from PIL import Image
 
-    from .media.probe import frame_at, probe
+    from .services.media.probe import frame_at, probe
 
     order = {"first_frame": 0, "last_frame": 2}
     images = [i for i in task.items if i.type == "image_url" and i.path]
@@ -1136,9 +1136,9 @@ def _soundtrack(task: Task, work: Path) -> Path | None:
     """The audio clips joined; else a composed score when ``generate_audio``; else none."""
     import numpy as np
 
-    from .media.audio import write_audio
-    from .media.music import compose
-    from .media.probe import decode_audio
+    from .services.media.audio import write_audio
+    from .services.media.music import compose
+    from .services.media.probe import decode_audio
 
     clips = [i.path for i in task.items if i.type == "audio_url" and i.path]
     if clips:
@@ -1154,8 +1154,8 @@ def _soundtrack(task: Task, work: Path) -> Path | None:
 def _last_frame(video: Path, out: Path, seconds: float) -> None:
     from PIL import Image
 
-    from .media._ffmpeg import atomic
-    from .media.probe import frame_at
+    from .services.media._ffmpeg import atomic
+    from .services.media.probe import frame_at
 
     with atomic(out) as part:
         Image.fromarray(frame_at(video, max(0.0, seconds - 1.5 / FPS))).save(part, format="PNG")

@@ -64,12 +64,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import inputs
-from .clock import Lifecycle, Snapshot, Stage, Timing
-from .webhooks import Delivery
+from .services import inputs
+from .services.clock import Lifecycle, Snapshot, Stage, Timing
+from .services.webhooks import Delivery
 
 if TYPE_CHECKING:
-    from .server import Env
+    from .kit.env import Env
 
 NAME = "vimmerse"
 WEBHOOK_SECRET = ""
@@ -422,7 +422,7 @@ def _still_of(path: Path, kind: str, where: str, scratch: Path) -> Path:
     """An image file for a visual item: the image itself, or a video's first frame."""
     from PIL import Image, UnidentifiedImageError
 
-    from .media.probe import frame_at, probe
+    from .services.media.probe import frame_at, probe
 
     if kind == "image":
         try:
@@ -444,7 +444,7 @@ def _still_of(path: Path, kind: str, where: str, scratch: Path) -> Path:
 
 
 def _audio_file(path: Path, where: str) -> Path:
-    from .media.probe import probe
+    from .services.media.probe import probe
 
     try:
         has_audio = probe(path)["audio"] is not None
@@ -499,7 +499,7 @@ def render_key(number: int, params: dict[str, Any], got: Inputs) -> dict[str, An
     """Everything that decides a generation's output bytes, for the render cache and the seed:
     its number (a regeneration differs from the first take), every generation field, and the
     digests of the fetched inputs."""
-    from .rendercache import file_digest
+    from .services.rendercache import file_digest
 
     def digests(paths: list[Path]) -> list[str]:
         return [file_digest(p) for p in paths]
@@ -521,7 +521,7 @@ def render_generation(
 ) -> Rendered:
     """``quantity`` MP4s sharing one soundtrack, each with its own seed (so they differ). The
     seed comes from the request, so identical requests share one render (``render_key``)."""
-    from .rendercache import key_digest
+    from .services.rendercache import key_digest
 
     key = render_key(number, params, got)
     seed = int(key_digest(key)[:8], 16)
@@ -538,8 +538,8 @@ def render_generation(
 
 def _render_all(paths: list[Path], params: dict[str, Any], got: Inputs, seed: int) -> float:
     """Render the generation's videos to ``paths``; returns their length in seconds."""
-    from .media.probe import probe
-    from .media.video import video_size
+    from .services.media.probe import probe
+    from .services.media.video import video_size
 
     width, height = video_size(params["aspect_ratio"], max_width=PREVIEW_MAX_WIDTH)
     speech = _speech_track(params, got)
@@ -559,9 +559,9 @@ def _render_all(paths: list[Path], params: dict[str, Any], got: Inputs, seed: in
 
 def _speech_track(params: dict[str, Any], got: Inputs) -> Path | None:
     """Audio items (joined), else ``narration_url``, else ``narration`` in the narrator's voice."""
-    from .media.audio import write_audio
-    from .media.probe import decode_audio
-    from .media.speech import synthesize
+    from .services.media.audio import write_audio
+    from .services.media.probe import decode_audio
+    from .services.media.speech import synthesize
 
     if len(got.soundtrack) == 1:
         return got.soundtrack[0]
@@ -581,8 +581,8 @@ def _speech_track(params: dict[str, Any], got: Inputs) -> Path | None:
 
 def _music_track(params: dict[str, Any], got: Inputs, length: float) -> Path | None:
     """``bg_music_url``, else music composed from ``bg_music_prompt``; none with audio items."""
-    from .media.audio import write_audio
-    from .media.music import compose
+    from .services.media.audio import write_audio
+    from .services.media.music import compose
 
     if got.soundtrack:
         return None
@@ -601,7 +601,7 @@ def _ambient(path: Path, length: float) -> Path:
     """Native audio stand-in: quiet stereo brown noise (a room tone), ``AMBIENT_RMS`` loud."""
     import numpy as np
 
-    from .media.audio import write_audio
+    from .services.media.audio import write_audio
 
     rate = 44100
     rng = np.random.default_rng(len(path.name))
@@ -613,7 +613,7 @@ def _ambient(path: Path, length: float) -> Path:
 
 
 def _mix(scratch: Path, speech: Path | None, music: Path | None, length: float) -> Path | None:
-    from .media.audio import mix_tracks
+    from .services.media.audio import mix_tracks
 
     if speech is None and music is None:
         return None
@@ -635,9 +635,9 @@ def _render_one(
     seed: int,
 ) -> None:
     """One output: a scene of ``length / loops`` s repeated ``loops`` times, then the sound."""
-    from .media import _ffmpeg
-    from .media.audio import AAC
-    from .media.video import render_video
+    from .services.media import _ffmpeg
+    from .services.media.audio import AAC
+    from .services.media.video import render_video
 
     common = {
         "text": text,
@@ -978,6 +978,6 @@ def build(env: Env) -> list[Route]:
 
 def voice_spec(narrator: str) -> str:
     """The eSpeak NG voice a narrator speaks with (voice samples use the same)."""
-    from .media.speech import voice_for
+    from .services.media.speech import voice_for
 
     return NARRATORS.get(narrator) or voice_for(narrator)

@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from nbmedia.sandbox import Sandbox, syncso, viddyscribe, vimmerse
-from nbmedia.sandbox.media import speech, video
-from nbmedia.sandbox.rendercache import RenderCache
+from nbmedia.sandbox.services.media import speech, video
+from nbmedia.sandbox.services.rendercache import RenderCache
 from tests.conftest import data_uri, sandbox_client, wait_for
 
 pytestmark = pytest.mark.timeout(120)
@@ -160,7 +160,7 @@ def test_mercadream_speech(monkeypatch, merca: httpx.Client) -> None:
 
 
 def test_mercadream_music_keeps_its_bpm(monkeypatch, merca: httpx.Client) -> None:
-    from nbmedia.sandbox.media import music
+    from nbmedia.sandbox.services.media import music
 
     prompt = unique("Lo-fi")
     calls = count_calls(monkeypatch, music, "compose", lambda **kw: kw.get("seed") == prompt)

@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 from nbmedia.sandbox import Sandbox, meshapi
-from nbmedia.sandbox.media.audio import write_audio
+from nbmedia.sandbox.services.media.audio import write_audio
 from tests.conftest import (
     Receiver,
     data_uri,
