@@ -476,7 +476,7 @@ def test_video_and_audio_items_need_seedance_2(api: httpx.Client, kind: str) -> 
 
 def test_video_over_the_size_limit(api, videos, monkeypatch: pytest.MonkeyPatch) -> None:
     """50 MB cannot travel as base64 under 64 MB: the same rule, checked at a smaller limit."""
-    monkeypatch.setattr(meshapi, "MAX_VIDEO_BYTES", meshapi.MiB // 10)
+    monkeypatch.setattr(meshapi.contract, "MAX_VIDEO_BYTES", meshapi.MiB // 10)
     data = videos["plain"].read_bytes()
     assert len(data) > meshapi.MiB // 10
     content = [text("x"), media("video", data_uri(data, "video/mp4"))]
