@@ -1,6 +1,6 @@
 """The sandbox's Mesh API video generations over real HTTP: routes, auth, error envelope, input
 limits, lifecycle, list paging (served from stored rows), callbacks and the media it makes. Written against the contract
-(providers.md section 4 and the readings in ``nbmedia/sandbox/meshapi.py``), not the client."""
+(providers.md section 4 and the readings in ``nbmedia/sandbox/meshapi/``), not the client."""
 
 from __future__ import annotations
 
