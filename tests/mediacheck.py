@@ -1,6 +1,6 @@
 """Inspect media files in tests, independently of the sandbox's own code.
 
-Deliberately shares nothing with `nbmedia.sandbox.media`: a misreading there must not be
+Deliberately shares nothing with `nbmedia.sandbox.services.media`: a misreading there must not be
 confirmed by the same misreading here. Only the imageio-ffmpeg binary is common ground.
 
     probe(path)      -> {'duration', 'video': {codec, width, height, fps} | None,

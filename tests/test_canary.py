@@ -17,7 +17,7 @@ import pytest
 import nbmedia as nm
 from nbmedia.providers import REGISTRY
 from nbmedia.sandbox import Sandbox
-from nbmedia.sandbox.media.video import render_video
+from nbmedia.sandbox.services.media.video import render_video
 from tests.mediacheck import tone
 
 pytestmark = pytest.mark.timeout(300)

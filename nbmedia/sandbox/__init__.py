@@ -4,6 +4,6 @@
 that ``Studio`` uses when a provider has no key. Nothing here imports the client library.
 """
 
-from .server import RequestLog, RequestRecord, Sandbox, shared, start
+from .app import RequestLog, RequestRecord, Sandbox, shared, start
 
 __all__ = ["RequestLog", "RequestRecord", "Sandbox", "shared", "start"]

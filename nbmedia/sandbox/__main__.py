@@ -8,7 +8,7 @@ import signal
 import threading
 from types import FrameType
 
-from .server import start
+from .app import start
 
 
 def main(argv: list[str] | None = None) -> None:

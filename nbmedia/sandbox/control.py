@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 if TYPE_CHECKING:
-    from .server import RequestRecord, Sandbox
+    from .app import RequestRecord, Sandbox
 
 PREFIX = "/_sandbox"
 FAULT_KNOBS = (
@@ -219,7 +219,7 @@ class RemoteRequestLog:
         self._call = call
 
     def snapshot(self) -> list[RequestRecord]:
-        from .server import RequestRecord
+        from .app import RequestRecord
 
         return [RequestRecord(**r) for r in self._call("GET", "/requests")]
 

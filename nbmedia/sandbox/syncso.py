@@ -126,13 +126,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .clock import Lifecycle, Snapshot, Stage, Timing
-from .inputs import Unreachable, fetch, is_data_uri
-from .routing import Handler, endpoint
-from .webhooks import Delivery
+from .kit.routing import Handler, endpoint
+from .services.clock import Lifecycle, Snapshot, Stage, Timing
+from .services.inputs import Unreachable, fetch, is_data_uri
+from .services.webhooks import Delivery
 
 if TYPE_CHECKING:
-    from .server import Env
+    from .kit.env import Env
 
 NAME = "syncso"
 WEBHOOK_SECRET = "whsec_sandbox_syncso"
@@ -703,7 +703,7 @@ def _fps(value: float) -> Fraction:
 
 
 def probe_video(item: Item) -> VideoInfo:
-    from .media.probe import probe
+    from .services.media.probe import probe
 
     assert item.path is not None
     try:
@@ -730,7 +730,7 @@ def probe_video(item: Item) -> VideoInfo:
 
 def probe_audio(item: Item) -> float:
     """The audio file's length in seconds, or the generation error it causes."""
-    from .media.probe import probe
+    from .services.media.probe import probe
 
     assert item.path is not None
     try:
@@ -1254,18 +1254,18 @@ def preview_size(width: int, height: int) -> tuple[int, int]:
 
 def voice_spec(voice_id: str) -> str:
     """The eSpeak NG voice a ``voiceId`` speaks with (used by the voice picker's samples)."""
-    from .media.speech import voice_for
+    from .services.media.speech import voice_for
 
     return voice_for(voice_id)
 
 
 def _samples(item: Item) -> np.ndarray:
     """Mono float32 at ``RATE``: the decoded audio, or the script spoken in its voice."""
-    from .media.audio import resample
-    from .media.probe import decode_audio
+    from .services.media.audio import resample
+    from .services.media.probe import decode_audio
 
     if item.script is not None:
-        from .media.speech import synthesize
+        from .services.media.speech import synthesize
 
         assert item.voice_id is not None
         pcm, rate = synthesize(item.script, voice=voice_spec(item.voice_id))
@@ -1375,7 +1375,7 @@ def render_key(spec: Spec) -> dict[str, Any]:
     """Everything that decides a generation's output bytes, for the render cache: the model,
     options and segments, and each input as sent with its file's digest in place of its URL
     (the same media under two URLs is the same input)."""
-    from .rendercache import file_digest
+    from .services.rendercache import file_digest
 
     items = [
         {
@@ -1409,9 +1409,9 @@ def render(gen: Generation, env: Env) -> None:
 
 def _render(spec: Spec, outputs: dict[str, Path]) -> dict[str, Any]:
     """Check the media, then write the lip-synced MP4 (and the segments' WAV)."""
-    from .media import _ffmpeg
-    from .media.audio import AAC, write_audio
-    from .media.probe import probe
+    from .services.media import _ffmpeg
+    from .services.media.audio import AAC, write_audio
+    from .services.media.probe import probe
 
     assert spec.video is not None
     video = probe_video(spec.video)

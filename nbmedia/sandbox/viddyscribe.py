@@ -129,12 +129,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .clock import Lifecycle, Stage, Timing
-from .inputs import Unreachable, data_uri_size, fetch, is_data_uri
-from .routing import Handler, endpoint
+from .kit.routing import Handler, endpoint
+from .services.clock import Lifecycle, Stage, Timing
+from .services.inputs import Unreachable, data_uri_size, fetch, is_data_uri
 
 if TYPE_CHECKING:
-    from .server import Env
+    from .kit.env import Env
 
 NAME = "viddyscribe"
 WEBHOOK_SECRET = ""
@@ -666,8 +666,8 @@ class Analysis:
 
 def analyze(path: Path, info: dict[str, Any]) -> Analysis:
     """Sample frames, find cuts and read text tags (blocking; a few ffmpeg calls)."""
-    from .media import _ffmpeg
-    from .media.probe import scene_changes
+    from .services.media import _ffmpeg
+    from .services.media.probe import scene_changes
 
     duration = float(info["duration"])
     fps = float(info["video"]["fps"] or 25.0)
@@ -694,7 +694,7 @@ def analyze(path: Path, info: dict[str, Any]) -> Analysis:
 
 def _metadata_texts(path: Path) -> tuple[str, ...]:
     """Text tags of the container (title, comment, ...): the on-screen text we can know."""
-    from .media import _ffmpeg
+    from .services.media import _ffmpeg
 
     text = _ffmpeg.stderr_text(_ffmpeg.run(["-i", Path(path).absolute()], check=False))
     head = text.split("Input #0", 1)[-1].split("Duration:", 1)[0]
@@ -886,7 +886,7 @@ def to_edl(segments: list[Segment], title: str, fps: float, clip: str) -> str:
 
 def voice_spec(voice: str, language: str = "en-US") -> str:
     """The eSpeak NG voice for a ViddyScribe voice id (also used for free voice samples)."""
-    from .media.speech import voice_for
+    from .services.media.speech import voice_for
 
     return voice_for(voice, language)
 
@@ -902,8 +902,8 @@ def speak_track(
 ) -> Path:
     """A WAV of ``duration`` s with each segment spoken from its start, fitted before the next;
     with ``peak_db`` (``volume_option: max``) its loudest sample is that many dBFS."""
-    from .media.audio import write_audio
-    from .media.speech import synthesize
+    from .services.media.audio import write_audio
+    from .services.media.speech import synthesize
 
     spec = voice_spec(voice, language)
     rate = 22050
@@ -916,7 +916,7 @@ def speak_track(
             speed = min(MAX_SPEECH_SPEED, len(samples) / rate_got / slot)
             samples, rate_got = synthesize(seg.text, voice=spec, speed=speed)
         if rate_got != rate:  # the eSpeak rate is fixed; resample defensively
-            from .media.audio import resample
+            from .services.media.audio import resample
 
             samples = resample(samples, rate_got, rate)
         pos = round(start * rate)
@@ -939,8 +939,8 @@ def described_video(video: Path, track: Path, has_audio: bool, duration: float, 
     """``video``'s picture with ``track`` mixed over its own sound (the picture is copied)."""
     import tempfile
 
-    from .media import _ffmpeg
-    from .media.audio import mix_tracks, mux
+    from .services.media import _ffmpeg
+    from .services.media.audio import mix_tracks, mux
 
     with tempfile.TemporaryDirectory(prefix="nbmedia-viddy-") as tmp:
         mixed = mix_tracks(
@@ -1178,7 +1178,7 @@ class ViddyScribe:
 
     def _verify(self, media: Media, plan: Plan) -> tuple[str, str] | None:
         """Probe the stored bytes: None if usable, else (code, message)."""
-        from .media.probe import probe
+        from .services.media.probe import probe
 
         try:
             info = probe(media.path)
@@ -1478,7 +1478,7 @@ class ViddyScribe:
         job.lifecycle.output_ready()
 
     def _digest(self, media: Media) -> str:
-        from .rendercache import file_digest
+        from .services.rendercache import file_digest
 
         with media.lock:
             if media.digest is None:
@@ -1548,7 +1548,7 @@ class ViddyScribe:
         """The AD track at its volume; an audio job's ``mixed`` track adds the source's sound."""
         import tempfile
 
-        from .media.audio import mix_tracks
+        from .services.media.audio import mix_tracks
 
         config = job.config
         peak_db = None

@@ -372,7 +372,7 @@ def test_inline_text_of_a_finished_job_survives_a_restart_before_it_is_saved(
     import sqlite3
 
     from nbmedia.engine.downloads import Downloads
-    from nbmedia.sandbox.media.video import render_video
+    from nbmedia.sandbox.services.media.video import render_video
 
     clip = render_video(
         tmp_path / "clip.mp4", text="A kite", duration=2, fps=12, width=160, height=90

@@ -19,7 +19,7 @@ import nbmedia as nm
 from nbmedia.display.jobview import job_text
 from nbmedia.providers.base import Capability
 from nbmedia.providers.syncso import SyncSo
-from nbmedia.sandbox.media.video import render_video
+from nbmedia.sandbox.services.media.video import render_video
 from tests import mediacheck
 from tests.conftest import provider_client
 

@@ -8,7 +8,7 @@ import pytest
 
 import nbmedia as nm
 from nbmedia.providers import viddyscribe as vs
-from nbmedia.sandbox.media.video import render_video
+from nbmedia.sandbox.services.media.video import render_video
 from tests import mediacheck
 from tests.conftest import provider_client
 from tests.mediacheck import tone

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from nbmedia.sandbox import Sandbox
-from nbmedia.sandbox.faults import Faults
+from nbmedia.sandbox.services.faults import Faults
 from tests.conftest import Receiver
 from tests.mediacheck import assert_different_bytes, assert_same_bytes
 
@@ -467,7 +467,7 @@ def test_audit_never_contains_an_api_key(sandbox: Sandbox, done) -> None:
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny MP4 (1 s, 160x90) for ViddyScribe to describe."""
-    from nbmedia.sandbox.media.video import render_video
+    from nbmedia.sandbox.services.media.video import render_video
 
     out = tmp_path_factory.mktemp("chaos") / "clip.mp4"
     return render_video(out, text="", duration=1.0, fps=8, width=160, height=90, seed=3)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from nbmedia.sandbox import media
+from nbmedia.sandbox.services import media
 from tests import mediacheck
 
 pytestmark = pytest.mark.timeout(120)
@@ -99,7 +99,7 @@ def test_text_is_drawn(clip: Path, blank_clip: Path) -> None:
 
 
 def test_long_text_is_wrapped_and_cut_inside_the_frame() -> None:
-    from nbmedia.sandbox.media import layers
+    from nbmedia.sandbox.services.media import layers
 
     long = "word " * 400 + "Supercalifragilisticexpialidociouslylongtoken" * 3
     img = layers.caption(long, W, H)
@@ -296,7 +296,7 @@ def test_probe_rejects_non_media(out: Path) -> None:
 
 def test_import_is_cheap() -> None:
     code = (
-        "import nbmedia.sandbox.media as m\n"
+        "import nbmedia.sandbox.services.media as m\n"
         "assert m.speech._engine is None\n"
         "assert m._ffmpeg.ffmpeg_exe.cache_info().currsize == 0\n"
     )

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from nbmedia.sandbox import Sandbox
-from nbmedia.sandbox.media.video import render_video
+from nbmedia.sandbox.services.media.video import render_video
 from tests.conftest import sandbox_client
 
 pytestmark = pytest.mark.timeout(120)

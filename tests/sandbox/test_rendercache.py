@@ -14,9 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
-from nbmedia.sandbox import Sandbox, syncso, viddyscribe, vimmerse
-from nbmedia.sandbox.media import speech, video
-from nbmedia.sandbox.rendercache import RenderCache
+from nbmedia.sandbox import Sandbox, syncso, viddyscribe
+from nbmedia.sandbox.services.media import speech, video
+from nbmedia.sandbox.services.rendercache import RenderCache
+from nbmedia.sandbox.vimmerse import rendering as vimmerse_rendering
 from tests.conftest import data_uri, sandbox_client, wait_for
 
 pytestmark = pytest.mark.timeout(120)
@@ -160,7 +161,7 @@ def test_mercadream_speech(monkeypatch, merca: httpx.Client) -> None:
 
 
 def test_mercadream_music_keeps_its_bpm(monkeypatch, merca: httpx.Client) -> None:
-    from nbmedia.sandbox.media import music
+    from nbmedia.sandbox.services.media import music
 
     prompt = unique("Lo-fi")
     calls = count_calls(monkeypatch, music, "compose", lambda **kw: kw.get("seed") == prompt)
@@ -217,7 +218,7 @@ def test_meshapi_video_and_last_frame(monkeypatch, sandbox: Sandbox) -> None:
 
 def test_vimmerse_identical_creates(monkeypatch, sandbox: Sandbox) -> None:
     prompt = unique("A lighthouse")
-    calls = count_calls(monkeypatch, vimmerse, "_render_all", lambda p, params, *a: True)
+    calls = count_calls(monkeypatch, vimmerse_rendering, "_render_all", lambda p, params, *a: True)
     same = {"prompt": prompt, "duration": 1}
     with sandbox_client(sandbox, "vimmerse", {"X-Api-Key": f"vk_{uuid.uuid4().hex}"}) as c:
         made = [c.post("/v2/media", json=b).json() for b in (same, same, {**same, "loop": 2})]

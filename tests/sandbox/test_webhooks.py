@@ -12,8 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from nbmedia.sandbox.faults import Faults
-from nbmedia.sandbox.webhooks import Delivery, WebhookSender
+from nbmedia.sandbox.services.faults import Faults
+from nbmedia.sandbox.services.webhooks import Delivery, WebhookSender
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.timeout(60)

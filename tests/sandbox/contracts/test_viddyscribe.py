@@ -43,8 +43,8 @@ import pytest
 from nbmedia.errors import ValidationError
 from nbmedia.providers import viddyscribe as client
 from nbmedia.sandbox import Sandbox
-from nbmedia.sandbox.media.audio import write_audio
-from nbmedia.sandbox.media.video import render_video
+from nbmedia.sandbox.services.media.audio import write_audio
+from nbmedia.sandbox.services.media.video import render_video
 from nbmedia.validation import build
 from tests.conftest import data_uri, sandbox_client, wait_for
 

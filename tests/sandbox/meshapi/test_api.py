@@ -1,6 +1,6 @@
 """The sandbox's Mesh API video generations over real HTTP: routes, auth, error envelope, input
 limits, lifecycle, list paging (served from stored rows), callbacks and the media it makes. Written against the contract
-(providers.md section 4 and the readings in ``nbmedia/sandbox/meshapi.py``), not the client."""
+(providers.md section 4 and the readings in ``nbmedia/sandbox/meshapi/``), not the client."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 from nbmedia.sandbox import Sandbox, meshapi
-from nbmedia.sandbox.media.audio import write_audio
+from nbmedia.sandbox.services.media.audio import write_audio
 from tests.conftest import (
     Receiver,
     data_uri,
@@ -476,7 +476,7 @@ def test_video_and_audio_items_need_seedance_2(api: httpx.Client, kind: str) -> 
 
 def test_video_over_the_size_limit(api, videos, monkeypatch: pytest.MonkeyPatch) -> None:
     """50 MB cannot travel as base64 under 64 MB: the same rule, checked at a smaller limit."""
-    monkeypatch.setattr(meshapi, "MAX_VIDEO_BYTES", meshapi.MiB // 10)
+    monkeypatch.setattr(meshapi.contract, "MAX_VIDEO_BYTES", meshapi.MiB // 10)
     data = videos["plain"].read_bytes()
     assert len(data) > meshapi.MiB // 10
     content = [text("x"), media("video", data_uri(data, "video/mp4"))]

@@ -24,8 +24,8 @@ import numpy as np
 import pytest
 
 from nbmedia.sandbox import Sandbox, syncso
-from nbmedia.sandbox.media import ffmpeg_exe
-from nbmedia.sandbox.media.audio import write_audio
+from nbmedia.sandbox.services.media import ffmpeg_exe
+from nbmedia.sandbox.services.media.audio import write_audio
 from tests.conftest import Receiver, data_uri, download, sandbox_client, wait_for
 from tests.mediacheck import FFMPEG, assert_same_bytes, count_frames, decode_audio, probe
 

@@ -22,8 +22,8 @@ import pytest
 from PIL import Image
 
 from nbmedia.sandbox import Sandbox, viddyscribe
-from nbmedia.sandbox.media.audio import write_audio
-from nbmedia.sandbox.media.video import render_video
+from nbmedia.sandbox.services.media.audio import write_audio
+from nbmedia.sandbox.services.media.video import render_video
 from tests.conftest import data_uri, download, sandbox_client, wait_for
 from tests.mediacheck import FFMPEG, audio_rms, decode_audio, frame, probe
 

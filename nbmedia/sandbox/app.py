@@ -2,9 +2,11 @@
 log, and uvicorn serving it from a daemon thread with its own event loop (so it keeps answering
 while a notebook cell blocks).
 
-A provider is one module in this package exposing ``NAME``, ``WEBHOOK_SECRET``,
-``build(env) -> list[routes]`` and ``error(status, message, *, code=None, retry_after=None)``;
-adding one is a module in this package (found by ``_provider_modules``).
+A provider is one package (or, until each is packaged, one module) of ``nbmedia.sandbox``
+exposing ``NAME``, ``WEBHOOK_SECRET``, ``build(env) -> list[routes]`` and
+``error(status, message, *, code=None, retry_after=None)``; adding one is a package here
+(found by ``_provider_modules``). Providers are imported by name at run time and import only
+``kit`` and ``services``, never this module: there is no cycle between the app and them.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -34,20 +35,25 @@ from starlette.routing import Mount, Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import control
-from .audit import Audit
-from .clock import Clock
-from .faults import DropConnection, FaultMiddleware, Faults
-from .rendercache import RenderCache
-from .store import Files, Store
-from .webhooks import DeliveryRecord, WebhookSender
+from .kit.env import Env
+from .services.audit import Audit
+from .services.clock import Clock
+from .services.faults import DropConnection, FaultMiddleware, Faults
+from .services.rendercache import RenderCache
+from .services.renderpool import RenderPool
+from .services.store import Store
+from .services.webhooks import DeliveryRecord, WebhookSender
+
+INFRASTRUCTURE = frozenset({"app", "control", "kit", "services"})
+"""Modules and packages of ``nbmedia.sandbox`` that serve no API."""
 
 
 def _provider_modules() -> tuple[ModuleType, ...]:
-    """Every module of this package that serves an API (it has ``NAME`` and ``build``): a new
-    provider is one module here and nothing else."""
+    """Every package (or module) of ``nbmedia.sandbox`` that serves an API (it has ``NAME``
+    and ``build``): a new provider is one package here and nothing else."""
     found = []
     for info in sorted(pkgutil.iter_modules([str(Path(__file__).parent)]), key=lambda i: i.name):
-        if info.ispkg or info.name.startswith("_"):
+        if info.name.startswith("_") or info.name in INFRASTRUCTURE:
             continue
         module = importlib.import_module(f"{__package__}.{info.name}")
         if hasattr(module, "NAME") and hasattr(module, "build"):
@@ -114,26 +120,6 @@ class RequestLog:
 
     def __repr__(self) -> str:
         return f"<RequestLog {len(self)} requests>"
-
-
-@dataclass(frozen=True)
-class Env:
-    """What the sandbox gives one provider module: shared services, nothing provider-specific."""
-
-    name: str
-    base_url: str
-    """The provider's drop-in base URL, ``{sandbox url}/{name}``."""
-    clock: Clock
-    faults: Faults
-    files: Files
-    webhooks: WebhookSender
-    render: ThreadPoolExecutor
-    webhook_secret: str
-    audit: Audit
-    """Where a provider records each job it creates (``audit.created``) and registers how to
-    read a job's current status (``audit.register``)."""
-    rendercache: RenderCache
-    """Where a renderer asks for an identical earlier render before making its own."""
 
 
 class _Edge:
@@ -270,7 +256,7 @@ class Sandbox:
 
         # the renderers are imported here, once: two render threads importing them for the
         # first time at once deadlock on Python's import locks
-        from .media import audio, music, probe, speech, video  # noqa: F401
+        from .services.media import audio, music, probe, speech, video  # noqa: F401
 
         self.faults = Faults()
         self.clock = Clock(speed)
@@ -281,7 +267,7 @@ class Sandbox:
         self.render_cache = RenderCache(self._store.root / ".rendercache")
         """Outputs by request: identical requests are rendered once (``render_cache.stats()``)."""
         self._webhooks = WebhookSender(self.faults)
-        self._render = ThreadPoolExecutor(RENDER_WORKERS, thread_name_prefix="sandbox-render")
+        self._render = RenderPool(RENDER_WORKERS)
         secrets = webhook_secrets or {}
         self._envs = {
             m.NAME: Env(
@@ -334,6 +320,11 @@ class Sandbox:
     def running(self) -> bool:
         return self._thread.is_alive() and not self._stopped
 
+    @property
+    def rendering(self) -> int:
+        """Renders queued or running now (``stop()`` cancels them)."""
+        return self._render.active
+
     @staticmethod
     def attach(url: str) -> control.AttachedSandbox:
         """A handle on a sandbox served by another process (say, a test's, from a kernel)."""
@@ -345,7 +336,7 @@ class Sandbox:
 
     def voice_sample(self, provider: str, voice: str, text: str | None = None) -> bytes:
         """A WAV of `voice` as `provider` renders it on this sandbox (free, made on the spot)."""
-        from .voices import sample_wav
+        from .services.voices import sample_wav
 
         modules = {m.NAME: m for m in PROVIDERS}
         if provider not in modules:
@@ -379,9 +370,9 @@ class Sandbox:
         self._thread.join(timeout=10)
         with contextlib.suppress(OSError):
             self._sock.close()
+        self._render.stop()  # before the store goes: a render never writes into a deleted folder
         self.clock.close()
         self._webhooks.close()
-        self._render.shutdown(wait=False, cancel_futures=True)
         self._store.close()
 
     def __enter__(self) -> Sandbox:
