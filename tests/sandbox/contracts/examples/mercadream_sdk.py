@@ -4,11 +4,13 @@
 # Install pip install mercadream
 # Initialize
 from mercadream import MercaClient
-
 client = MercaClient("mk_live_your_key")
 # Generate video
 job = client.generate(
-    prompt="Neon rain on Tokyo streets at midnight", resolution="4k", duration=30, style="cinematic"
+    prompt="Neon rain on Tokyo streets at midnight",
+    resolution="4k",
+    duration=30,
+    style="cinematic"
 )
 # Wait for completion
 result = client.jobs.wait(job.id)
