@@ -553,6 +553,13 @@ def _split_content(items: Any) -> dict[str, Any]:
     for n, item in enumerate(items):
         kind = item.get("type") if isinstance(item, Mapping) else None
         if kind == "text":
+            if "prompt" in out:  # the request has one prompt: never drop a text unseen
+                raise ValidationError(
+                    "meshapi",
+                    f"content.{n}",
+                    item.get("text"),
+                    "a request takes one text item: join the texts into one prompt",
+                )
             out["prompt"] = item.get("text")
             continue
         if kind in ("image_url", "video_url", "audio_url"):
