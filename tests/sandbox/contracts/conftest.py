@@ -64,6 +64,6 @@ def refused(make: Callable[[], object], field: str) -> nm.ValidationError:
     with pytest.raises(nm.ValidationError) as info:
         make()
     err = info.value
-    assert err.field == field, (err.field, field, str(err))
+    assert err.field == field or err.field.startswith(field + "."), (err.field, field, str(err))
     assert err.rule and field.split(".")[-1] in str(err), str(err)
     return err
