@@ -107,6 +107,9 @@ PLANS = {  # marker in a sandbox test key (ours) -> (requests/min, concurrent jo
 RESOLUTIONS = ("720p", "1080p", "4k", "8k")
 ERROR_STATUSES = (400, 401, 403, 404, 429, 500)
 """The page's error codes (200 and 201 aside); bodies are `{"code", "message"}` (our reading)."""
+VAULT_KEYS = {"id", "job_id", "kind", "download_url", "thumbnail_url", "file_size_bytes",
+              "created_at"}  # fmt: skip
+"""A vault asset (our reading)."""
 SIGNATURE_HEADER = "MercaDream-Signature"
 WEBHOOK_EVENTS = ("job.processing", "job.completed", "job.failed")
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
@@ -234,6 +237,24 @@ def test_list_query_outside_on_both_sides(sandbox: Sandbox, api: httpx.Client, q
     p = provider_client(sandbox, "mercadream")
     refused(lambda: asyncio.run(p.list_jobs(**query)), field)
     assert_error_body(api.get("/v2/jobs", params=query), 400, field)
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [({"limit": 1}, None), ({"limit": 100}, None), ({"limit": 0}, "limit"),
+     ({"limit": 101}, "limit"), ({"before": "yesterday"}, "before")],
+)  # fmt: skip
+def test_vault_query_on_both_sides(sandbox: Sandbox, api: httpx.Client, query, field) -> None:
+    """Our reading: the vault pages like /v2/jobs (`limit` 1-100, `before`), no status filter."""
+    p = provider_client(sandbox, "mercadream")
+    r = api.get("/v2/vault", params=query)
+    if field is None:
+        assert asyncio.run(p.list_page("/v2/vault", **query)) == ([], False)
+        assert r.status_code == 200 and r.json() == {"data": [], "has_more": False}
+    else:
+        refused(lambda: asyncio.run(p.list_page("/v2/vault", **query)), field)
+        assert_error_body(r, 400, field)
+    refused(lambda: asyncio.run(p.list_page("/v2/vault", status="completed")), "status")
 
 
 def test_list_before_is_an_iso_8601_cursor(sandbox: Sandbox, api: httpx.Client) -> None:
@@ -451,7 +472,8 @@ def test_the_documented_sdk_example_and_its_corrected_form(
     by a signed webhook, which the client verifies."""
     with pytest.raises(ModuleNotFoundError, match="mercadream"):
         run_python("mercadream_sdk.py", {"mk_live_your_key": new_key()})
-    with client_for(sandbox, new_key()) as c:
+    key = new_key()
+    with client_for(sandbox, key) as c:
         r = c.post(
             "/v2/generate",
             json={
@@ -485,6 +507,14 @@ def test_the_documented_sdk_example_and_its_corrected_form(
         assert (parsed["id"], parsed["status"]) == (job["id"], event["status"])
     completed = [json.loads(raw) for _, raw in receiver.events if b'"job.completed"' in raw]
     assert completed[0]["download_url"] == result["download_url"]
+    with client_for(sandbox, key) as c:  # the vault (our reading) lists the finished video
+        vault = c.get("/v2/vault").json()
+    assert set(vault) == {"data", "has_more"} and len(vault["data"]) == 1
+    asset = vault["data"][0]
+    assert set(asset) == VAULT_KEYS and asset["job_id"] == job["id"]
+    assert (asset["kind"], asset["download_url"]) == ("video", result["download_url"])
+    mine = provider_client(sandbox, "mercadream", key=key)
+    assert asyncio.run(mine.vault()) == vault["data"]
     tampered = receiver.events[-1][1].replace(b"completed", b"failed")
     with pytest.raises(nm.WebhookError):
         p.parse_webhook(receiver.events[-1][0], tampered)

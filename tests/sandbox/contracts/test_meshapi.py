@@ -15,12 +15,16 @@ import base64
 import io
 import json
 import secrets
+import subprocess
+import tempfile
 import time
 import wave
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
+import imageio_ffmpeg
 import meshapi as sdk
 import pytest
 
@@ -70,16 +74,33 @@ def image(url: str = RED, role: str | None = None) -> dict[str, Any]:
     return {"type": "image_url", "image_url": {"url": url}} | ({"role": role} if role else {})
 
 
-def tone(seconds: float, mime: str = "audio/wav") -> dict[str, Any]:
-    """An audio_url item: a real WAV tone of `seconds` (made with the standard library)."""
+def wav(seconds: float) -> bytes:
+    """A real WAV tone of `seconds`, made with the standard library."""
     rate = 8000
     buf = io.BytesIO()
     with wave.open(buf, "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(rate)
-        w.writeframes(b"\x00\x10" * round(seconds * rate))
-    uri = f"data:{mime};base64," + base64.b64encode(buf.getvalue()).decode()
+        w.writeframes(b"\x00\x10\x00\xf0" * round(seconds * rate / 2))
+    return buf.getvalue()
+
+
+def mp3(seconds: float) -> bytes:
+    """The same tone as an MP3 (ffmpeg's libmp3lame, from imageio-ffmpeg)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src, out = Path(tmp) / "a.wav", Path(tmp) / "a.mp3"
+        src.write_bytes(wav(seconds))
+        subprocess.run(
+            [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(src), str(out)], check=True
+        )
+        return out.read_bytes()
+
+
+def tone(seconds: float, mime: str = "audio/wav") -> dict[str, Any]:
+    """An audio_url item: a tone of `seconds` as a data URI (an MP3 for audio/mpeg)."""
+    data = mp3(seconds) if mime == "audio/mpeg" else wav(seconds)
+    uri = f"data:{mime};base64," + base64.b64encode(data).decode()
     return {"type": "audio_url", "audio_url": {"url": uri}}
 
 
@@ -96,7 +117,12 @@ INSIDE = [  # (name, request fields beyond model) just inside a documented limit
     ("audio clip 2 s", {"content": [image(), tone(2.0)]}),
     ("audio clip 15 s", {"content": [image(), tone(15.0)]}),
     ("3 audio clips, 15 s", {"content": [image(), tone(5.0), tone(5.0), tone(5.0)]}),
-    ("mp3 mime", {"content": [image(), tone(2.0)]}),
+    ("mp3", {"content": [image(), tone(3.0, "audio/mpeg")]}),
+    ("audio/x-wav", {"content": [image(), tone(2.0, "audio/x-wav")]}),
+    ("seed -1", {"content": [text("s")], "seed": -1}),
+    ("seed 2^32-1", {"content": [text("s")], "seed": 2**32 - 1}),
+    ("expires after 1 s", {"content": [text("e")], "execution_expires_after": 1}),
+    ("expires after 72 h", {"content": [text("e")], "execution_expires_after": 259200}),
     *[(f"role {r}", {"content": [text("r"), image(role=r)]})
       for r in ("first_frame", "last_frame", "reference_image")],
     ("every option", {
@@ -110,6 +136,12 @@ INSIDE = [  # (name, request fields beyond model) just inside a documented limit
 OUTSIDE = [  # (name, request fields, the field a refusal names)
     ("priority -1", {"content": [text("p")], "priority": -1}, "priority"),
     ("priority 10", {"content": [text("p")], "priority": 10}, "priority"),
+    ("seed -2", {"content": [text("s")], "seed": -2}, "seed"),
+    ("seed 2^32", {"content": [text("s")], "seed": 2**32}, "seed"),
+    ("expires after 0 s", {"content": [text("e")], "execution_expires_after": 0},
+     "execution_expires_after"),
+    ("expires after 72 h + 1 s", {"content": [text("e")], "execution_expires_after": 259201},
+     "execution_expires_after"),
     ("seedance 2.0 3 s", {"content": [text("d")], "duration": 3}, "duration"),
     ("seedance 2.0 16 s", {"content": [text("d")], "duration": 16}, "duration"),
     ("seedance 1.0 1 s", {"model": MODEL_1, "content": [text("d")], "duration": 1}, "duration"),
@@ -198,6 +230,10 @@ def test_values_inside_the_limits_pass_on_both_sides(sandbox: Sandbox, api, name
     body = {"model": MODEL, **fields}
     wire = provider_client(sandbox, "meshapi").make_request("video", body).wire()
     assert wire["content"] == body["content"]  # items, payloads and roles unchanged
+    random_seed = fields.get("seed") == -1  # "-1: a random one", which both sides draw
+    if random_seed:
+        assert 0 <= wire.pop("seed") < 2**32
+        fields = {k: v for k, v in fields.items() if k != "seed"}
     assert {k: wire[k] for k in fields} == fields
     sandbox.faults.fail_next_jobs(1)  # only the answer is checked: nothing to render
     r = api.post(PATH, json=body)
@@ -205,6 +241,8 @@ def test_values_inside_the_limits_pass_on_both_sides(sandbox: Sandbox, api, name
     task = api.get(f"{PATH}/{r.json()['id']}").json()
     echoed = set(fields) & TASK_KEYS - {"content"}
     assert {k: task[k] for k in echoed} == {k: fields[k] for k in echoed}
+    if random_seed:
+        assert 0 <= task["seed"] < 2**32  # the seed it drew, reported
 
 
 @pytest.mark.parametrize(("name", "fields", "field"), OUTSIDE, ids=[n for n, *_ in OUTSIDE])
