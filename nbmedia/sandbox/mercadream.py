@@ -26,6 +26,8 @@ Our readings where the documentation is silent (beyond those in providers.md):
   doc's example), speech one per 500 characters, music one per 30 s.
 - Webhooks: events ``job.processing``, ``job.completed``, ``job.failed`` (the last with an
   ``error`` member); see ``webhook_body`` for what the body's ``signature`` field covers.
+  ``webhook_url`` is read on ``/v2/generate`` only (where the page documents it): on speech and
+  music it is an unknown field, ignored.
 - Vault assets have ids ``asset_…``; their ``created_at`` is the job's ``completed_at``.
 - Every output is a preview: 16:9 at 640x360 whatever the resolution. Identical requests (the
   same kind and fields; the webhook aside) get the same bytes, rendered once (``rendercache``).
@@ -461,7 +463,8 @@ class MercaDream:
 
     def create(self, key: str, plan: Plan, kind: str, body: dict[str, Any]) -> Job:
         fields = PARSERS[kind](body)
-        webhook_url = _url(body, "webhook_url")
+        # documented on /generate only: elsewhere an unknown field, ignored like any other
+        webhook_url = _url(body, "webhook_url") if kind == "video" else None
         if kind == "video":
             self._check_resolution(plan, fields["resolution"])
         self._check_concurrency(key, plan)
