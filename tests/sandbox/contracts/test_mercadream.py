@@ -212,8 +212,11 @@ def test_the_required_text_is_required_on_both_sides(
     assert_error_body(api.post(PATHS[kind], json={}), 400, field)
 
 
-def test_webhook_url_is_a_generate_field_only(sandbox: Sandbox) -> None:
-    """The page documents `webhook_url` on /generate and in no other table."""
+def test_webhook_url_is_a_generate_field_only(
+    sandbox: Sandbox, api: httpx.Client, receiver: Receiver
+) -> None:
+    """The page documents `webhook_url` on /generate and in no other table: the client refuses
+    it elsewhere; the sandbox ignores it there like any unknown field (no webhook is sent)."""
     p = provider_client(sandbox, "mercadream")
     hook = "https://example.com/hook"
     assert p.make_request("video", {"prompt": "A", "webhook_url": hook}).wire()["webhook_url"]
@@ -221,6 +224,17 @@ def test_webhook_url_is_a_generate_field_only(sandbox: Sandbox) -> None:
         refused(
             lambda k=kind: p.make_request(k, {**REQUIRED[k], "webhook_url": hook}), "webhook_url"
         )
+    sandbox.faults.fail_next_jobs(3)  # nothing to render: only the webhooks matter
+    made = {
+        kind: api.post(PATHS[kind], json={**REQUIRED[kind], "webhook_url": receiver.url}).json()
+        for kind in ("speech", "music", "video")
+    }
+    for job in made.values():
+        wait_for(api, f"/v2/jobs/{job['id']}", "status", ("failed",))
+    receiver.wait(lambda events: any(e["event"] == "job.failed" for e in events))
+    sent = [d for d in sandbox.webhook_log if d.url == receiver.url]  # every delivery made
+    assert {json.loads(d.body)["job_id"] for d in sent} == {made["video"]["id"]}
+    assert {e["job_id"] for e in receiver.payloads()} == {made["video"]["id"]}
 
 
 # ---- jobs, statuses, the list --------------------------------------------------------------------
