@@ -291,6 +291,15 @@ def test_fields_query_on_both_sides(sandbox: Sandbox, api: httpx.Client) -> None
     p = provider_client(sandbox, "vimmerse", key=key)
     got = asyncio.run(p.get(media["id"], ["id", "processing_status"]))
     assert set(got) == {"id", "processing_status"} and got["id"] == media["id"]
+    every = list(DOC["media"])  # "allowed keys are those in the media response body"
+    assert set(asyncio.run(p.get(media["id"], every))) == set(every)
+    assert set(api.get(f"/v2/media/{media['id']}", params={"fields": ",".join(every)}).json()) == (
+        set(every)
+    )
+    err = refused(lambda: asyncio.run(p.get(media["id"], ["id", "password"])), "fields")
+    assert err.value == "password"
+    r = api.get(f"/v2/media/{media['id']}", params={"fields": "id,password"})
+    assert "password" in assert_error(r, 422)["message"]
 
 
 # ---- the page's examples -------------------------------------------------------------------------
