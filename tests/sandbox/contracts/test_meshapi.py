@@ -468,24 +468,28 @@ def test_sdk_list_with_every_parameter(sandbox: Sandbox, made) -> None:
     assert made["every"] in [t.id for t in after.data] and before.total == 0
 
 
-def test_async_sdk_generate_retrieve_list(sandbox: Sandbox, made) -> None:
+def test_async_sdk_generate_retrieve_list(sandbox: Sandbox, made, key) -> None:
+    """AsyncMeshAPI's three video methods; the new task goes to a key of its own, so the
+    module's tasks stay three."""
+
+    def client(token: str) -> sdk.AsyncMeshAPI:
+        return sdk.AsyncMeshAPI(base_url=sandbox.base_url("meshapi"), token=token)
+
     async def main() -> tuple[str, str, list[str], sdk.MeshAPIError]:
-        async with sdk.AsyncMeshAPI(
-            base_url=sandbox.base_url("meshapi"), token=made["token"]
-        ) as client:
+        async with client(key) as mine, client(made["token"]) as theirs:
             sandbox.faults.fail_next_jobs(1)
-            created = await client.videos.generate(sdk.VideoGenerationParams(
+            created = await mine.videos.generate(sdk.VideoGenerationParams(
                 model=MODEL, content=[sdk.VideoContentItem(type="text", text="Async")]))  # fmt: skip
-            task = await client.videos.retrieve(made["every"])
-            listed = await client.videos.list(sdk.ListVideoGenerationsParams(limit=2))
+            listed = await mine.videos.list(sdk.ListVideoGenerationsParams(limit=2))
+            task = await theirs.videos.retrieve(made["every"])
             try:
-                await client.videos.retrieve("cgt-nothing")
+                await mine.videos.retrieve(made["every"])  # another key's task
             except sdk.MeshAPIError as exc:
                 return created.id, task.status, [t.id for t in listed.data], exc
-            raise AssertionError("no error for an unknown task")
+            raise AssertionError("no error for another key's task")
 
     new, status, listed, err = asyncio.run(main())
-    assert status == "succeeded" and listed == [new, made["failed"]]
+    assert status == "succeeded" and listed == [new]
     assert (err.status, err.error_code) == (404, "not_found")
 
 
@@ -540,3 +544,17 @@ def test_sdk_routes_outside_video_are_404_in_the_envelope(sandbox: Sandbox, key)
     for call in (client.models.list, lambda: client.batches.get("b1")):
         err = sdk_error(call)
         assert err.status in (404, 405) and err.error_code in ("not_found", "method_not_allowed")
+
+
+def test_list_filters_repeat_on_both_sides(sandbox: Sandbox, made) -> None:
+    """`status` and `model` are repeatable query parameters (the API reference)."""
+    query = [("status", "failed"), ("status", "succeeded"), ("model", MODEL_1), ("model", MODEL)]
+    with client_for(sandbox, made["token"]) as c:
+        both = c.get(PATH, params=query).json()
+        only = c.get(PATH, params=[("status", "failed"), ("model", MODEL)]).json()
+    assert [t["id"] for t in both["data"]] == [made["failed"], made["every"], made["plain"]]
+    assert only["data"] == []  # the failed task is Seedance 1.0's
+    p = provider_client(sandbox, "meshapi", key=made["token"])
+    rows = asyncio.run(p.list_jobs(status=["failed", "succeeded"], model=[MODEL_1, MODEL]))
+    assert [t["id"] for t in rows] == [t["id"] for t in both["data"]]
+    assert asyncio.run(p.list_jobs(status=["failed"], model=[MODEL])) == []
