@@ -558,3 +558,24 @@ def test_list_filters_repeat_on_both_sides(sandbox: Sandbox, made) -> None:
     rows = asyncio.run(p.list_jobs(status=["failed", "succeeded"], model=[MODEL_1, MODEL]))
     assert [t["id"] for t in rows] == [t["id"] for t in both["data"]]
     assert asyncio.run(p.list_jobs(status=["failed"], model=[MODEL])) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "name", "size", "rule"),
+    [("videos", "big.mp4", 50 * 2**20 + 1, "50 MB"), ("audios", "big.wav", 15 * 2**20 + 1, "15 MB")],
+)  # fmt: skip
+def test_local_files_over_the_size_limits_are_refused_before_reading(
+    sandbox: Sandbox, tmp_path: Path, field, name, size, rule
+) -> None:
+    """Video ≤ 50 MB, audio ≤ 15 MB each (the page; MB read as MiB): a local file one byte over
+    is refused by its size, before it is read (a sparse file: nothing is written). The
+    sandbox's side of these limits is in tests/sandbox/meshapi (test_video_over_the_size_limit
+    and the "over 15 MB" case of test_422_for_each_input_limit)."""
+    path = tmp_path / name
+    with path.open("wb") as f:
+        f.truncate(size)
+    fields = {"model": MODEL, "prompt": "big", field: [str(path)]}
+    if field == "audios":
+        fields["images"] = [RED]
+    err = refused(lambda: provider_client(sandbox, "meshapi").make_request("video", fields), field)
+    assert rule in err.rule and err.value == str(path)
