@@ -159,6 +159,8 @@ OUTSIDE = [  # (name, request fields, the field a refusal names)
     ("video on seedance 1.0", {"model": MODEL_1, "content": [
         text("v"), {"type": "video_url", "video_url": {"url": "https://example.com/v.mp4"}}]},
      "model"),
+    ("item type image", {"content": [text("t"), {"type": "image", "image": {"url": RED}}]},
+     "content"),
     ("base64 without its mime", {"content": [image("data:;base64,iVBORw0KGgo=")]}, "image"),
 ]  # fmt: skip
 LIST_INSIDE = [{"limit": 1}, {"limit": 200}, {"offset": 0}, *({"status": s} for s in STATUSES),

@@ -277,6 +277,9 @@ def test_the_client_reads_the_error_bodies(sandbox: Sandbox) -> None:
     assert (err.http_status, err.code, err.message) == (
         404, DOC["error"]["code"], DOC["error"]["message"],
     )  # fmt: skip
+    sandbox.faults.rate_limit_next(1, retry_after=3)  # 429: no hint documented; ours a header
+    err = error_of(lambda: p.get("abc123-def456-ghi789"))
+    assert (err.http_status, err.retry_after) == (429, 3.0) and err.code and err.message
     poor = provider_client(sandbox, "vimmerse", key=new_key("_nocredit_"), max_retries=0)
     request = poor.make_request("video", {"prompt": "x"})
     err = error_of(lambda: poor.submit(Job("vimmerse", "video"), request))
