@@ -277,6 +277,35 @@ def test_two_text_items_are_not_silently_merged_or_dropped(sandbox: Sandbox) -> 
     refused(lambda: p.make_request("video", {"model": MODEL, "content": content}), "content.1")
 
 
+def test_a_role_on_a_text_item_reaches_the_wire(sandbox: Sandbox, api) -> None:
+    """Items may carry a role, which reaches the wire unchanged (the readings), whatever the
+    item's type."""
+    body = {"model": MODEL, "content": [text("t") | {"role": "prompt"}, image(role="last_frame")]}
+    assert (
+        provider_client(sandbox, "meshapi").make_request("video", body).wire()["content"]
+        == (body["content"])
+    )
+    sandbox.faults.fail_next_jobs(1)
+    assert api.post(PATH, json=body).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "item",
+    [text("t") | {"detail": "high"}, image() | {"text": "a caption"},
+     {"type": "draft_task", "draft_task": {"id": "cgt-x"}, "image_url": {"url": RED}}],
+)  # fmt: skip
+def test_an_item_key_of_no_documented_use_is_refused_on_both_sides(sandbox: Sandbox, api, item):
+    """An item holds `type`, the payload its type names, and `role` (the SDK's own model and
+    the sandbox refuse anything else): the client refuses it by name, never drops it."""
+    body = {"model": MODEL, "content": [text("keys"), item] if item["type"] != "text" else [item]}
+    n = len(body["content"]) - 1
+    extra = next(k for k in item if k not in ("type", item["type"], "role"))
+    p = provider_client(sandbox, "meshapi")
+    refused(lambda: p.make_request("video", body), f"content.{n}.{extra}")
+    err = envelope(api.post(PATH, json=body), 422)
+    assert any(d["loc"][-2:] == [n, extra] for d in err["details"]), err
+
+
 def test_a_draft_task_item_reaches_the_wire_and_a_running_one_is_409(
     sandbox: Sandbox, api, key
 ) -> None:
