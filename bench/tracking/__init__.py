@@ -4,7 +4,7 @@ The sandbox runs in its own process (`python -m nbmedia.sandbox`), so its CPU is
 the client, and the Studio is driven the way a kernel drives it: submitting, tracking and a
 probe of the event loop all run on the AsyncStudio's loop, inside one `asyncio.run`.
 
-Per provider (MercaDream speech and Mesh API video have a job list a tracker can sweep;
+Per provider (MercaDream and Mesh API video have a job list a tracker can sweep;
 Vimmerse video has none, so each job is read on its own), with webhooks off and on: N jobs go
 out as one `studio.batch` of a DataFrame (for video, plus a `compare` of one prompt across the
 providers that make video) and are tracked until every job has ended. Each figure is printed
@@ -26,9 +26,9 @@ jobs' lifetimes as the sandbox's audit records them (created_at → ended_at):
 
 Lifetimes of roughly 10-40 s come from the sandbox clock's speed and each kind's timing, with
 requests that are cheap for the sandbox to render (its CPU competes with ours on a small
-machine): MercaDream speech text is padded with spaces (the lifetime grows with the text's
-length, the speech does not), Mesh API and Vimmerse reuse three prompts and three durations
-(Mesh API with a fixed seed) so a render cache can serve them. The sandbox's plan limits are
+machine): every provider reuses three prompts and three durations (Mesh API with a fixed
+seed) so a render cache can serve them. MercaDream runs video jobs: it documents `webhook_url`
+on /generate only, so its speech jobs could not be followed by webhooks. The sandbox's plan limits are
 lifted so that N jobs can be open at once on one key.
 
 Where the machine has two cores or more (and `--no-pin` is not given), the sandbox process and

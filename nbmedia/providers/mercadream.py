@@ -60,7 +60,8 @@ class GenerateRequest(RequestModel):
 
 
 class SpeechRequest(RequestModel):
-    """POST /v2/speech: neural speech from text."""
+    """POST /v2/speech: neural speech from text. No `webhook_url`: the page documents it on
+    /generate only, so speech and music jobs are polled."""
 
     text: str = Field(min_length=1, max_length=5000, description="Text to synthesize")
     voice_id: str = Field(
@@ -71,9 +72,6 @@ class SpeechRequest(RequestModel):
     )
     format: Format = Field("mp3", description="Audio format")
     speed: float = Field(1.0, ge=0.5, le=2.0, description="Speaking rate")
-    webhook_url: str | None = Field(None, description="URL to receive status events")
-
-    _url = pydantic.field_validator("webhook_url")(http_url)
 
 
 class MusicRequest(RequestModel):
@@ -83,9 +81,6 @@ class MusicRequest(RequestModel):
     duration: int = Field(60, ge=15, le=300, description="Seconds")
     format: Format = Field("mp3", description="Audio format")
     bpm: int | None = Field(None, ge=60, le=200, description="Beats per minute; auto if omitted")
-    webhook_url: str | None = Field(None, description="URL to receive status events")
-
-    _url = pydantic.field_validator("webhook_url")(http_url)
 
 
 class ListQuery(RequestModel):

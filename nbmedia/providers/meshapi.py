@@ -129,11 +129,12 @@ class VideoRequest(RequestModel):
         for place in self.roles or {}:
             kind, _, index = place.partition(".")
             items = getattr(self, kind, None) if kind in ("images", "videos", "audios") else None
-            if place == "draft_task" and self.draft_task:
+            if (place == "draft_task" and self.draft_task) or (place == "prompt" and self.prompt):
                 continue
             if items is None or not index.isdigit() or int(index) >= len(items):
                 raise FieldRule(
-                    f"roles.{place}", "names no input (images.N, videos.N, audios.N, draft_task)"
+                    f"roles.{place}",
+                    "names no input (prompt, images.N, videos.N, audios.N, draft_task)",
                 )
         if not (self.prompt or self.images or self.videos or self.audios or self.draft_task):
             raise FieldRule("prompt", "content is empty: give a prompt, images or videos")
@@ -166,7 +167,10 @@ class VideoRequest(RequestModel):
         roles = self.roles or {}
         content: list[dict[str, Any]] = []
         if self.prompt:
-            content.append({"type": "text", "text": self.prompt})
+            text: dict[str, Any] = {"type": "text", "text": self.prompt}
+            if "prompt" in roles:
+                text["role"] = roles["prompt"]
+            content.append(text)
         for field, kind in (
             ("images", "image_url"),
             ("videos", "video_url"),
@@ -552,10 +556,25 @@ def _split_content(items: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"images": [], "videos": [], "audios": [], "roles": {}}
     for n, item in enumerate(items):
         kind = item.get("type") if isinstance(item, Mapping) else None
+        extra = [k for k in item if k not in ("type", kind, "role")] if kind in ITEM_KINDS else []
+        if extra:  # nothing given is dropped unseen
+            raise ValidationError(
+                "meshapi",
+                f"content.{n}.{extra[0]}",
+                item[extra[0]],
+                f"not a field of a {kind} item (type, {kind}, role)",
+            )
         if kind == "text":
+            if "prompt" in out:  # the request has one prompt: never drop a text unseen
+                raise ValidationError(
+                    "meshapi",
+                    f"content.{n}",
+                    item.get("text"),
+                    "a request takes one text item: join the texts into one prompt",
+                )
             out["prompt"] = item.get("text")
-            continue
-        if kind in ("image_url", "video_url", "audio_url"):
+            place = "prompt"
+        elif kind in ("image_url", "video_url", "audio_url"):
             field = kind.replace("_url", "s")
             source = item.get(kind)
             url = source.get("url") if isinstance(source, Mapping) else source
@@ -575,6 +594,10 @@ def _split_content(items: Any) -> dict[str, Any]:
         if item.get("role") is not None:
             out["roles"][place] = item["role"]
     return {k: v for k, v in out.items() if v}
+
+
+ITEM_KINDS = ("text", "image_url", "video_url", "audio_url", "draft_task")
+"""The content item types (the page and the SDK's `VideoContentItem`)."""
 
 
 def _data_uri_seconds(uri: str) -> float | None:

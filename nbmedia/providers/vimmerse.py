@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Literal
 import pydantic
 from pydantic import Field
 
-from ..errors import WebhookError
+from ..errors import ValidationError, WebhookError
 from ..models import Job, JobStatus, Output
 from ..validation import FieldRule, RequestModel, build, http_url, is_http_url
 from .answers import mapping, number, read
@@ -35,6 +35,16 @@ AspectRatio = Literal["16:9", "4:3", "1:1", "3:4", "9:16"]
 
 METADATA_FIELDS = frozenset({"title", "description", "visibility_status", "rating", "webhook_url"})
 """PATCH keys that update in place; any other key starts a new (billed) generation."""
+MEDIA_KEYS = frozenset(
+    {
+        "id", "title", "description", "customer_id", "primary_user_id", "media_items",
+        "duration_time", "processing_status", "pose_preset", "submit_params", "result",
+        "webhook_url", "created_at", "updated_at", "version", "progress_percentage",
+        *METADATA_FIELDS,
+    }
+)  # fmt: skip
+"""What GET's `fields` query may name ("allowed keys are those in the media response body"):
+the page's example object, the progress the client reads, and the metadata a PATCH sets."""
 
 
 def _url(value: str | None) -> str | None:
@@ -187,7 +197,16 @@ class Vimmerse(Provider):
         return self.apply(job, read(self.api, r, require={"processing_status": str}))
 
     async def get(self, media_id: str, fields: list[str] | None = None) -> dict[str, Any]:
-        """GET /v2/media/{id}, optionally only some keys (`fields` query)."""
+        """GET /v2/media/{id}, optionally only some keys (`fields` query); a key the media
+        object does not have is refused before anything is sent."""
+        for key in fields or []:
+            if key not in MEDIA_KEYS:
+                raise ValidationError(
+                    self.name,
+                    "fields",
+                    key,
+                    "must name keys of the media object: " + ", ".join(sorted(MEDIA_KEYS)),
+                )
         params = {"fields": ",".join(fields)} if fields else None
         r = await self.api.request("GET", f"/v2/media/{media_id}", params=params)
         return read(self.api, r)

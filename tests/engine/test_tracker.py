@@ -234,9 +234,10 @@ def test_a_signed_webhook_settles_jobs_without_any_status_read(
 ) -> None:
     receiver = studio.receive_webhooks()
     since = time.time()
-    jobs = [studio.speech(f"hooked {i}", format="wav") for i in range(5)]
+    # videos: MercaDream documents webhook_url on /generate only (one render, shared)
+    jobs = [studio.generate("hooked", resolution="720p", duration=15) for _ in range(5)]
     assert all(j.request["webhook_url"] == f"{receiver.url}/mercadream" for j in jobs)
-    until(studio, lambda: all(j.done for j in jobs), timeout=30)
+    until(studio, lambda: all(j.done for j in jobs), timeout=60)
     assert {j.status for j in jobs} == {JobStatus.SUCCEEDED}
     assert all(j.path is not None and j.path.stat().st_size > 1000 for j in jobs)
     assert status_reads(sandbox, "mercadream", since) == []

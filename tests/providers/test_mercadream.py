@@ -390,7 +390,9 @@ def test_webhooks_from_the_sandbox_settle_the_job(studio, sandbox) -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_port}/hook"
-        job = studio.speech("Tell me when you are done.", webhook_url=url)
+        job = studio.generate(  # webhook_url is documented on /generate only
+            "Tell me when you are done.", resolution="720p", duration=15, webhook_url=url
+        )
         job.wait(timeout=60)
         for _ in range(50):
             if any(b'"completed"' in body for _, body in received):

@@ -372,8 +372,14 @@ def test_audit_ended_at_is_the_wall_time_the_job_became_terminal(sandbox, api) -
     sandbox.speed = 1  # slow enough to be seen running (the hygiene fixture restores it)
     with Receiver() as receiver:
         started = time.time()
-        job = api.post(
-            SPEECH, json={"text": "Time me.", "format": "wav", "webhook_url": receiver.url}
+        job = api.post(  # webhook_url is documented on /generate only
+            "/v2/generate",
+            json={
+                "prompt": "Time me.",
+                "duration": 15,
+                "resolution": "720p",
+                "webhook_url": receiver.url,
+            },
         ).json()
         [running] = created_for(sandbox, key_of(api))
         assert running["ended_at"] is None and running["status"] != "completed"

@@ -29,6 +29,8 @@ Our readings where the documentation is silent (beyond those in providers.md):
 - Webhooks: events ``job.processing``, ``job.completed``, ``job.failed`` (the last with an
   ``error`` member); see ``signing.webhook_body`` for what the body's ``signature`` field
   covers.
+  ``webhook_url`` is read on ``/v2/generate`` only (where the page documents it): on speech and
+  music it is an unknown field, ignored.
 - Vault assets have ids ``asset_…``; their ``created_at`` is the job's ``completed_at``.
 - Every output is a preview: 16:9 at 640x360 whatever the resolution. Identical requests (the
   same kind and fields; the webhook aside) get the same bytes, rendered once (``rendercache``).

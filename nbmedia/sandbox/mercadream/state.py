@@ -100,7 +100,8 @@ class MercaDream:
 
     def create(self, key: str, plan: Plan, kind: str, body: dict[str, Any]) -> Job:
         fields = PARSERS[kind](body)
-        webhook_url = url(body, "webhook_url")
+        # documented on /generate only: elsewhere an unknown field, ignored like any other
+        webhook_url = url(body, "webhook_url") if kind == "video" else None
         if kind == "video":
             self._check_resolution(plan, fields["resolution"])
         self._check_concurrency(key, plan)

@@ -561,8 +561,9 @@ def events_of(receiver: Receiver, job_id: str) -> list[str]:
 
 
 def test_webhooks_are_signed_and_in_order(sandbox: Sandbox, api, receiver) -> None:
-    job = api.post(
-        "/v2/speech", json={"text": "hook", "format": "wav", "webhook_url": receiver.url}
+    job = api.post(  # webhook_url is documented on /generate only
+        "/v2/generate",
+        json={"prompt": "hook", "duration": 15, "resolution": "720p", "webhook_url": receiver.url},
     ).json()
     receiver.wait(lambda ps: any(p["event"] in ("job.completed", "job.failed") for p in ps))
     assert events_of(receiver, job["id"]) == ["job.processing", "job.completed"]
@@ -591,7 +592,7 @@ def test_failed_job_webhook_and_retry_after_receiver_error(sandbox, api) -> None
     receiver = Receiver(fail_first=1)
     try:
         sandbox.faults.fail_next_jobs(1, code="content_policy_violation", message="No.")
-        job = api.post("/v2/speech", json={"text": "x", "webhook_url": receiver.url}).json()
+        job = api.post("/v2/generate", json={"prompt": "x", "webhook_url": receiver.url}).json()
         receiver.wait(lambda ps: any(p["event"] == "job.failed" for p in ps))
         assert events_of(receiver, job["id"]) == ["job.processing", "job.failed"]
         failed = receiver.payloads()[-1]
@@ -609,7 +610,7 @@ def test_webhook_faults_drop_duplicate_reorder(sandbox: Sandbox, api) -> None:
             for name, value in knobs.items():
                 setattr(sandbox.faults, name, value)
             sandbox.faults.fail_next_jobs(1)  # fast, and no render needed
-            job = api.post("/v2/speech", json={"text": "x", "webhook_url": receiver.url}).json()
+            job = api.post("/v2/generate", json={"prompt": "x", "webhook_url": receiver.url}).json()
             wait_job(api, job["id"])
             if knobs.get("webhook_drop"):
                 time.sleep(0.3)
