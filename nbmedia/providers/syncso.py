@@ -1,7 +1,8 @@
 """sync.so API v2: a video plus recorded audio or text-to-speech → a lip-synced video (section 5).
 
-Local files go with the multipart create ("with files"); URLs and earlier jobs' outputs go by
-URL. Every create carries an `Idempotency-Key` equal to the job's `local_id`, so a retried create
+Local files are uploaded to the account's asset library (presigned URL, PUT, register) and sent
+as `assetId`, once per content for the session (`SyncSo.asset_for`); URLs and earlier jobs'
+outputs go by URL; `video_asset_id` / `audio_asset_id` name assets already in the library. Every create carries an `Idempotency-Key` equal to the job's `local_id`, so a retried create
 cannot bill twice: within a session the HTTP client re-sends a create whose answer was lost with
 the same key (the idempotent create retry) and gets the same generation back. Across sessions,
 or once those retries are spent, `find_created` looks the generation up in the list (the key
@@ -11,6 +12,7 @@ itself cannot be listed). Webhooks are verified with `Sync-Signature: t=<unix>,v
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -38,8 +40,12 @@ from .inputs import existing_file, input_url
 MODELS = ("lipsync-2", "lipsync-1.9.0-beta", "lipsync-2-pro", "react-1", "sync-3")
 SEGMENT_MODELS = ("lipsync-2", "lipsync-2-pro", "sync-3")
 """The models that take `segments` (others answer 400: the model does not support segments)."""
-UPLOAD_MAX = 20 * 1024 * 1024
-"""Direct (multipart) uploads above this get 413: larger files go by URL."""
+ASSET_MAX = 5 * 1024**3
+"""A single asset upload is capped at 5 GB."""
+ASSET_TYPES = {"video": "VIDEO", "audio": "AUDIO"}
+"""The asset `type` a local file is registered as, by the input it fills."""
+ASSET_REF = "asset"
+"""The refId of `audio_asset_id`'s input, so segments can point at it."""
 FILE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 TTS_REF = "tts"
 """The refId given to the text-to-speech input, so segments can point at it."""
@@ -105,7 +111,13 @@ MAX_AUDIO_S = 300
 class LipsyncRequest(RequestModel):
     """POST /v2/generate: one video, at least one audio (recorded or text-to-speech)."""
 
-    video: Any = Field(description="Local file, URL, or an earlier job's video")
+    video: Any = Field(None, description="Local file, URL, or an earlier job's video")
+    video_asset_id: str | None = Field(
+        None, min_length=1, description="A VIDEO asset of the library, instead of video"
+    )
+    audio_asset_id: str | None = Field(
+        None, min_length=1, description="An AUDIO asset of the library (refId 'asset')"
+    )
     audio: Any = Field(None, description="Recorded audio: a source, a list, or {refId: source}")
     text: str | None = Field(
         None, min_length=1, max_length=5000, description="Script for text-to-speech"
@@ -140,9 +152,8 @@ class LipsyncRequest(RequestModel):
     @pydantic.field_validator("video")
     @classmethod
     def _video(cls, v: Any) -> Any:
-        if v is None:
-            raise ValueError("required: a local file, an http(s) URL or an earlier job's video")
-        _check_source(v, "video")
+        if v is not None:
+            _check_source(v, "video")
         return v
 
     @pydantic.field_validator("audio")
@@ -184,9 +195,22 @@ class LipsyncRequest(RequestModel):
 
     @pydantic.model_validator(mode="after")
     def _rules(self) -> LipsyncRequest:
-        if self.audio is None and self.text is None:
+        if (self.video is None) == (self.video_asset_id is None):
             raise FieldRule(
-                "audio", "at least one audio input is required: give audio, or text with voice_id"
+                "video",
+                "give exactly one video: a local file, an http(s) URL or an earlier job's video, "
+                "or video_asset_id",
+                self.video,
+            )
+        if self.audio is None and self.text is None and self.audio_asset_id is None:
+            raise FieldRule(
+                "audio",
+                "at least one audio input is required: give audio, audio_asset_id, or text "
+                "with voice_id",
+            )
+        if self.audio_asset_id is not None and ASSET_REF in audio_sources(self.audio):
+            raise FieldRule(
+                "audio", f"refId {ASSET_REF!r} is audio_asset_id's: name this audio otherwise"
             )
         if self.text is not None and not self.voice_id:
             raise FieldRule("voice_id", "text-to-speech needs a voice_id")
@@ -207,6 +231,7 @@ class LipsyncRequest(RequestModel):
                 f"{len(self.segments)} segments",
             )
         refs = set(audio_sources(self.audio)) | ({TTS_REF} if self.text is not None else set())
+        refs |= {ASSET_REF} if self.audio_asset_id is not None else set()
         for i, seg in enumerate(self.segments or []):
             if seg.audio_input.ref_id not in refs:
                 raise FieldRule(
@@ -314,6 +339,9 @@ class SyncSo(Provider):
     def __init__(self, api: ApiClient, *, webhook_secret: Secret | None = None) -> None:
         super().__init__(api, webhook_secret=webhook_secret)
         self._estimates: dict[str, float] = {}
+        self._assets: dict[str, str] = {}
+        """"{type}:{sha256 of the file}" → asset id, for the session (`asset_for`)."""
+        self._asset_locks: dict[str, asyncio.Lock] = {}
         """Dollars estimated per wire body (`estimate`): sync.so's generations report no cost
         of their own, so a job sent with a body estimated before shows that estimate."""
 
@@ -324,7 +352,8 @@ class SyncSo(Provider):
     @staticmethod
     def parse_error(response: httpx.Response, body: Any) -> ParsedError:
         """NestJS bodies: {"statusCode", "message": str | [str], "error", "code"?}: the code is
-        the body's own `code` (or `error_code`), never `error`, which is the reason phrase."""
+        the body's own `code` (or the newer docs' `errorCode`, or `error_code`), never `error`,
+        which is the reason phrase."""
         if isinstance(body, dict) and "statusCode" in body:
             msg = body.get("message")
             text = (
@@ -332,7 +361,7 @@ class SyncSo(Provider):
                 if isinstance(msg, list)
                 else str(msg or response.reason_phrase)
             )
-            code = body.get("code") or body.get("error_code")
+            code = body.get("code") or body.get("errorCode") or body.get("error_code")
             return ParsedError(str(code) if code else None, text)
         from ..http import default_error_parser
 
@@ -345,24 +374,19 @@ class SyncSo(Provider):
         return request
 
     def _check_files(self, request: LipsyncRequest) -> None:
-        local_audio = [
-            (ref, p) for ref, src in audio_sources(request.audio).items() if (p := _local(src))
-        ]
-        if len(local_audio) > 1:
-            raise ValidationError(
-                self.name,
-                "audio",
-                [str(p) for _, p in local_audio],
-                "only one local audio file can be uploaded with a create; pass the others by URL",
-            )
+        """Local files must fit one asset upload; segments must lie within a known video."""
         video = _local(request.video)
-        for field, path in [("video", video), *(("audio", p) for _, p in local_audio)]:
-            if path is not None and path.stat().st_size > UPLOAD_MAX:
+        local = [("video", video)] + [
+            (f"audio.{ref}", _local(src)) for ref, src in audio_sources(request.audio).items()
+        ]
+        for field, path in local:
+            if path is not None and path.stat().st_size > ASSET_MAX:
                 raise ValidationError(
                     self.name,
                     field,
                     str(path),
-                    f"direct uploads may be at most 20 MB ({path.stat().st_size / 1e6:.1f} MB): pass a URL",
+                    f"an asset upload may be at most 5 GB ({path.stat().st_size / 1e9:.1f} GB): "
+                    "pass a URL",
                 )
         if video is None and isinstance(request.video, Job) and request.video.path is not None:
             video = Path(request.video.path)
@@ -379,38 +403,37 @@ class SyncSo(Provider):
 
     # ---- the wire ---------------------------------------------------------------------------
     def wire(
-        self, request: LipsyncRequest
-    ) -> tuple[dict[str, Any], dict[str, tuple[str, bytes, str]]]:
-        """The JSON body and the files to upload (multipart when any input is local)."""
-        files: dict[str, tuple[str, bytes, str]] = {}
+        self, request: LipsyncRequest, assets: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        """The JSON body. A local file is sent as the asset id `assets` maps its path to
+        (`upload_files` makes that map); a local file without one is a programming error."""
+        assets = assets or {}
         items: list[dict[str, Any]] = []
         path = _local(request.video)
-        if path is not None:
-            files["video"] = (
-                path.name,
-                path.read_bytes(),
-                mimetypes.guess_type(path.name)[0] or "video/mp4",
-            )
+        if request.video_asset_id is not None:
+            items.append({"type": "video", "assetId": request.video_asset_id})
+        elif path is not None:
+            items.append({"type": "video", "assetId": assets[str(path)]})
         else:
             items.append(
                 {"type": "video", "url": input_url(self.name, "video", request.video, "video")}
             )
-        named = isinstance(request.audio, Mapping) or bool(request.segments)
+        named = (
+            isinstance(request.audio, Mapping)
+            or bool(request.segments)
+            or request.audio_asset_id is not None
+        )
         for ref, src in audio_sources(request.audio).items():
             path = _local(src)
             if path is not None:
-                files["audio"] = (
-                    path.name,
-                    path.read_bytes(),
-                    mimetypes.guess_type(path.name)[0] or "audio/wav",
-                )
-                if named:  # the uploaded audio still needs its refId for the segments
-                    items.append({"type": "audio", "refId": ref})
-                continue
-            item = {"type": "audio", "url": input_url(self.name, f"audio.{ref}", src, "audio")}
+                item = {"type": "audio", "assetId": assets[str(path)]}
+            else:
+                item = {"type": "audio", "url": input_url(self.name, f"audio.{ref}", src, "audio")}
             if named:
                 item["refId"] = ref
             items.append(item)
+        if request.audio_asset_id is not None:
+            items.append({"type": "audio", "assetId": request.audio_asset_id, "refId": ASSET_REF})
         if request.text is not None:
             tts: dict[str, Any] = {
                 "type": "text",
@@ -440,35 +463,72 @@ class SyncSo(Provider):
             body["webhookUrl"] = request.webhook_url
         if request.output_file_name:
             body["outputFileName"] = request.output_file_name
-        return body, files
+        return body
+
+    async def upload_files(self, request: LipsyncRequest) -> dict[str, str]:
+        """Every local file of `request` as an asset: {path: asset id}."""
+        local = [("video", _local(request.video))]
+        local += [("audio", _local(src)) for src in audio_sources(request.audio).values()]
+        return {str(p): await self.asset_for(p, kind) for kind, p in local if p is not None}
+
+    async def asset_for(self, path: Path, kind: str) -> str:
+        """The asset id of a local file, uploading it only the first time its content is seen.
+
+        Why: sync.so keeps uploaded media as reusable assets, and its docs recommend them for
+        local files (upload once, then create and retry by id without sending the bytes again).
+        Lip-syncing one take against many voices, a batch, or a retried create would otherwise
+        upload the same bytes each time. The id is remembered by content hash (and the type it
+        was registered as) in this provider, for the session only: an asset deleted from the
+        library since is not noticed, and a new session uploads again."""
+        digest = await asyncio.to_thread(_sha256, path)
+        key = f"{kind}:{digest}"
+        lock = self._asset_locks.setdefault(key, asyncio.Lock())
+        async with lock:  # two rows with the same file upload it once
+            known = self._assets.get(key)
+            if known is not None:
+                return known
+            data = await asyncio.to_thread(path.read_bytes)
+            mime = (
+                mimetypes.guess_type(path.name)[0]
+                or f"{kind}/{'mp4' if kind == 'video' else 'wav'}"
+            )
+            r = await self.api.request(
+                "POST",
+                "/v2/assets/upload",
+                json={"fileName": path.name, "contentType": mime, "size": len(data)},
+            )
+            presigned = read(self.api, r, require={"uploadUrl": str, "url": str})
+            await self.api.request(
+                "PUT",
+                presigned["uploadUrl"],
+                content=data,
+                headers={"Content-Type": mime},
+                with_auth=False,
+            )
+            r = await self.api.request(
+                "POST",
+                "/v2/assets",
+                json={"url": presigned["url"], "type": ASSET_TYPES[kind], "name": path.name},
+            )
+            asset_id = read(self.api, r, require={"id": str})["id"]
+            self._assets[key] = asset_id
+            return asset_id
 
     # ---- lifecycle ---------------------------------------------------------------------------
     async def submit(self, job: Job, request: RequestModel) -> Job:
         """Creates the generation with `Idempotency-Key: job.local_id`: the HTTP client may
         re-send it after a lost answer (idempotent_create) and sync.so answers the same one."""
         assert isinstance(request, LipsyncRequest)
-        body, files = self.wire(request)
+        body = self.wire(request, await self.upload_files(request))  # nothing billed before
         headers = {"Idempotency-Key": job.local_id or uuid.uuid4().hex}
-        if files:
-            data = {k: json.dumps(v) if not isinstance(v, str) else v for k, v in body.items()}
-            r = await self.api.request(
-                "POST",
-                "/v2/generate",
-                data=data,
-                files=files,
-                headers=headers,
-                creates_job=True,
-                idempotent_create=True,
-            )
-        else:
-            r = await self.api.request(
-                "POST",
-                "/v2/generate",
-                json=body,
-                headers=headers,
-                creates_job=True,
-                idempotent_create=True,
-            )
+        r = await self.api.request(
+            "POST",
+            "/v2/generate",
+            json=body,
+            headers=headers,
+            creates_job=True,
+            idempotent_create=True,
+        )
         self.apply(job, read(self.api, r, require={"id": str}))
         estimated = self._estimates.get(_body_key(body))
         if job.cost is None and estimated is not None:
@@ -544,14 +604,7 @@ class SyncSo(Provider):
     async def estimate(self, request: RequestModel) -> list[dict[str, Any]]:
         """POST /v2/analyze/cost: estimated frames and cost, nothing billed."""
         assert isinstance(request, LipsyncRequest)
-        body, files = self.wire(request)
-        if files:
-            raise ValidationError(
-                self.name,
-                "video" if "video" in files else "audio",
-                files[next(iter(files))][0],
-                "the cost estimate takes URLs only (local files are uploaded with the create)",
-            )
+        body = self.wire(request, await self.upload_files(request))
         r = await self.api.request("POST", "/v2/analyze/cost", json=body)
         data = self.api.json(r, object)
         if isinstance(data, dict):
@@ -672,8 +725,15 @@ def _expected_generation(request: Mapping[str, Any]) -> dict[str, Any]:
         out["webhookUrl"] = request["webhook_url"]
     audio = request.get("audio")
     sources = audio.values() if isinstance(audio, Mapping) else ([] if audio is None else [audio])
-    items = [_input_item("video", request.get("video"))]
+    video_asset = request.get("video_asset_id")
+    items = [
+        {"type": "video", "assetId": video_asset}
+        if video_asset
+        else _input_item("video", request.get("video"))
+    ]
     items += [_input_item("audio", src) for src in sources]
+    if request.get("audio_asset_id"):
+        items.append({"type": "audio", "assetId": request["audio_asset_id"]})
     if request.get("text") is not None:
         voice = {"voiceId": request["voice_id"]} if request.get("voice_id") else {}
         items.append({"type": "text", "provider": {**voice, "script": request["text"]}})
@@ -717,3 +777,11 @@ def _body_key(body: dict[str, Any]) -> str:
     """The same request, whatever its keys' order (the webhook URL aside: an estimate has none)."""
     return json.dumps({k: v for k, v in body.items() if k != "webhookUrl"}, sort_keys=True,
                       default=str)  # fmt: skip
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
