@@ -247,6 +247,9 @@ STATUS = {
 }
 REJECTED = "REJECTED"
 STATUSES = ("PENDING", "PROCESSING", "COMPLETED", "FAILED", REJECTED)
+LIST_STATUSES = (*STATUSES, "CANCELED")
+"""What the list's ``status`` filter takes: the API reference lists CANCELED too (no sandbox
+generation is ever cancelled: there is no cancel route)."""
 TIMING = Timing(wait=1.5, run=6.0)
 """Virtual seconds a generation waits, then processes (divided by the sandbox ``speed``)."""
 
@@ -1217,12 +1220,13 @@ class SyncSo:
 
     def list_json(self, key: str, request: Request) -> list[dict[str, Any]]:
         statuses = _query_list(request, "status")
-        bad = [s for s in statuses if s not in STATUSES]
+        bad = [s for s in statuses if s not in LIST_STATUSES]
         if bad:
             raise ApiError(
                 400,
                 [
-                    f"each value in status must be one of the following values: {', '.join(STATUSES)}"
+                    "each value in status must be one of the following values: "
+                    + ", ".join(LIST_STATUSES)
                 ],
             )
         ids = set(_query_list(request, "ids"))
