@@ -28,7 +28,7 @@ import httpx
 import pydantic
 from pydantic import Field
 
-from ..errors import ValidationError, WebhookError
+from ..errors import UnknownStatus, ValidationError, WebhookError
 from ..http import ApiClient, ParsedError, Secret
 from ..models import Job, JobStatus, Output
 from ..validation import FieldRule, RequestModel, http_url, is_http_url
@@ -58,6 +58,14 @@ OPTION_FIELDS = (
     "occlusion_detection_enabled",
 )
 """LipsyncRequest fields that go under `options` on the wire."""
+BATCH_FILE_MAX = 5 * 1024 * 1024
+"""A batch's JSON Lines file may be at most 5 MB (a larger one is sent row by row)."""
+ROW_MARK = "#row:"
+"""A batch row's id until the batch's results name its generation: `{batch id}#row:{local id}`
+(the local id is the row's `request_id`)."""
+BATCH_WAITING = {"PENDING": JobStatus.QUEUED, "JOBS_CREATED": JobStatus.QUEUED,
+                 "PROCESSING": JobStatus.RUNNING}  # fmt: skip
+BATCH_ENDED = ("COMPLETED", "FAILED")
 IDS_PER_LIST = 50
 """Generation ids one list call asks for (the query string stays short)."""
 LIST_ROWS = ("data", "generations")
@@ -318,8 +326,11 @@ class SyncSo(Provider):
             Capability.SIGNED_WEBHOOKS,
             Capability.IDEMPOTENT_CREATE,
             Capability.FIND_CREATED,
+            Capability.BATCH,
         }
     )
+    batch_size = (20, 500)
+    """POST /v2/batch takes 20 to 500 generations (Scale and Enterprise plans; others 402)."""
     requests: ClassVar[dict[str, type[RequestModel]]] = {"lipsync": LipsyncRequest}
     text_field: ClassVar[dict[str, str]] = {"lipsync": "text"}
     statuses: ClassVar[dict[str, JobStatus]] = {
@@ -535,7 +546,89 @@ class SyncSo(Provider):
             job.cost, job.cost_unit = estimated, "USD estimate"
         return job
 
+    async def submit_batch(self, jobs: list[Job], requests: list[RequestModel]) -> None:
+        """POST /v2/batch: one JSON Lines file, a line per job (`request_id` = its local id,
+        the payload its create body, local files as assets). sync.so answers with the batch
+        only; each job is followed through it (`ROW_MARK` ids) until the batch's results file
+        names its generation. Not retried once it may have arrived: the batch create takes no
+        Idempotency-Key (the engine looks for each row in the generations list instead)."""
+        lines = []
+        for job, request in zip(jobs, requests, strict=True):
+            assert isinstance(request, LipsyncRequest)
+            body = self.wire(request, await self.upload_files(request))
+            lines.append({"request_id": job.local_id, "endpoint": "/v2/generate", "payload": body})
+        data = "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines).encode()
+        if len(data) > BATCH_FILE_MAX:
+            raise ValidationError(
+                self.name, "batch", f"{len(data)} bytes", "a batch file may be at most 5 MB"
+            )
+        r = await self.api.request(
+            "POST",
+            "/v2/batch",
+            files={"input": ("nbmedia-batch.jsonl", data, "application/jsonl")},
+            creates_job=True,
+        )
+        made = read(self.api, r, require={"id": str})
+        for job in jobs:
+            job.id = f"{made['id']}{ROW_MARK}{job.local_id}"
+            job.raw = made
+            job.status = JobStatus.QUEUED
+            job.progress = 0.0
+            job.created_at = parse_time(made.get("created_at")) or job.created_at
+
+    async def _refresh_rows(self, jobs: list[Job]) -> None:
+        """Batch rows: one GET per batch; once it has ended, its results file gives each row
+        its generation (and from then on the job is that generation)."""
+        by_batch: dict[str, list[Job]] = {}
+        for job in jobs:
+            by_batch.setdefault(str(job.id).split(ROW_MARK, 1)[0], []).append(job)
+        for batch_id, rows in by_batch.items():
+            r = await self.api.request("GET", f"/v2/batch/{batch_id}")
+            batch = read(self.api, r, require={"status": str})
+            status, url = batch["status"], batch.get("outputUrl")
+            metrics = batch.get("metrics") if isinstance(batch.get("metrics"), dict) else {}
+            if status in BATCH_WAITING or (status == "COMPLETED" and not url):
+                total = number(metrics.get("total_generations")) or 0
+                ended = (number(metrics.get("success_count")) or 0) + (
+                    number(metrics.get("failed_count")) or 0
+                )
+                for job in rows:
+                    job.raw = batch
+                    job.status = BATCH_WAITING.get(status, JobStatus.RUNNING)
+                    job.progress = ended / total if total else job.progress
+                continue
+            if status not in BATCH_ENDED:
+                raise UnknownStatus(self.name, status)
+            results = await self._batch_results(url) if isinstance(url, str) and url else {}
+            for job in rows:
+                found = results.get(str(job.id).split(ROW_MARK, 1)[1])
+                if found is not None:
+                    self.apply(job, found)
+                    continue
+                job.raw = batch
+                job.status = JobStatus.FAILED
+                job.error = {
+                    "code": "batch_failed" if status == "FAILED" else "batch_row_missing",
+                    "message": f"batch {batch_id} ended {status} without a result for this row",
+                }
+
+    async def _batch_results(self, url: str) -> dict[str, dict[str, Any]]:
+        """The results file: `{"request_id", "response": <Generation>}` per line."""
+        r = await self.api.request("GET", url)
+        results = {}
+        for line in r.text.splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(row, dict) and isinstance(row.get("response"), dict):
+                results[str(row.get("request_id"))] = row["response"]
+        return results
+
     async def refresh(self, job: Job) -> Job:
+        if job.id and ROW_MARK in job.id:
+            await self._refresh_rows([job])
+            return job
         r = await self.api.request("GET", f"/v2/generate/{job.id}")
         return self.apply(job, read(self.api, r, require={"status": str}))
 
@@ -545,8 +638,20 @@ class SyncSo(Provider):
         """A sweep: one list call per IDS_PER_LIST open generations (`ids`); what it does not
         show is read with a GET each (a server that ignores `ids` answers them all, which is
         fine too)."""
+        rows = [j for j in jobs if j.id and ROW_MARK in j.id]
+        failed: dict[str, BaseException] = {}
+        if rows:
+            try:
+                await self._refresh_rows(rows)
+            except Exception as exc:  # noqa: BLE001 - the rows could not be read this sweep
+                failed.update({j.local_id: exc for j in rows})
+            else:
+                for job in rows:
+                    if ended is not None and job.done:
+                        ended(job)
+            jobs = [j for j in jobs if not (j.id and ROW_MARK in j.id)]
         if len(jobs) <= 1:
-            return await super().refresh_many(jobs, ended)
+            return failed | await super().refresh_many(jobs, ended)
         wanted = {j.id: j for j in jobs if j.id}
         ids = list(wanted)
         for start in range(0, len(ids), IDS_PER_LIST):
@@ -555,7 +660,7 @@ class SyncSo(Provider):
                 job = wanted.pop(payload.get("id"), None)  # type: ignore[arg-type]
                 if job is not None:
                     self.apply(job, payload)
-        return await super().refresh_many(list(wanted.values()), ended)
+        return failed | await super().refresh_many(list(wanted.values()), ended)
 
     async def list_jobs(self, **filters: Any) -> list[dict[str, Any]]:
         status = filters.pop("status", None)
