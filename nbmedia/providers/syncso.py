@@ -28,7 +28,7 @@ import httpx
 import pydantic
 from pydantic import Field
 
-from ..errors import UnknownStatus, ValidationError, WebhookError
+from ..errors import NbmediaError, UnknownStatus, ValidationError, WebhookError
 from ..http import ApiClient, ParsedError, Secret
 from ..models import Job, JobStatus, Output
 from ..validation import FieldRule, RequestModel, http_url, is_http_url
@@ -477,10 +477,17 @@ class SyncSo(Provider):
         return body
 
     async def upload_files(self, request: LipsyncRequest) -> dict[str, str]:
-        """Every local file of `request` as an asset: {path: asset id}."""
+        """Every local file of `request` as an asset: {path: asset id}. A failed upload made
+        no generation: its error says so (`may_have_reached_server` False), so the job is not
+        looked for in the list as a create that may have been made."""
         local = [("video", _local(request.video))]
         local += [("audio", _local(src)) for src in audio_sources(request.audio).values()]
-        return {str(p): await self.asset_for(p, kind) for kind, p in local if p is not None}
+        try:
+            return {str(p): await self.asset_for(p, kind) for kind, p in local if p is not None}
+        except NbmediaError as exc:
+            if getattr(exc, "may_have_reached_server", False):
+                exc.may_have_reached_server = False  # type: ignore[attr-defined]
+            raise
 
     async def asset_for(self, path: Path, kind: str) -> str:
         """The asset id of a local file, uploading it only the first time its content is seen.

@@ -386,3 +386,21 @@ def test_speaker_coordinates_are_whole_pixels(studio, sandbox, clips) -> None:
         )
     assert info.value.field.startswith("active_speaker_detection.coordinates")
     assert len(sandbox.request_log) == before
+
+
+def test_a_failed_upload_fails_the_job_without_a_create(studio, sandbox, clips) -> None:
+    """An asset upload that never got through made no generation: the job fails at once with
+    the transport's error, and is not searched for as a create that may have been made."""
+    sandbox.faults.drop_after_receive_next(50, path="/syncso/v2/assets/upload")
+    before = len(sandbox.request_log)
+    with pytest.raises(nm.NbmediaError):
+        studio.lipsync(clips["video"], audio=clips["audio"])
+    sandbox.faults.reset()
+    row = studio.jobs().iloc[0]  # newest first
+    assert (row["provider"], row["status"], row["error_code"]) == ("syncso", "failed", "not_sent")
+    posts = [
+        r.path
+        for r in list(sandbox.request_log)[before:]
+        if r.method == "POST" and r.provider == "syncso"
+    ]
+    assert posts and set(posts) == {"/syncso/v2/assets/upload"}  # no create was sent
