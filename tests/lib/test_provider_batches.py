@@ -5,7 +5,9 @@ provider's list, never failed and never sent twice."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+import time
 import wave
 from pathlib import Path
 
@@ -123,3 +125,32 @@ def test_a_batch_whose_answer_was_lost_is_found_row_by_row(studio, sandbox: Sand
     with sandbox_client(sandbox, "syncso", {"x-api-key": key}) as c:
         made = [g["id"] for g in c.get("/v2/generations").json()]
     assert len(made) == ROWS and sorted(table["job_id"]) == sorted(made)  # each row its own
+
+
+def test_rows_of_a_running_batch_are_taken_up_by_the_next_studio(
+    tmp_path, sandbox: Sandbox, clips
+) -> None:
+    """The ledger holds each row's batch-row id: a Studio closed while the provider's batch
+    runs leaves the rows to the next Studio on the folder, which follows them to the end."""
+    first = nm.Studio(root=tmp_path, sandbox=sandbox)
+    fast, sandbox.speed = sandbox.speed, 0.5  # the batch outlives the first Studio
+    try:
+        batch = first.batch(rows(clips))
+        deadline = time.monotonic() + 60
+        while not all(j.id for j in batch.jobs) and time.monotonic() < deadline:
+            first.engine.runner.run(asyncio.sleep(0.05))  # the Studio's loop sends meanwhile
+        local_ids = [j.local_id for j in batch.jobs]
+        assert all("#" in j.id for j in batch.jobs)  # followed through the batch
+        assert not any(j.done for j in batch.jobs)
+    finally:
+        first.close()
+        sandbox.speed = fast
+    second = nm.Studio(root=tmp_path, sandbox=sandbox)
+    try:
+        jobs = [second.engine.job(i) for i in local_ids]
+        for job in jobs:
+            job.wait(timeout=120)
+        assert all(j.status is nm.JobStatus.SUCCEEDED and "#" not in j.id for j in jobs)
+        assert len({j.id for j in jobs}) == ROWS and all(Path(j.path).exists() for j in jobs)
+    finally:
+        second.close()
