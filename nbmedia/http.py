@@ -282,8 +282,12 @@ class ApiClient:
         headers: dict[str, str] | None = None,
         creates_job: bool = False,
         idempotent_create: bool = False,
+        with_auth: bool = True,
     ) -> httpx.Response:
         """Sends one API call with the retry policy; returns a 2xx response or raises.
+
+        `with_auth=False` sends no key even to the API's own host (a presigned upload URL,
+        which must not receive it).
 
         `creates_job` marks a POST that may bill: it is retried only when the request provably
         never reached the server (connection refused, or a 429 rejection), unless the provider
@@ -301,6 +305,7 @@ class ApiClient:
                         method,
                         url,
                         headers=headers,
+                        with_auth=with_auth,
                         json=json,
                         params=params,
                         data=data,

@@ -93,6 +93,12 @@ class Engine:
     def __repr__(self) -> str:
         return f"<Engine {self.owner} live={len(self._live)} open={len(self.tracker.open_jobs)}>"
 
+    def batch_size(self, provider: str) -> tuple[int, int] | None:
+        """The fewest and most rows one batch create of the provider takes (None: it has no
+        batch endpoint)."""
+        p = self._provider(provider)
+        return p.batch_size if p.has(Capability.BATCH) else None
+
     def listed(self, provider: str) -> bool:
         """The provider's open jobs are swept through its list (many per request)."""
         if provider not in self._listed:
@@ -233,6 +239,46 @@ class Engine:
         self._absorb(job, shadow)
         self._expect_webhook(job, request)
         return job
+
+    async def send_batch(self, jobs: list[Job], requests: list[RequestModel]) -> bool:
+        """Records every job, then creates them all with one batch request of their provider,
+        and follows each. False when the provider refused the batch (it made nothing; the jobs
+        are planned again, for the caller to send one by one). A batch that may have reached
+        the provider is never failed: each job is searched for in the provider's list as a
+        create whose answer was lost (and sent again alone if proven not made)."""
+        if self._closed:
+            raise NbmediaError("this Studio is closed: a new Studio sends what is left")
+        jobs = [self.adopt(job) for job in jobs]
+        with self.ledger.batch():  # before anything leaves the machine, in one commit
+            for job, request in zip(jobs, requests, strict=True):
+                job.created_at = utcnow()
+                job.request = request.wire()
+                self._record(job, Phase.SENDING)
+            self.ledger.acquire([j.local_id for j in jobs], self.owner, time.time(), C.LEASE_TTL)
+        provider = self._provider(jobs[0].provider)
+        shadows = [_copy(job) for job in jobs]
+        try:
+            await provider.submit_batch(shadows, requests)
+        except Exception as exc:
+            known = isinstance(exc, NbmediaError)
+            if getattr(exc, "may_have_reached_server", False) or not known:
+                if not known:
+                    log.exception("%s batch create failed unexpectedly", jobs[0].provider)
+                cause = str(exc) if known else f"{type(exc).__name__}: {exc}"
+                for job, request in zip(jobs, requests, strict=True):
+                    self._unsent[job.local_id] = (request, 0)
+                    await self.lost_answer(job, f"batch create: {cause}")
+                return True
+            with self.ledger.batch():
+                for job in jobs:
+                    self._record(job, Phase.PLANNED)
+            log.info("%s refused a batch (%s): sending its rows one by one", provider.title, exc)
+            return False
+        for job, shadow in zip(jobs, shadows, strict=True):
+            job.error = None
+            job.note = None
+            self._absorb(job, shadow)  # followed by polling: a row's webhook names an id the
+        return True  # job learns only from the batch's results
 
     def _expect_webhook(self, job: Job, request: RequestModel) -> None:
         """A job whose request names this kernel's receiver is settled by its webhook (a

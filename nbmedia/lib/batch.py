@@ -4,7 +4,10 @@ Every row is validated, then written to the ledger (planned), before the first r
 sent: a batch interrupted by a restart is taken up by the next Studio on the folder. Rows are
 sent from a background task on the Studio's loop, at most `limits[provider]` open jobs per
 provider at a time; the engine waits out a 429 (a 429 creates nothing, so this cannot bill
-twice). Results join back onto the rows.
+twice). Where a provider has a batch endpoint and there are enough rows for it, its rows go in
+provider batches instead (`Engine.send_batch`: each row is still a job of its own, outside the
+open-jobs limit, which provider batches bypass); a provider that refuses the batch (a plan
+without it) gets the rows one by one. Results join back onto the rows.
 """
 
 from __future__ import annotations
@@ -185,12 +188,50 @@ class Batch:
             self.slots.setdefault(provider, asyncio.Semaphore(self.limits[provider]))
             sending[provider] = asyncio.Semaphore(min(self.limits[provider], C.CREATES_AT_ONCE))
         slots = self.slots
+        together = await self._send_together()
         await asyncio.gather(
             *(
-                self._one(i, job, request, slots[job.provider], sending[job.provider])
+                self._follow(i, job)
+                if i in together
+                else self._one(i, job, request, slots[job.provider], sending[job.provider])
                 for i, (job, request) in enumerate(self.planned)
             )
         )
+
+    async def _send_together(self) -> set[int]:
+        """Rows sent in provider batches (for providers that have them, when there are enough
+        rows): their indices. Rows of a refused batch are left to be sent one by one."""
+        by_provider: dict[str, list[int]] = {}
+        for i, (job, _) in enumerate(self.planned):
+            by_provider.setdefault(job.provider, []).append(i)
+        sent: set[int] = set()
+        for provider, rows in by_provider.items():
+            size = self.engine.batch_size(provider)
+            if size is None or len(rows) < size[0]:
+                continue
+            chunks = -(-len(rows) // size[1])  # as few batches as the maximum allows, even
+            for n in range(chunks):
+                part = rows[n * len(rows) // chunks : (n + 1) * len(rows) // chunks]
+                jobs = [self.planned[i][0] for i in part]
+                requests = [self.planned[i][1] for i in part]
+                try:
+                    taken = await self.engine.send_batch(jobs, requests)
+                except NbmediaError as exc:
+                    self.errors.update({i: exc for i in part})
+                    sent.update(part)
+                    continue
+                if not taken:
+                    break  # refused (e.g. the plan has no batches): one by one from here
+                sent.update(part)
+        return sent
+
+    async def _follow(self, index: int, job: Job) -> None:
+        """A row sent in a provider batch: waited for like any other."""
+        if index in self.errors:
+            return
+        self.sent += 1
+        with contextlib.suppress(NbmediaError):  # a failed job is a row with its error
+            await self.engine.wait(job)
 
     async def _one(
         self,

@@ -39,6 +39,10 @@ class Capability(str, Enum):
     """A job whose create answer was lost can be found (`find_created`)."""
     IDEMPOTENT_CREATE = "idempotent_create"
     """A create may be re-sent safely (the provider deduplicates it by a key)."""
+    BATCH = "batch"
+    """Many jobs can be created by one request (`submit_batch`, `batch_size` rows at a time);
+    each row stays a job of its own, followed by `refresh`. A plan without it refuses the
+    request (nothing is made) and the rows are then sent one by one."""
 
 
 class Unsupported(NbmediaError):
@@ -107,6 +111,8 @@ class Provider(ABC):
     """The request field that takes a webhook URL (None: the API sends no webhooks)."""
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
     """What the API offers beyond submit and refresh."""
+    batch_size: ClassVar[tuple[int, int]] = (0, 0)
+    """With BATCH: the fewest and the most rows one batch create takes."""
     media_fields: ClassVar[dict[str, tuple[str, bool, str]]] = {}
     """Request fields that take files: name → (accepted file types, several?, item kind);
     forms show an upload for them."""
@@ -230,6 +236,13 @@ class Provider(ABC):
         raise self._unsupported("way to find a job whose create answer was lost")
 
     # ---- optional capabilities (each declared in `capabilities`) -----------------------------
+    async def submit_batch(self, jobs: list[Job], requests: list[RequestModel]) -> None:
+        """Creates `jobs` (one per request, `batch_size` bounds) in one request and fills each
+        with an id `refresh` can follow. Errors as `submit`: a refusal made nothing (the rows
+        may then be sent one by one); one with `may_have_reached_server` may have made them
+        all. Only with BATCH."""
+        raise self._unsupported("batch endpoint")
+
     async def estimate(self, request: RequestModel) -> list[dict[str, Any]]:
         raise self._unsupported("cost estimate endpoint")
 

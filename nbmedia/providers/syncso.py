@@ -1,7 +1,8 @@
 """sync.so API v2: a video plus recorded audio or text-to-speech → a lip-synced video (section 5).
 
-Local files go with the multipart create ("with files"); URLs and earlier jobs' outputs go by
-URL. Every create carries an `Idempotency-Key` equal to the job's `local_id`, so a retried create
+Local files are uploaded to the account's asset library (presigned URL, PUT, register) and sent
+as `assetId`, once per content for the session (`SyncSo.asset_for`); URLs and earlier jobs'
+outputs go by URL; `video_asset_id` / `audio_asset_id` name assets already in the library. Every create carries an `Idempotency-Key` equal to the job's `local_id`, so a retried create
 cannot bill twice: within a session the HTTP client re-sends a create whose answer was lost with
 the same key (the idempotent create retry) and gets the same generation back. Across sessions,
 or once those retries are spent, `find_created` looks the generation up in the list (the key
@@ -11,6 +12,7 @@ itself cannot be listed). Webhooks are verified with `Sync-Signature: t=<unix>,v
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -26,7 +28,7 @@ import httpx
 import pydantic
 from pydantic import Field
 
-from ..errors import ValidationError, WebhookError
+from ..errors import NbmediaError, UnknownStatus, ValidationError, WebhookError
 from ..http import ApiClient, ParsedError, Secret
 from ..models import Job, JobStatus, Output
 from ..validation import FieldRule, RequestModel, http_url, is_http_url
@@ -38,8 +40,12 @@ from .inputs import existing_file, input_url
 MODELS = ("lipsync-2", "lipsync-1.9.0-beta", "lipsync-2-pro", "react-1", "sync-3")
 SEGMENT_MODELS = ("lipsync-2", "lipsync-2-pro", "sync-3")
 """The models that take `segments` (others answer 400: the model does not support segments)."""
-UPLOAD_MAX = 20 * 1024 * 1024
-"""Direct (multipart) uploads above this get 413: larger files go by URL."""
+ASSET_MAX = 5 * 1024**3
+"""A single asset upload is capped at 5 GB."""
+ASSET_TYPES = {"video": "VIDEO", "audio": "AUDIO"}
+"""The asset `type` a local file is registered as, by the input it fills."""
+ASSET_REF = "asset"
+"""The refId of `audio_asset_id`'s input, so segments can point at it."""
 FILE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 TTS_REF = "tts"
 """The refId given to the text-to-speech input, so segments can point at it."""
@@ -52,6 +58,14 @@ OPTION_FIELDS = (
     "occlusion_detection_enabled",
 )
 """LipsyncRequest fields that go under `options` on the wire."""
+BATCH_FILE_MAX = 5 * 1024 * 1024
+"""A batch's JSON Lines file may be at most 5 MB (a larger one is sent row by row)."""
+ROW_MARK = "#row:"
+"""A batch row's id until the batch's results name its generation: `{batch id}#row:{local id}`
+(the local id is the row's `request_id`)."""
+BATCH_WAITING = {"PENDING": JobStatus.QUEUED, "JOBS_CREATED": JobStatus.QUEUED,
+                 "PROCESSING": JobStatus.RUNNING}  # fmt: skip
+BATCH_ENDED = ("COMPLETED", "FAILED")
 IDS_PER_LIST = 50
 """Generation ids one list call asks for (the query string stays short)."""
 LIST_ROWS = ("data", "generations")
@@ -105,7 +119,13 @@ MAX_AUDIO_S = 300
 class LipsyncRequest(RequestModel):
     """POST /v2/generate: one video, at least one audio (recorded or text-to-speech)."""
 
-    video: Any = Field(description="Local file, URL, or an earlier job's video")
+    video: Any = Field(None, description="Local file, URL, or an earlier job's video")
+    video_asset_id: str | None = Field(
+        None, min_length=1, description="A VIDEO asset of the library, instead of video"
+    )
+    audio_asset_id: str | None = Field(
+        None, min_length=1, description="An AUDIO asset of the library (refId 'asset')"
+    )
     audio: Any = Field(None, description="Recorded audio: a source, a list, or {refId: source}")
     text: str | None = Field(
         None, min_length=1, max_length=5000, description="Script for text-to-speech"
@@ -140,9 +160,8 @@ class LipsyncRequest(RequestModel):
     @pydantic.field_validator("video")
     @classmethod
     def _video(cls, v: Any) -> Any:
-        if v is None:
-            raise ValueError("required: a local file, an http(s) URL or an earlier job's video")
-        _check_source(v, "video")
+        if v is not None:
+            _check_source(v, "video")
         return v
 
     @pydantic.field_validator("audio")
@@ -184,9 +203,22 @@ class LipsyncRequest(RequestModel):
 
     @pydantic.model_validator(mode="after")
     def _rules(self) -> LipsyncRequest:
-        if self.audio is None and self.text is None:
+        if (self.video is None) == (self.video_asset_id is None):
             raise FieldRule(
-                "audio", "at least one audio input is required: give audio, or text with voice_id"
+                "video",
+                "give exactly one video: a local file, an http(s) URL or an earlier job's video, "
+                "or video_asset_id",
+                self.video,
+            )
+        if self.audio is None and self.text is None and self.audio_asset_id is None:
+            raise FieldRule(
+                "audio",
+                "at least one audio input is required: give audio, audio_asset_id, or text "
+                "with voice_id",
+            )
+        if self.audio_asset_id is not None and ASSET_REF in audio_sources(self.audio):
+            raise FieldRule(
+                "audio", f"refId {ASSET_REF!r} is audio_asset_id's: name this audio otherwise"
             )
         if self.text is not None and not self.voice_id:
             raise FieldRule("voice_id", "text-to-speech needs a voice_id")
@@ -207,6 +239,7 @@ class LipsyncRequest(RequestModel):
                 f"{len(self.segments)} segments",
             )
         refs = set(audio_sources(self.audio)) | ({TTS_REF} if self.text is not None else set())
+        refs |= {ASSET_REF} if self.audio_asset_id is not None else set()
         for i, seg in enumerate(self.segments or []):
             if seg.audio_input.ref_id not in refs:
                 raise FieldRule(
@@ -293,8 +326,11 @@ class SyncSo(Provider):
             Capability.SIGNED_WEBHOOKS,
             Capability.IDEMPOTENT_CREATE,
             Capability.FIND_CREATED,
+            Capability.BATCH,
         }
     )
+    batch_size = (20, 500)
+    """POST /v2/batch takes 20 to 500 generations (Scale and Enterprise plans; others 402)."""
     requests: ClassVar[dict[str, type[RequestModel]]] = {"lipsync": LipsyncRequest}
     text_field: ClassVar[dict[str, str]] = {"lipsync": "text"}
     statuses: ClassVar[dict[str, JobStatus]] = {
@@ -314,6 +350,9 @@ class SyncSo(Provider):
     def __init__(self, api: ApiClient, *, webhook_secret: Secret | None = None) -> None:
         super().__init__(api, webhook_secret=webhook_secret)
         self._estimates: dict[str, float] = {}
+        self._assets: dict[str, str] = {}
+        """"{type}:{sha256 of the file}" → asset id, for the session (`asset_for`)."""
+        self._asset_locks: dict[str, asyncio.Lock] = {}
         """Dollars estimated per wire body (`estimate`): sync.so's generations report no cost
         of their own, so a job sent with a body estimated before shows that estimate."""
 
@@ -324,7 +363,8 @@ class SyncSo(Provider):
     @staticmethod
     def parse_error(response: httpx.Response, body: Any) -> ParsedError:
         """NestJS bodies: {"statusCode", "message": str | [str], "error", "code"?}: the code is
-        the body's own `code` (or `error_code`), never `error`, which is the reason phrase."""
+        the body's own `code` (or the newer docs' `errorCode`, or `error_code`), never `error`,
+        which is the reason phrase."""
         if isinstance(body, dict) and "statusCode" in body:
             msg = body.get("message")
             text = (
@@ -332,7 +372,7 @@ class SyncSo(Provider):
                 if isinstance(msg, list)
                 else str(msg or response.reason_phrase)
             )
-            code = body.get("code") or body.get("error_code")
+            code = body.get("code") or body.get("errorCode") or body.get("error_code")
             return ParsedError(str(code) if code else None, text)
         from ..http import default_error_parser
 
@@ -345,24 +385,19 @@ class SyncSo(Provider):
         return request
 
     def _check_files(self, request: LipsyncRequest) -> None:
-        local_audio = [
-            (ref, p) for ref, src in audio_sources(request.audio).items() if (p := _local(src))
-        ]
-        if len(local_audio) > 1:
-            raise ValidationError(
-                self.name,
-                "audio",
-                [str(p) for _, p in local_audio],
-                "only one local audio file can be uploaded with a create; pass the others by URL",
-            )
+        """Local files must fit one asset upload; segments must lie within a known video."""
         video = _local(request.video)
-        for field, path in [("video", video), *(("audio", p) for _, p in local_audio)]:
-            if path is not None and path.stat().st_size > UPLOAD_MAX:
+        local = [("video", video)] + [
+            (f"audio.{ref}", _local(src)) for ref, src in audio_sources(request.audio).items()
+        ]
+        for field, path in local:
+            if path is not None and path.stat().st_size > ASSET_MAX:
                 raise ValidationError(
                     self.name,
                     field,
                     str(path),
-                    f"direct uploads may be at most 20 MB ({path.stat().st_size / 1e6:.1f} MB): pass a URL",
+                    f"an asset upload may be at most 5 GB ({path.stat().st_size / 1e9:.1f} GB): "
+                    "pass a URL",
                 )
         if video is None and isinstance(request.video, Job) and request.video.path is not None:
             video = Path(request.video.path)
@@ -379,38 +414,37 @@ class SyncSo(Provider):
 
     # ---- the wire ---------------------------------------------------------------------------
     def wire(
-        self, request: LipsyncRequest
-    ) -> tuple[dict[str, Any], dict[str, tuple[str, bytes, str]]]:
-        """The JSON body and the files to upload (multipart when any input is local)."""
-        files: dict[str, tuple[str, bytes, str]] = {}
+        self, request: LipsyncRequest, assets: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        """The JSON body. A local file is sent as the asset id `assets` maps its path to
+        (`upload_files` makes that map); a local file without one is a programming error."""
+        assets = assets or {}
         items: list[dict[str, Any]] = []
         path = _local(request.video)
-        if path is not None:
-            files["video"] = (
-                path.name,
-                path.read_bytes(),
-                mimetypes.guess_type(path.name)[0] or "video/mp4",
-            )
+        if request.video_asset_id is not None:
+            items.append({"type": "video", "assetId": request.video_asset_id})
+        elif path is not None:
+            items.append({"type": "video", "assetId": assets[str(path)]})
         else:
             items.append(
                 {"type": "video", "url": input_url(self.name, "video", request.video, "video")}
             )
-        named = isinstance(request.audio, Mapping) or bool(request.segments)
+        named = (
+            isinstance(request.audio, Mapping)
+            or bool(request.segments)
+            or request.audio_asset_id is not None
+        )
         for ref, src in audio_sources(request.audio).items():
             path = _local(src)
             if path is not None:
-                files["audio"] = (
-                    path.name,
-                    path.read_bytes(),
-                    mimetypes.guess_type(path.name)[0] or "audio/wav",
-                )
-                if named:  # the uploaded audio still needs its refId for the segments
-                    items.append({"type": "audio", "refId": ref})
-                continue
-            item = {"type": "audio", "url": input_url(self.name, f"audio.{ref}", src, "audio")}
+                item = {"type": "audio", "assetId": assets[str(path)]}
+            else:
+                item = {"type": "audio", "url": input_url(self.name, f"audio.{ref}", src, "audio")}
             if named:
                 item["refId"] = ref
             items.append(item)
+        if request.audio_asset_id is not None:
+            items.append({"type": "audio", "assetId": request.audio_asset_id, "refId": ASSET_REF})
         if request.text is not None:
             tts: dict[str, Any] = {
                 "type": "text",
@@ -440,42 +474,168 @@ class SyncSo(Provider):
             body["webhookUrl"] = request.webhook_url
         if request.output_file_name:
             body["outputFileName"] = request.output_file_name
-        return body, files
+        return body
+
+    async def upload_files(self, request: LipsyncRequest) -> dict[str, str]:
+        """Every local file of `request` as an asset: {path: asset id}. A failed upload made
+        no generation: its error says so (`may_have_reached_server` False), so the job is not
+        looked for in the list as a create that may have been made."""
+        local = [("video", _local(request.video))]
+        local += [("audio", _local(src)) for src in audio_sources(request.audio).values()]
+        try:
+            return {str(p): await self.asset_for(p, kind) for kind, p in local if p is not None}
+        except NbmediaError as exc:
+            if getattr(exc, "may_have_reached_server", False):
+                exc.may_have_reached_server = False  # type: ignore[attr-defined]
+            raise
+
+    async def asset_for(self, path: Path, kind: str) -> str:
+        """The asset id of a local file, uploading it only the first time its content is seen.
+
+        Why: sync.so keeps uploaded media as reusable assets, and its docs recommend them for
+        local files (upload once, then create and retry by id without sending the bytes again).
+        Lip-syncing one take against many voices, a batch, or a retried create would otherwise
+        upload the same bytes each time. The id is remembered by content hash (and the type it
+        was registered as) in this provider, for the session only: an asset deleted from the
+        library since is not noticed, and a new session uploads again."""
+        digest = await asyncio.to_thread(_sha256, path)
+        key = f"{kind}:{digest}"
+        lock = self._asset_locks.setdefault(key, asyncio.Lock())
+        async with lock:  # two rows with the same file upload it once
+            known = self._assets.get(key)
+            if known is not None:
+                return known
+            data = await asyncio.to_thread(path.read_bytes)
+            mime = (
+                mimetypes.guess_type(path.name)[0]
+                or f"{kind}/{'mp4' if kind == 'video' else 'wav'}"
+            )
+            r = await self.api.request(
+                "POST",
+                "/v2/assets/upload",
+                json={"fileName": path.name, "contentType": mime, "size": len(data)},
+            )
+            presigned = read(self.api, r, require={"uploadUrl": str, "url": str})
+            await self.api.request(
+                "PUT",
+                presigned["uploadUrl"],
+                content=data,
+                headers={"Content-Type": mime},
+                with_auth=False,
+            )
+            r = await self.api.request(
+                "POST",
+                "/v2/assets",
+                json={"url": presigned["url"], "type": ASSET_TYPES[kind], "name": path.name},
+            )
+            asset_id = read(self.api, r, require={"id": str})["id"]
+            self._assets[key] = asset_id
+            return asset_id
 
     # ---- lifecycle ---------------------------------------------------------------------------
     async def submit(self, job: Job, request: RequestModel) -> Job:
         """Creates the generation with `Idempotency-Key: job.local_id`: the HTTP client may
         re-send it after a lost answer (idempotent_create) and sync.so answers the same one."""
         assert isinstance(request, LipsyncRequest)
-        body, files = self.wire(request)
+        body = self.wire(request, await self.upload_files(request))  # nothing billed before
         headers = {"Idempotency-Key": job.local_id or uuid.uuid4().hex}
-        if files:
-            data = {k: json.dumps(v) if not isinstance(v, str) else v for k, v in body.items()}
-            r = await self.api.request(
-                "POST",
-                "/v2/generate",
-                data=data,
-                files=files,
-                headers=headers,
-                creates_job=True,
-                idempotent_create=True,
-            )
-        else:
-            r = await self.api.request(
-                "POST",
-                "/v2/generate",
-                json=body,
-                headers=headers,
-                creates_job=True,
-                idempotent_create=True,
-            )
+        r = await self.api.request(
+            "POST",
+            "/v2/generate",
+            json=body,
+            headers=headers,
+            creates_job=True,
+            idempotent_create=True,
+        )
         self.apply(job, read(self.api, r, require={"id": str}))
         estimated = self._estimates.get(_body_key(body))
         if job.cost is None and estimated is not None:
             job.cost, job.cost_unit = estimated, "USD estimate"
         return job
 
+    async def submit_batch(self, jobs: list[Job], requests: list[RequestModel]) -> None:
+        """POST /v2/batch: one JSON Lines file, a line per job (`request_id` = its local id,
+        the payload its create body, local files as assets). sync.so answers with the batch
+        only; each job is followed through it (`ROW_MARK` ids) until the batch's results file
+        names its generation. Not retried once it may have arrived: the batch create takes no
+        Idempotency-Key (the engine looks for each row in the generations list instead)."""
+        lines = []
+        for job, request in zip(jobs, requests, strict=True):
+            assert isinstance(request, LipsyncRequest)
+            body = self.wire(request, await self.upload_files(request))
+            lines.append({"request_id": job.local_id, "endpoint": "/v2/generate", "payload": body})
+        data = "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines).encode()
+        if len(data) > BATCH_FILE_MAX:
+            raise ValidationError(
+                self.name, "batch", f"{len(data)} bytes", "a batch file may be at most 5 MB"
+            )
+        r = await self.api.request(
+            "POST",
+            "/v2/batch",
+            files={"input": ("nbmedia-batch.jsonl", data, "application/jsonl")},
+            creates_job=True,
+        )
+        made = read(self.api, r, require={"id": str})
+        for job in jobs:
+            job.id = f"{made['id']}{ROW_MARK}{job.local_id}"
+            job.raw = made
+            job.status = JobStatus.QUEUED
+            job.progress = 0.0
+            job.created_at = parse_time(made.get("created_at")) or job.created_at
+
+    async def _refresh_rows(self, jobs: list[Job]) -> None:
+        """Batch rows: one GET per batch; once it has ended, its results file gives each row
+        its generation (and from then on the job is that generation)."""
+        by_batch: dict[str, list[Job]] = {}
+        for job in jobs:
+            by_batch.setdefault(str(job.id).split(ROW_MARK, 1)[0], []).append(job)
+        for batch_id, rows in by_batch.items():
+            r = await self.api.request("GET", f"/v2/batch/{batch_id}")
+            batch = read(self.api, r, require={"status": str})
+            status, url = batch["status"], batch.get("outputUrl")
+            metrics = batch.get("metrics") if isinstance(batch.get("metrics"), dict) else {}
+            if status in BATCH_WAITING or (status == "COMPLETED" and not url):
+                total = number(metrics.get("total_generations")) or 0
+                ended = (number(metrics.get("success_count")) or 0) + (
+                    number(metrics.get("failed_count")) or 0
+                )
+                for job in rows:
+                    job.raw = batch
+                    job.status = BATCH_WAITING.get(status, JobStatus.RUNNING)
+                    job.progress = ended / total if total else job.progress
+                continue
+            if status not in BATCH_ENDED:
+                raise UnknownStatus(self.name, status)
+            results = await self._batch_results(url) if isinstance(url, str) and url else {}
+            for job in rows:
+                found = results.get(str(job.id).split(ROW_MARK, 1)[1])
+                if found is not None:
+                    self.apply(job, found)
+                    continue
+                job.raw = batch
+                job.status = JobStatus.FAILED
+                job.error = {
+                    "code": "batch_failed" if status == "FAILED" else "batch_row_missing",
+                    "message": f"batch {batch_id} ended {status} without a result for this row",
+                }
+
+    async def _batch_results(self, url: str) -> dict[str, dict[str, Any]]:
+        """The results file: `{"request_id", "response": <Generation>}` per line."""
+        r = await self.api.request("GET", url)
+        results = {}
+        for line in r.text.splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(row, dict) and isinstance(row.get("response"), dict):
+                results[str(row.get("request_id"))] = row["response"]
+        return results
+
     async def refresh(self, job: Job) -> Job:
+        if job.id and ROW_MARK in job.id:
+            await self._refresh_rows([job])
+            return job
         r = await self.api.request("GET", f"/v2/generate/{job.id}")
         return self.apply(job, read(self.api, r, require={"status": str}))
 
@@ -485,8 +645,20 @@ class SyncSo(Provider):
         """A sweep: one list call per IDS_PER_LIST open generations (`ids`); what it does not
         show is read with a GET each (a server that ignores `ids` answers them all, which is
         fine too)."""
+        rows = [j for j in jobs if j.id and ROW_MARK in j.id]
+        failed: dict[str, BaseException] = {}
+        if rows:
+            try:
+                await self._refresh_rows(rows)
+            except Exception as exc:  # noqa: BLE001 - the rows could not be read this sweep
+                failed.update({j.local_id: exc for j in rows})
+            else:
+                for job in rows:
+                    if ended is not None and job.done:
+                        ended(job)
+            jobs = [j for j in jobs if not (j.id and ROW_MARK in j.id)]
         if len(jobs) <= 1:
-            return await super().refresh_many(jobs, ended)
+            return failed | await super().refresh_many(jobs, ended)
         wanted = {j.id: j for j in jobs if j.id}
         ids = list(wanted)
         for start in range(0, len(ids), IDS_PER_LIST):
@@ -495,7 +667,7 @@ class SyncSo(Provider):
                 job = wanted.pop(payload.get("id"), None)  # type: ignore[arg-type]
                 if job is not None:
                     self.apply(job, payload)
-        return await super().refresh_many(list(wanted.values()), ended)
+        return failed | await super().refresh_many(list(wanted.values()), ended)
 
     async def list_jobs(self, **filters: Any) -> list[dict[str, Any]]:
         status = filters.pop("status", None)
@@ -544,14 +716,7 @@ class SyncSo(Provider):
     async def estimate(self, request: RequestModel) -> list[dict[str, Any]]:
         """POST /v2/analyze/cost: estimated frames and cost, nothing billed."""
         assert isinstance(request, LipsyncRequest)
-        body, files = self.wire(request)
-        if files:
-            raise ValidationError(
-                self.name,
-                "video" if "video" in files else "audio",
-                files[next(iter(files))][0],
-                "the cost estimate takes URLs only (local files are uploaded with the create)",
-            )
+        body = self.wire(request, await self.upload_files(request))
         r = await self.api.request("POST", "/v2/analyze/cost", json=body)
         data = self.api.json(r, object)
         if isinstance(data, dict):
@@ -672,8 +837,15 @@ def _expected_generation(request: Mapping[str, Any]) -> dict[str, Any]:
         out["webhookUrl"] = request["webhook_url"]
     audio = request.get("audio")
     sources = audio.values() if isinstance(audio, Mapping) else ([] if audio is None else [audio])
-    items = [_input_item("video", request.get("video"))]
+    video_asset = request.get("video_asset_id")
+    items = [
+        {"type": "video", "assetId": video_asset}
+        if video_asset
+        else _input_item("video", request.get("video"))
+    ]
     items += [_input_item("audio", src) for src in sources]
+    if request.get("audio_asset_id"):
+        items.append({"type": "audio", "assetId": request["audio_asset_id"]})
     if request.get("text") is not None:
         voice = {"voiceId": request["voice_id"]} if request.get("voice_id") else {}
         items.append({"type": "text", "provider": {**voice, "script": request["text"]}})
@@ -717,3 +889,11 @@ def _body_key(body: dict[str, Any]) -> str:
     """The same request, whatever its keys' order (the webhook URL aside: an estimate has none)."""
     return json.dumps({k: v for k, v in body.items() if k != "webhookUrl"}, sort_keys=True,
                       default=str)  # fmt: skip
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -12,7 +12,13 @@ Routes (as the SDK calls them, plus the aliases older and newer docs name):
 ``POST /v2/generate`` (JSON, or multipart "with files"; ``/v2/generate/upload`` too),
 ``GET /v2/generate/{id}``, ``GET /v2/generations`` (``GET /v2/generate`` too),
 ``POST /v2/analyze/cost`` (``/v2/generate/estimate-cost``, ``/v2/generations/estimate-cost``
-too) and ``GET /v2/models``. Batches and the asset library are not served.
+too), ``GET /v2/models``; the asset library (SDK ``assets`` + the docs' Assets API):
+``POST /v2/assets/upload`` (a presigned URL), ``PUT {uploadUrl}`` (no key), ``POST /v2/assets``
+(register a URL), ``GET /v2/assets`` (``projectId``, ``limit`` 1-100, ``cursor``,
+``searchQuery``, ``sortBy``, ``types``), ``GET``/``DELETE /v2/assets/{id}``; batches (SDK
+``batch``): ``POST /v2/batch`` (multipart ``input`` JSON Lines file, ``webhook_url``,
+``dry_run``), ``GET /v2/batch`` (``status``, ``created_after``, ``created_before``),
+``GET /v2/batch/{id}`` and the results file ``GET /v2/batches/{id}/result``.
 
 Our readings where the documentation is silent (beyond those in providers.md):
 
@@ -36,8 +42,7 @@ Our readings where the documentation is silent (beyond those in providers.md):
 - What is a 400 and what is a failed generation: everything decidable from the body's shape is
   a 400 (types, enums, ranges, unknown properties, react-1-only options on other models, more
   than one video item, malformed or overlapping segments, a segment ``refId`` no input has, a
-  ``url`` that is not http(s) or ``data:``, ``assetId`` inputs since the sandbox has no asset
-  library). The documented ``generation_*`` conditions end the generation ``FAILED`` with
+  ``url`` that is not http(s) or ``data:``, both ``url`` and ``assetId`` on one item). The documented ``generation_*`` conditions end the generation ``FAILED`` with
   ``error`` and ``error_code``: no video item (``generation_video_missing``), no audio or text
   item (``generation_audio_missing``), a script over 5000 characters
   (``generation_text_length_exceeded``), segments with a model that has none
@@ -60,6 +65,31 @@ Our readings where the documentation is silent (beyond those in providers.md):
   ``outputUrl``, ``outputDuration`` (seconds, measured on the file) and ``segmentOutputUrl``
   (segments only) appear once COMPLETED. The output's file name ends ``<outputFileName>.mp4``
   (prefixed by the generation id: names are unique per sandbox).
+- Assets: an input may name ``assetId`` instead of ``url`` (create and estimate). An id the
+  key does not own (or a deleted one) is 404 ``errorCode: asset_not_found``, as ``GET
+  /v2/assets/{id}`` answers; a video item naming an AUDIO asset is a 400. Registering fetches
+  the URL (a file this sandbox serves, e.g. a presigned upload's ``url`` once PUT, or a
+  ``data:`` URI, copied into the provider's files) and probes it: unfetchable is 400, a file
+  without the declared kind of stream is 400, ``projectId`` is 422 ``project_not_found`` (no
+  projects here). ``inputType`` is UPLOAD for a presigned upload (named by its ``fileName``),
+  else URL; ``visibility`` USER. The presigned PUT needs the declared Content-Type (else 403)
+  and takes at most the declared size (else 400); the URL lasts ``UPLOAD_URL_TTL``. Lists are
+  sorted by ``sortBy`` (default dateDesc), paged by an opaque ``nextCursor`` (null on the last
+  page) with ``totalCount``; ``projectId`` matches nothing.
+- Batches: Scale and Enterprise only (``BATCH_PLANS``; any other plan 402,
+  ``errorCode: plan_upgrade_required``); 20-500 lines, file ≤ 5 MB, each line
+  ``{"request_id" (unique), "endpoint": "/v2/generate", "payload": <a create body>}``; every
+  problem is one 400 naming its line. ``dry_run=true`` answers 201 ``{"status": "VALIDATED"}``
+  and creates nothing. More running batches than ``BATCH_CONCURRENCY`` is 429
+  ``errorCode: concurrency_limit_reached``. The create answers 201 with status PENDING; each
+  line becomes an ordinary generation at once (rendered, listed, webhooked like any), outside the
+  plan's generation concurrency. The batch's status then follows its generations:
+  JOBS_CREATED, PROCESSING once one has started, COMPLETED once all have ended (FAILED if every
+  one failed); ``metrics`` count them; ``outputUrl`` is "" until the end, then a JSON Lines file
+  of ``{"request_id", "response": <Generation>}`` in file order. When a batch with a
+  ``webhook_url`` ends, its object is POSTed once (camelCase metrics, as the payload reference
+  shows) signed ``X-Signature-Primary: <hex HMAC-SHA256 of the raw body>``. The docs' 30 s
+  input limit for batch lines is not enforced.
 - Multipart create: fields ``model``, ``webhookUrl``, ``outputFileName`` as text; ``input``,
   ``options`` and ``segments`` as JSON strings (the SDK's ``create_with_files`` can only send
   ``model``, ``webhookUrl`` and the files: httpx refuses a dict or list as a form field). Files
@@ -108,12 +138,14 @@ import logging
 import math
 import mimetypes
 import re
+import secrets
 import shutil
 import tempfile
 import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from fractions import Fraction
@@ -183,8 +215,14 @@ PLANS = {
     "creator": Plan("Creator", 3),
     "growth": Plan("Growth", 6),
     "scale": Plan("Scale", 15),
+    "enterprise": Plan("Enterprise", 50),
 }
-PLAN_MARKERS = (("_hobbyist_", "hobbyist"), ("_creator_", "creator"), ("_growth_", "growth"))
+PLAN_MARKERS = (
+    ("_hobbyist_", "hobbyist"),
+    ("_creator_", "creator"),
+    ("_growth_", "growth"),
+    ("_enterprise_", "enterprise"),
+)
 """A key containing the marker is on that plan; any other key is on ``DEFAULT_PLAN``."""
 DEFAULT_PLAN = "scale"
 NO_CREDIT_MARKER = "_nocredit_"
@@ -192,6 +230,12 @@ NO_CREDIT_MARKER = "_nocredit_"
 RATE_LIMITS = {"create": 60, "other": 600}
 """Requests per ``RATE_WINDOW`` per key: ``POST /v2/generate``, and every other route."""
 RATE_WINDOW = 60.0
+BATCH_PLANS = frozenset({"scale", "enterprise"})
+"""The plans that have the Batch API ("available only for Scale and Enterprise plans"); any
+other plan's ``POST /v2/batch`` is 402 (the SDK's PaymentRequiredError)."""
+BATCH_CONCURRENCY = {"scale": 3, "enterprise": 10}
+"""Batches a key may have running at once (not COMPLETED or FAILED); one more is 429
+``concurrency_limit_reached``. The docs give no numbers: ours."""
 
 # --------------------------------------------------------------------------- lifecycle
 
@@ -203,6 +247,9 @@ STATUS = {
 }
 REJECTED = "REJECTED"
 STATUSES = ("PENDING", "PROCESSING", "COMPLETED", "FAILED", REJECTED)
+LIST_STATUSES = (*STATUSES, "CANCELED")
+"""What the list's ``status`` filter takes: the API reference lists CANCELED too (no sandbox
+generation is ever cancelled: there is no cancel route)."""
 TIMING = Timing(wait=1.5, run=6.0)
 """Virtual seconds a generation waits, then processes (divided by the sandbox ``speed``)."""
 
@@ -298,10 +345,13 @@ def error(
     message: str | list[str],
     *,
     code: str | None = None,
+    error_code: str | None = None,
     retry_after: int | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    """The NestJS error body. ``retry_after`` is ignored: sync.so documents no Retry-After."""
+    """The NestJS error body. ``retry_after`` is ignored: sync.so documents no Retry-After.
+    ``error_code`` is the newer docs' machine-readable ``errorCode`` (asset_not_found,
+    concurrency_limit_reached, …); ``code`` is the idempotency guide's field."""
     body: dict[str, Any] = {
         "statusCode": status,
         "message": message,
@@ -309,16 +359,26 @@ def error(
     }
     if code is not None:
         body["code"] = code
+    if error_code is not None:
+        body["errorCode"] = error_code
     return JSONResponse(body, status_code=status, headers=headers)
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str | list[str], *, code: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str | list[str],
+        *,
+        code: str | None = None,
+        error_code: str | None = None,
+    ) -> None:
         super().__init__(message if isinstance(message, str) else "; ".join(message))
         self.status, self.message, self.code = status, message, code
+        self.error_code = error_code
 
     def response(self) -> Response:
-        return error(self.status, self.message, code=self.code)
+        return error(self.status, self.message, code=self.code, error_code=self.error_code)
 
 
 class GenerationFailure(Exception):
@@ -401,6 +461,8 @@ class Item:
     index: int
     type: str
     url: str | None = None
+    asset_id: str | None = None
+    """The library asset the input names instead of a URL (``url`` is filled from it)."""
     ref_id: str | None = None
     voice_id: str | None = None
     script: str | None = None
@@ -447,13 +509,16 @@ def _check_item(raw: Any, n: int, problems: Problems) -> Item | None:
         problems.add(f"{where}refId must be a non-empty string")
     item.ref_id = ref if isinstance(ref, str) and ref else None
     if kind in ("video", "audio"):
-        url = raw.get("url")
-        if url is None and _present(raw, "assetId"):
-            problems.add(
-                f"{where}assetId is not supported by the sandbox (no asset library): give url"
-            )
+        url, asset = raw.get("url"), raw.get("assetId")
+        if url is not None and asset is not None:
+            problems.add(f"{where}give either url or assetId, not both")
+        elif asset is not None:
+            if isinstance(asset, str) and asset.strip():
+                item.asset_id = asset
+            else:
+                problems.add(f"{where}assetId must be a non-empty string")
         elif url is None:
-            problems.add(f"{where}url should not be empty")
+            problems.add(f"{where}url should not be empty (or give assetId)")
         elif not _is_url(url):
             problems.add(f"{where}url must be a URL address (http, https or a data: URI)")
         else:
@@ -832,6 +897,8 @@ class Generation:
     output_name: str | None = None
     segment_name: str | None = None
     output_duration: float | None = None
+    batch_id: str | None = None
+    """The batch that made it (batch generations bypass the plan's concurrency)."""
 
 
 def _iso(ms: int) -> str:
@@ -884,6 +951,11 @@ class SyncSo:
         self._requests: dict[tuple[str, str], deque[float]] = {}
         self._idempotency: dict[tuple[str, str], tuple[str, str, float]] = {}
         self._in_flight: set[tuple[str, str]] = set()
+        self._assets: dict[str, Asset] = {}
+        self._uploads: dict[str, PendingUpload] = {}
+        self._presigned_urls: dict[str, str] = {}
+        """URL of a file PUT to a presigned upload → the fileName it was declared with."""
+        self._batches: dict[str, Batch] = {}
         self._sandbox_url = env.base_url.rsplit("/", 1)[0]
         self._inputs = env.files.folder / ".inputs"
 
@@ -922,7 +994,11 @@ class SyncSo:
         if not self.env.faults.plan_limits:
             return
         plan = self.plan_for(key)
-        active = sum(1 for g in self._owned(key) if not g.lifecycle.snapshot().stage.terminal)
+        active = sum(
+            1
+            for g in self._owned(key)
+            if g.batch_id is None and not g.lifecycle.snapshot().stage.terminal
+        )  # batch generations bypass the plan's concurrency
         if active >= plan.concurrency:
             raise ApiError(
                 429,
@@ -1027,9 +1103,17 @@ class SyncSo:
             self._seq += 1
             return self._last_ms, self._seq
 
-    def create(self, key: str, spec: Spec, scratch: Path, unreachable: list[str]) -> Generation:
+    def create(
+        self,
+        key: str,
+        spec: Spec,
+        scratch: Path,
+        unreachable: list[str],
+        *,
+        batch_id: str | None = None,
+    ) -> Generation:
         created, seq = self._next_ms()
-        gen = Generation(str(uuid.uuid4()), key, seq, created, spec, scratch)
+        gen = Generation(str(uuid.uuid4()), key, seq, created, spec, scratch, batch_id=batch_id)
         gen.lifecycle = Lifecycle(
             self.env.clock, TIMING, on_change=lambda s, snap: self._changed(gen, s, snap)
         )
@@ -1067,6 +1151,11 @@ class SyncSo:
 
     def _changed(self, gen: Generation, stage: Stage, snap: Snapshot) -> None:
         """Called once per stage reached: a terminal one is POSTed to the webhook, signed."""
+        if stage.terminal and gen.batch_id is not None:
+            with self._lock:
+                batch = self._batches.get(gen.batch_id)
+            if batch is not None:  # from a thread of its own: this generation's lock is held
+                threading.Thread(target=self._batch_changed, args=(batch,), daemon=True).start()
         url = gen.spec.webhook_url
         if not url or not stage.terminal:
             return
@@ -1131,12 +1220,13 @@ class SyncSo:
 
     def list_json(self, key: str, request: Request) -> list[dict[str, Any]]:
         statuses = _query_list(request, "status")
-        bad = [s for s in statuses if s not in STATUSES]
+        bad = [s for s in statuses if s not in LIST_STATUSES]
         if bad:
             raise ApiError(
                 400,
                 [
-                    f"each value in status must be one of the following values: {', '.join(STATUSES)}"
+                    "each value in status must be one of the following values: "
+                    + ", ".join(LIST_STATUSES)
                 ],
             )
         ids = set(_query_list(request, "ids"))
@@ -1148,6 +1238,338 @@ class SyncSo:
             if not statuses or row["status"] in statuses:
                 rows.append(row)
         return rows
+
+    # ----------------------------------------------------------------------- asset library
+
+    def resolve_assets(self, key: str, spec: Spec) -> None:
+        """Point every ``assetId`` input at its asset's file: an id the key does not own is 404
+        ``asset_not_found`` (as ``GET /v2/assets/{id}``), an asset of the wrong type a 400."""
+        for item in spec.items:
+            if item.asset_id is None:
+                continue
+            asset = self.asset(key, item.asset_id)
+            allowed = ASSET_NEEDS[item.type]
+            if asset.type not in allowed:
+                raise ApiError(
+                    400,
+                    [
+                        f"input.{item.index}.assetId names a{'n' if asset.type == 'AUDIO' else ''} "
+                        f"{asset.type} asset; a {item.type} input takes {' or '.join(allowed)}"
+                    ],
+                )
+            item.url = asset.url
+
+    def asset(self, key: str, asset_id: str) -> Asset:
+        with self._lock:
+            asset = self._assets.get(asset_id)
+        if asset is None or asset.key != key:
+            raise ApiError(404, f"Asset with id {asset_id} not found", error_code="asset_not_found")
+        return asset
+
+    def presign(self, key: str, body: Any) -> dict[str, Any]:
+        name, mime, size = _check_upload_request(body)
+        suffix = Path(name).suffix.lower()
+        suffix = suffix if re.fullmatch(r"\.[a-z0-9]{1,8}", suffix) else ""
+        stored = f"asset-{uuid.uuid4().hex[:16]}{suffix}"
+        token = secrets.token_urlsafe(18)
+        with self._lock:
+            self._uploads[token] = PendingUpload(
+                key, stored, name, mime, size, time.time() + UPLOAD_URL_TTL
+            )
+        return {
+            "uploadUrl": f"{self.env.base_url}/uploads/{token}",
+            "url": self.env.files.url(stored),
+            "expiresIn": UPLOAD_URL_TTL,
+        }
+
+    async def receive_upload(self, request: Request) -> Response:
+        """The presigned PUT: no key; the Content-Type must be the one declared; at most the
+        declared size (S3-style 403s for a bad or expired URL or a different Content-Type)."""
+        with self._lock:
+            pending = self._uploads.get(request.path_params["token"])
+        if pending is None or pending.expires < time.time():
+            return Response("AccessDenied: the upload URL is unknown or has expired", 403)
+        if request.headers.get("content-type", "") != pending.content_type:
+            return Response(
+                "SignatureDoesNotMatch: the Content-Type must be the one given to "
+                f"/v2/assets/upload ({pending.content_type})",
+                403,
+            )
+        try:
+            data = await _read_body(request, pending.size)
+        except ApiError:
+            return Response(f"EntityTooLarge: more than the declared {pending.size} bytes", 400)
+        self.env.files.path(pending.name).write_bytes(data)
+        with self._lock:
+            self._presigned_urls[self.env.files.url(pending.name)] = pending.file_name
+        return Response(status_code=200)
+
+    def register_asset(self, key: str, body: Any) -> Asset:
+        """``POST /v2/assets`` (blocking): the URL's file is fetched and probed; a ``data:`` URI
+        or a file of another provider is copied into this one's files so the asset has a URL."""
+        from .media.probe import probe
+
+        url, kind, name = _check_asset_request(body)
+        scratch = self.new_scratch()
+        try:
+            try:
+                path = fetch(
+                    url,
+                    sandbox_url=self._sandbox_url,
+                    store_root=self.env.files.folder.parent,
+                    scratch=scratch,
+                )
+            except Unreachable as exc:
+                raise ApiError(400, [f"url could not be verified: {exc.reason}"]) from None
+            try:
+                info = probe(path)
+            except (ValueError, OSError):
+                info = {"duration": None, "video": None, "audio": None}
+            stream = info["audio"] if kind == "AUDIO" else info["video"]
+            if stream is None:
+                raise ApiError(400, [f"url is not a readable {kind.lower()} file"])
+            if path.parent != self.env.files.folder:
+                suffix = (
+                    path.suffix
+                    if path.suffix
+                    else {"VIDEO": ".mp4", "AUDIO": ".wav"}.get(kind, ".png")
+                )
+                stored = f"asset-{uuid.uuid4().hex[:16]}{suffix}"
+                shutil.copyfile(path, self.env.files.path(stored))
+                path, url = self.env.files.path(stored), self.env.files.url(stored)
+            with self._lock:
+                uploaded = self._presigned_urls.get(url)
+            created, seq = self._next_ms()
+            video = info["video"] if kind != "AUDIO" else None
+            asset = Asset(
+                id=str(uuid.uuid4()),
+                key=key,
+                seq=seq,
+                created_ms=created,
+                type=kind,
+                url=url,
+                name=name or uploaded or path.name,
+                size=path.stat().st_size,
+                format=path.suffix.lstrip(".").lower(),
+                input_type="UPLOAD" if uploaded is not None else "URL",
+                duration=round(float(info["duration"]), 3)
+                if info["duration"] and kind != "IMAGE"
+                else None,
+                width=video["width"] if video else None,
+                height=video["height"] if video else None,
+            )
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        with self._lock:
+            self._assets[asset.id] = asset
+        return asset
+
+    def delete_asset(self, key: str, asset_id: str) -> dict[str, str]:
+        asset = self.asset(key, asset_id)
+        with self._lock:
+            self._assets.pop(asset.id, None)
+        return {"id": asset.id}
+
+    def list_assets(self, key: str, request: Request) -> dict[str, Any]:
+        q = request.query_params
+        problems = Problems()
+        types = _query_list(request, "types")
+        if any(t not in ASSET_TYPES for t in types):
+            problems.add(
+                f"each value in types must be one of the following values: {', '.join(ASSET_TYPES)}"
+            )
+        sort = q.get("sortBy", ASSET_SORT_DEFAULT)
+        if sort not in ASSET_SORTS:
+            problems.add(f"sortBy must be one of the following values: {', '.join(ASSET_SORTS)}")
+        limit = ASSET_PAGE_DEFAULT
+        if q.get("limit") is not None:
+            raw = q["limit"]
+            if not (raw.isdigit() and ASSET_PAGE[0] <= int(raw) <= ASSET_PAGE[1]):
+                problems.add(f"limit must be an integer from {ASSET_PAGE[0]} to {ASSET_PAGE[1]}")
+            else:
+                limit = int(raw)
+        start = 0
+        cursor = q.get("cursor")
+        if cursor is not None:
+            if not re.fullmatch(r"o[0-9]{1,9}", cursor):
+                problems.add("cursor is not a cursor this API returned")
+            else:
+                start = int(cursor[1:])
+        problems.raise_if_any()
+        search = (q.get("searchQuery") or "").lower()
+        with self._lock:
+            rows = [a for a in self._assets.values() if a.key == key]
+        if q.get("projectId"):
+            rows = []  # no asset of the sandbox belongs to a project
+        rows = [a for a in rows if (not types or a.type in types) and search in a.name.lower()]
+        by = ASSET_SORTS[sort]
+        rows.sort(key=lambda a: a.seq)
+        rows.sort(key=lambda a: _asset_sort(a, by), reverse=sort.endswith("Desc"))
+        page = rows[start : start + limit]
+        more = start + limit < len(rows)
+        return {
+            "items": [a.json() for a in page],
+            "nextCursor": f"o{start + limit}" if more else None,
+            "totalCount": len(rows),
+        }
+
+    # ----------------------------------------------------------------------------- batches
+
+    def check_batch_allowed(self, key: str) -> Plan:
+        plan_id = next((p for m, p in PLAN_MARKERS if m in key), DEFAULT_PLAN)
+        plan = PLANS[plan_id]
+        if plan_id not in BATCH_PLANS:
+            raise ApiError(
+                402,
+                f"The Batch API is available only on the Scale and Enterprise plans (this key "
+                f"is on {plan.name}).",
+                error_code="plan_upgrade_required",
+            )
+        if NO_CREDIT_MARKER in key:
+            raise ApiError(402, "Insufficient credits: add credits to start a batch.")
+        return plan
+
+    def check_batch_concurrency(self, key: str) -> None:
+        if not self.env.faults.plan_limits:
+            return
+        plan_id = next((p for m, p in PLAN_MARKERS if m in key), DEFAULT_PLAN)
+        limit = BATCH_CONCURRENCY[plan_id]
+        with self._lock:
+            mine = [b for b in self._batches.values() if b.key == key]
+        running = [b for b in mine if self.batch_json(b)["status"] not in ("COMPLETED", "FAILED")]
+        if len(running) >= limit:
+            raise ApiError(
+                429,
+                "Batch concurrency limit reached. Please wait for an existing batch to complete "
+                f"or upgrade your plan ({len(running)} of {limit} running).",
+                error_code="concurrency_limit_reached",
+            )
+
+    def start_batch(
+        self, key: str, rows: list[tuple[str, Spec, Path, list[str]]], webhook_url: str | None
+    ) -> Batch:
+        created, seq = self._next_ms()
+        batch = Batch(f"batch_{uuid.uuid4().hex}", key, seq, created, webhook_url, [])
+        with self._lock:
+            self._batches[batch.id] = batch
+        for request_id, spec, scratch, unreachable in rows:
+            gen = self.create(key, spec, scratch, unreachable, batch_id=batch.id)
+            batch.rows.append((request_id, gen))
+        self._batch_changed(batch)  # a batch whose generations all failed at once ends here
+        return batch
+
+    def batch(self, key: str, batch_id: str) -> Batch:
+        with self._lock:
+            batch = self._batches.get(batch_id)
+        if batch is None or batch.key != key:
+            raise ApiError(404, f"Batch with id {batch_id} not found", error_code="batch_not_found")
+        return batch
+
+    def batch_json(self, batch: Batch, *, status: str | None = None) -> dict[str, Any]:
+        """The SDK's ``BatchResponse``; ``status`` overrides the derived one (the create answer
+        says PENDING)."""
+        stages = [_status(g.lifecycle.snapshot()) for _, g in batch.rows]
+        derived = batch_status(stages) if stages else "PENDING"
+        done = derived in ("COMPLETED", "FAILED") and len(stages) == len(batch.rows) and stages
+        return {
+            "id": batch.id,
+            "created_at": _iso(batch.created_ms),
+            "status": status or derived,
+            "metrics": {
+                "total_generations": len(batch.rows),
+                "success_count": stages.count("COMPLETED"),
+                "failed_count": sum(s in ("FAILED", REJECTED) for s in stages),
+                "pending_count": sum(s not in TERMINAL_STATUSES for s in stages),
+            },
+            "webhookUrl": batch.webhook_url,
+            "outputUrl": f"{self.env.base_url}/v2/batches/{batch.id}/result" if done else "",
+        }
+
+    def batch_results(self, batch_id: str) -> bytes | None:
+        """The results file once the batch has ended: one line per request, in file order,
+        ``{"request_id", "response": <the Generation object>}``."""
+        with self._lock:
+            batch = self._batches.get(batch_id)
+        if batch is None or not self.batch_json(batch)["outputUrl"]:
+            return None
+        lines = [
+            json.dumps({"request_id": rid, "response": self.generation_json(g)})
+            for rid, g in batch.rows
+        ]
+        return ("\n".join(lines) + "\n").encode()
+
+    def list_batches(self, key: str, request: Request) -> list[dict[str, Any]]:
+        q = request.query_params
+        problems = Problems()
+        status = q.get("status")
+        if status is not None and status not in BATCH_STATUSES:
+            problems.add(f"status must be one of the following values: {', '.join(BATCH_STATUSES)}")
+        bounds: dict[str, float] = {}
+        for name in ("created_after", "created_before"):
+            raw = q.get(name)
+            if raw is None:
+                continue
+            try:
+                moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            except ValueError:
+                problems.add(f"{name} must be an ISO 8601 date-time")
+                continue
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=timezone.utc)
+            bounds[name] = moment.timestamp() * 1000
+        problems.raise_if_any()
+        with self._lock:
+            mine = sorted((b for b in self._batches.values() if b.key == key), key=lambda b: -b.seq)
+        rows = []
+        for b in mine:
+            if "created_after" in bounds and b.created_ms <= bounds["created_after"]:
+                continue
+            if "created_before" in bounds and b.created_ms >= bounds["created_before"]:
+                continue
+            row = self.batch_json(b)
+            if status is None or row["status"] == status:
+                rows.append(row)
+        return rows
+
+    def _batch_changed(self, batch: Batch) -> None:
+        """Once every generation of the batch has ended, POST the batch once to its webhook."""
+        if not batch.webhook_url or len(batch.rows) == 0:
+            return
+        row = self.batch_json(batch)
+        if (
+            row["status"] not in ("COMPLETED", "FAILED")
+            or len(batch.rows) < row["metrics"]["total_generations"]
+        ):
+            return
+        with self._lock:
+            if batch.notified:
+                return
+            batch.notified = True
+        m = row["metrics"]
+        payload = {
+            "id": batch.id,
+            "status": row["status"],
+            "metrics": {
+                "totalGenerations": m["total_generations"],
+                "successCount": m["success_count"],
+                "failedCount": m["failed_count"],
+                "pendingCount": m["pending_count"],
+            },
+            "outputUrl": row["outputUrl"],
+            "webhookUrl": batch.webhook_url,
+            "createdAt": row["created_at"],
+            "options": {},
+        }
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        digest = hmac.new(self.env.webhook_secret.encode(), body, hashlib.sha256).hexdigest()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Sync-Webhooks/2.0 (nbmedia sandbox)",
+            BATCH_SIGNATURE_HEADER: digest,
+        }
+        self.env.webhooks.send(
+            Delivery(NAME, batch.webhook_url, row["status"], body, headers, key=batch.id)
+        )
 
     def estimate(self, spec: Spec, scratch: Path) -> list[dict[str, float]]:
         """Frames and cost of ``spec`` (blocking: the media are fetched and probed)."""
@@ -1170,6 +1592,234 @@ class SyncSo:
         except GenerationFailure as exc:
             raise ApiError(400, [exc.message]) from None
         return [estimate(spec, video, spec.audio[0].seconds)]
+
+
+# ------------------------------------------------------------------------ asset library
+
+ASSET_TYPES = ("AUDIO", "VIDEO", "IMAGE")
+ASSET_SORTS = {
+    "nameAsc": "name", "nameDesc": "name", "dateAsc": "date", "dateDesc": "date",
+    "durationAsc": "duration", "durationDesc": "duration", "sizeAsc": "size",
+    "sizeDesc": "size", "kindAsc": "kind", "kindDesc": "kind",
+}  # fmt: skip
+"""``sortBy`` values (the SDK's ``AssetSort``) → what they sort on."""
+ASSET_SORT_DEFAULT = "dateDesc"
+ASSET_PAGE = (1, 100)
+"""``limit`` of ``GET /v2/assets`` ("1-100")."""
+ASSET_PAGE_DEFAULT = 20
+ASSET_FIELDS = ("url", "type", "name", "projectId")
+UPLOAD_FIELDS = ("fileName", "contentType", "size")
+ASSET_UPLOAD_MAX = 5 * 1024**3
+"""A single asset upload is capped at 5 GiB."""
+UPLOAD_URL_TTL = 3600
+"""``expiresIn`` of a presigned upload URL, in seconds."""
+ASSET_NAME_MAX = 255
+ASSET_NEEDS = {"video": ("VIDEO",), "audio": ("AUDIO", "VIDEO")}
+"""Which asset types an input item may name (an audio item may take a video's sound)."""
+MIME_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+$")
+
+
+@dataclass
+class Asset:
+    """One file of a key's media library."""
+
+    id: str
+    key: str
+    seq: int
+    created_ms: int
+    type: str
+    url: str
+    name: str
+    size: int
+    format: str
+    input_type: str
+    duration: float | None
+    width: int | None
+    height: int | None
+
+    def json(self) -> dict[str, Any]:
+        """The SDK's ``Asset`` (every key, ``null`` when unknown)."""
+        return {
+            "id": self.id,
+            "createdAt": _iso(self.created_ms),
+            "updatedAt": _iso(self.created_ms),
+            "name": self.name,
+            "url": self.url,
+            "size": self.size,
+            "format": self.format,
+            "type": self.type,
+            "inputType": self.input_type,
+            "durationSeconds": self.duration,
+            "thumbnailUrl": None,
+            "visibility": "USER",
+            "width": self.width,
+            "height": self.height,
+            "projectId": None,
+        }
+
+
+@dataclass
+class PendingUpload:
+    """A presigned upload URL handed out by ``POST /v2/assets/upload``."""
+
+    key: str
+    name: str
+    """Where the bytes are stored (a file of the provider's folder)."""
+    file_name: str
+    """The ``fileName`` declared: the asset's name unless registered with another."""
+    content_type: str
+    size: int
+    expires: float
+
+
+def _check_upload_request(body: Any) -> tuple[str, str, int]:
+    if not isinstance(body, dict):
+        raise ApiError(400, ["the request body must be a JSON object"])
+    problems = Problems()
+    problems.unknown(body, UPLOAD_FIELDS, "")
+    name, mime, size = body.get("fileName"), body.get("contentType"), body.get("size")
+    if not (isinstance(name, str) and 0 < len(name) <= ASSET_NAME_MAX):
+        problems.add(f"fileName must be a string of 1-{ASSET_NAME_MAX} characters")
+    if not (isinstance(mime, str) and MIME_TYPE.fullmatch(mime)):
+        problems.add("contentType must be a MIME type such as video/mp4")
+    if not (_is_int(size) and 1 <= size <= ASSET_UPLOAD_MAX):
+        problems.add(f"size must be an integer from 1 to {ASSET_UPLOAD_MAX} (5 GB)")
+    problems.raise_if_any()
+    return name, mime, size
+
+
+def _check_asset_request(body: Any) -> tuple[str, str, str | None]:
+    if not isinstance(body, dict):
+        raise ApiError(400, ["the request body must be a JSON object"])
+    problems = Problems()
+    problems.unknown(body, ASSET_FIELDS, "")
+    url, kind, name = body.get("url"), body.get("type"), body.get("name")
+    if url is None:
+        problems.add("url should not be empty")
+    elif not _is_url(url):
+        problems.add("url must be a URL address (http, https or a data: URI)")
+    if kind is None:
+        problems.add("type should not be empty")
+    problems.one_of(body, "type", "", ASSET_TYPES)
+    if name is not None and not (isinstance(name, str) and 0 < len(name) <= ASSET_NAME_MAX):
+        problems.add(f"name must be a string of 1-{ASSET_NAME_MAX} characters")
+    problems.raise_if_any()
+    if body.get("projectId") is not None:
+        raise ApiError(
+            422,
+            f"Project {body['projectId']} not found in your organization (the sandbox has no "
+            "projects).",
+            error_code="project_not_found",
+        )
+    return url, kind, name
+
+
+def _asset_sort(asset: Asset, by: str) -> Any:
+    return {
+        "name": asset.name.lower(),
+        "date": asset.seq,
+        "duration": asset.duration if asset.duration is not None else -1.0,
+        "size": asset.size,
+        "kind": asset.type,
+    }[by]
+
+
+# ------------------------------------------------------------------------------ batches
+
+BATCH_STATUSES = ("PENDING", "JOBS_CREATED", "PROCESSING", "COMPLETED", "FAILED")
+BATCH_SIZE = (20, 500)
+"""Requests a batch file must hold: "minimum 20 records", "maximum requests per batch: 500"."""
+BATCH_FILE_MAX = 5 * MiB
+""""Maximum file size: 5MB"."""
+BATCH_ENDPOINT = "/v2/generate"
+"""The only ``endpoint`` a batch line may name."""
+BATCH_LINE_FIELDS = ("request_id", "endpoint", "payload")
+BATCH_FORM_FIELDS = ("webhook_url", "dry_run")
+BATCH_SIGNATURE_HEADER = "X-Signature-Primary"
+"""The batch webhook's header: hex HMAC-SHA256 of the raw body with the webhook secret (the
+docs say "an HMAC signature of the payload"; the scheme is ours)."""
+
+
+@dataclass
+class Batch:
+    id: str
+    key: str
+    seq: int
+    created_ms: int
+    webhook_url: str | None
+    rows: list[tuple[str, Generation]]
+    """(request_id, generation) in file order."""
+    notified: bool = False
+
+
+def batch_status(stages: list[str]) -> str:
+    """A batch's status from its generations' (ours: COMPLETED once every one has ended, FAILED
+    if every one failed; PROCESSING once any has started; JOBS_CREATED before)."""
+    ended = [s for s in stages if s in TERMINAL_STATUSES]
+    if len(ended) == len(stages):
+        return "COMPLETED" if "COMPLETED" in stages else "FAILED"
+    if any(s != "PENDING" for s in stages):
+        return "PROCESSING"
+    return "JOBS_CREATED"
+
+
+TERMINAL_STATUSES = ("COMPLETED", "FAILED", REJECTED)
+
+
+def parse_batch_file(data: bytes, resolve: Callable[[Spec], None]) -> list[tuple[str, Spec]]:
+    """The lines of a batch file as (request_id, Spec), or one 400 listing every problem by line
+    (``resolve`` fills asset inputs, raising the generate route's error)."""
+    if len(data) > BATCH_FILE_MAX:
+        raise ApiError(
+            400,
+            [f"input file is {len(data) / MiB:.1f} MB; the limit is {BATCH_FILE_MAX // MiB} MB"],
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(400, ["input must be a UTF-8 JSON Lines file"]) from None
+    problems: list[str] = []
+    rows: list[tuple[str, Spec]] = []
+    seen: set[str] = set()
+    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    for n, line in lines:
+        where = f"line {n}: "
+        try:
+            record = json.loads(line)
+        except ValueError:
+            problems.append(f"{where}not valid JSON")
+            continue
+        if not isinstance(record, dict):
+            problems.append(f"{where}must be a JSON object")
+            continue
+        problems += [
+            f"{where}property {k} should not exist" for k in record if k not in BATCH_LINE_FIELDS
+        ]
+        rid = record.get("request_id")
+        if not (isinstance(rid, str) and rid):
+            problems.append(f"{where}request_id must be a non-empty string")
+        elif rid in seen:
+            problems.append(f"{where}request_id {json.dumps(rid)} is not unique")
+        else:
+            seen.add(rid)
+        if record.get("endpoint") != BATCH_ENDPOINT:
+            problems.append(f"{where}endpoint must be {BATCH_ENDPOINT}")
+        try:
+            spec = validate(record.get("payload"))
+            resolve(spec)
+        except ApiError as exc:
+            messages = exc.message if isinstance(exc.message, list) else [exc.message]
+            problems += [f"{where}payload: {m}" for m in messages]
+            continue
+        if isinstance(rid, str):
+            rows.append((rid, spec))
+    if not problems and not BATCH_SIZE[0] <= len(lines) <= BATCH_SIZE[1]:
+        problems.append(
+            f"input must hold {BATCH_SIZE[0]} to {BATCH_SIZE[1]} requests (got {len(lines)})"
+        )
+    if problems:
+        raise ApiError(400, problems)
+    return rows
 
 
 def _query_list(request: Request, name: str) -> list[str]:
@@ -1610,13 +2260,14 @@ def build(env: Env) -> list[Route]:
         return JSONResponse(api.list_json(key, request))
 
     async def estimate_cost(request: Request) -> Response:
-        api.authorize(request, "other")
+        key = api.authorize(request, "other")
         raw = await _read_body(request, MAX_UPLOAD_BYTES)
         try:
             parsed = json.loads(raw) if raw.strip() else {}
         except (ValueError, UnicodeDecodeError) as exc:
             raise ApiError(400, f"Unexpected token in JSON: {exc}") from None
         spec = validate(parsed)
+        api.resolve_assets(key, spec)
         scratch = api.new_scratch()
         try:
             result = await asyncio.to_thread(api.estimate, spec, scratch)
@@ -1639,7 +2290,97 @@ def build(env: Env) -> list[Route]:
             ]
         )
 
+    async def json_body(request: Request) -> Any:
+        raw = await _read_body(request, MAX_UPLOAD_BYTES)
+        try:
+            return json.loads(raw) if raw.strip() else {}
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ApiError(400, f"Unexpected token in JSON: {exc}") from None
+
+    async def create_upload(request: Request) -> Response:
+        key = api.authorize(request, "other")
+        return JSONResponse(api.presign(key, await json_body(request)), status_code=201)
+
+    async def create_asset(request: Request) -> Response:
+        key = api.authorize(request, "other")
+        body = await json_body(request)
+        asset = await asyncio.to_thread(api.register_asset, key, body)
+        return JSONResponse(asset.json(), status_code=201)
+
+    async def list_assets(request: Request) -> Response:
+        key = api.authorize(request, "other")
+        return JSONResponse(api.list_assets(key, request))
+
+    async def get_asset(request: Request) -> Response:
+        key = api.authorize(request, "other")
+        return JSONResponse(api.asset(key, request.path_params["id"]).json())
+
+    async def delete_asset(request: Request) -> Response:
+        key = api.authorize(request, "other")
+        return JSONResponse(api.delete_asset(key, request.path_params["id"]))
+
+    async def create_batch(request: Request) -> Response:
+        key = api.authorize(request, "create")
+        api.check_batch_allowed(key)
+        content_type = request.headers.get("content-type", "")
+        if not content_type.startswith("multipart/form-data"):
+            raise ApiError(400, ["the body must be multipart/form-data with an input file"])
+        raw = await _read_body(request, BATCH_FILE_MAX + MiB)
+        form, files = parse_multipart(raw, content_type)
+        problems = [
+            f"property {n} should not exist"
+            for n in [*form, *files]
+            if n not in (*BATCH_FORM_FIELDS, "input")
+        ]
+        if "input" not in files:
+            problems.append("input should not be empty: send the JSON Lines file as input")
+        dry = form.get("dry_run", "false").strip().lower()
+        if dry not in ("true", "false"):
+            problems.append("dry_run must be a boolean value")
+        webhook = form.get("webhook_url") or None
+        if webhook is not None and not (
+            urlsplit(webhook).scheme in ("http", "https") and urlsplit(webhook).netloc
+        ):
+            problems.append("webhook_url must be a URL address")
+        if problems:
+            raise ApiError(400, problems)
+        rows = parse_batch_file(files["input"].data, lambda spec: api.resolve_assets(key, spec))
+        if dry == "true":
+            return JSONResponse({"status": "VALIDATED"}, status_code=201)
+        api.check_batch_concurrency(key)
+        prepared = []
+        for request_id, spec in rows:
+            scratch = api.new_scratch()
+            unreachable = await asyncio.to_thread(api.fetch_inputs, spec, scratch)
+            prepared.append((request_id, spec, scratch, unreachable))
+        batch = api.start_batch(key, prepared, webhook)
+        return JSONResponse(api.batch_json(batch, status="PENDING"), status_code=201)
+
+    async def get_batch(request: Request) -> Response:
+        key = api.authorize(request, "other")
+        return JSONResponse(api.batch_json(api.batch(key, request.path_params["id"])))
+
+    async def list_batches(request: Request) -> Response:
+        key = api.authorize(request, "other")
+        return JSONResponse(api.list_batches(key, request))
+
+    async def batch_result(request: Request) -> Response:
+        data = api.batch_results(request.path_params["id"])
+        if data is None:
+            raise ApiError(404, "No results for this batch (unknown, or not finished yet)")
+        return Response(data, media_type="application/jsonl")
+
     return [
+        Route("/v2/assets/upload", _endpoint(create_upload), methods=["POST"]),
+        Route("/v2/assets", _endpoint(create_asset), methods=["POST"]),
+        Route("/v2/assets", _endpoint(list_assets), methods=["GET"]),
+        Route("/v2/assets/{id}", _endpoint(get_asset), methods=["GET"]),
+        Route("/v2/assets/{id}", _endpoint(delete_asset), methods=["DELETE"]),
+        Route("/uploads/{token}", api.receive_upload, methods=["PUT"]),
+        Route("/v2/batch", _endpoint(create_batch), methods=["POST"]),
+        Route("/v2/batch", _endpoint(list_batches), methods=["GET"]),
+        Route("/v2/batch/{id}", _endpoint(get_batch), methods=["GET"]),
+        Route("/v2/batches/{id}/result", _endpoint(batch_result), methods=["GET"]),
         Route("/v2/generate", _endpoint(create), methods=["POST"]),
         Route("/v2/generate/upload", _endpoint(create), methods=["POST"]),
         Route("/v2/generate", _endpoint(list_generations), methods=["GET"]),
@@ -1660,6 +2401,7 @@ async def _create(api: SyncSo, key: str, body: Body) -> Generation:
             raise ApiError(400, ["the request body must be a JSON object"])
         api.store_uploads(body, stored)
         spec = validate(body.fields)
+        api.resolve_assets(key, spec)
         api.check_credit_and_concurrency(key)
     except ApiError:
         for name in stored:

@@ -339,6 +339,9 @@ def test_an_idempotent_create_is_sent_again_with_its_key(
     from bench.chaos import inputs_for
 
     media = inputs_for(tmp_path / "inputs")
+    # the local files go to the asset library first (once per content): upload them before
+    # the fault, so the only answer made unreadable is the create's
+    studio.estimate("syncso", video=media["video"], audio=media["audio"])
     before = len(sandbox.audit()["created"])
     posts = requests_to(sandbox, "/syncso/v2/generate", "POST")
     sandbox.faults.malformed_kinds = ["empty"]

@@ -236,7 +236,14 @@ def test_declared_facts() -> None:
         "syncso": (
             "SYNC_API_KEY",
             1,
-            {"list_refresh", "estimate", "signed_webhooks", "idempotent_create", "find_created"},
+            {
+                "list_refresh",
+                "estimate",
+                "signed_webhooks",
+                "idempotent_create",
+                "find_created",
+                "batch",
+            },  # fmt: skip
         ),
     }
     for cls in REGISTRY.values():

@@ -17,6 +17,7 @@ import pytest
 
 import nbmedia as nm
 from nbmedia.display.jobview import job_text
+from nbmedia.errors import NotFound
 from nbmedia.providers.base import Capability
 from nbmedia.providers.syncso import SyncSo
 from nbmedia.sandbox.services.media.video import render_video
@@ -24,6 +25,7 @@ from tests import mediacheck
 from tests.conftest import provider_client
 
 pytestmark = pytest.mark.timeout(240)
+UNKNOWN = "6533643b-aceb-4c40-967e-d9ba9baac39e"
 
 
 @pytest.fixture(scope="module")
@@ -44,13 +46,87 @@ def clips(tmp_path_factory) -> dict[str, Path]:
     return {"video": video, "audio": audio}
 
 
-def test_local_video_and_audio_multipart(studio, sandbox, clips) -> None:
+def _asset_calls(sandbox) -> list[tuple[str, str]]:
+    return [
+        (r.method, r.path.split("/v2/")[-1] if "/v2/" in r.path else "PUT upload")
+        for r in list(sandbox.request_log)
+        if r.provider == "syncso" and ("/v2/assets" in r.path or "/uploads/" in r.path)
+    ]
+
+
+def test_local_files_are_uploaded_once_as_assets_and_reused(studio, sandbox, clips) -> None:
+    before = len(_asset_calls(sandbox))
     job = studio.lipsync(clips["video"], audio=clips["audio"], sync_mode="cut_off")
     job.wait(timeout=180)
     info = mediacheck.probe(job.path)
     assert info["video"] is not None and info["audio"] is not None
     assert info["duration"] == pytest.approx(3, abs=0.3)
     assert mediacheck.audio_rms(job.path) > 0.02
+    calls = _asset_calls(sandbox)[before:]
+    assert sorted(calls) == sorted(
+        [("POST", "assets/upload"), ("PUT", "PUT upload"), ("POST", "assets")] * 2
+    )
+    sent = job.raw["input"]
+    assert [set(i) for i in sent] == [{"type", "assetId"}] * 2  # no URL, no multipart
+    again = studio.lipsync(clips["video"], audio=clips["audio"], sync_mode="silence")
+    again.wait(timeout=180)
+    assert _asset_calls(sandbox)[before + len(calls) :] == []  # the same content: reused
+    assert again.raw["input"] == sent
+    assert mediacheck.probe(again.path)["duration"] == pytest.approx(4, abs=0.3)  # silence
+
+
+def test_the_presigned_put_carries_no_key(sandbox, clips) -> None:
+    provider = provider_client(sandbox, "syncso")
+    seen: list[tuple[str, str, str | None]] = []
+
+    async def record(request: httpx.Request) -> None:
+        seen.append((request.method, request.url.path, request.headers.get("x-api-key")))
+
+    async def main() -> str:
+        provider.api.client.event_hooks["request"].append(record)  # the loop's own client
+        asset = await provider.asset_for(clips["audio"], "audio")
+        assert await provider.asset_for(clips["audio"], "audio") == asset  # remembered
+        await provider.api.aclose()
+        return asset
+
+    asset = asyncio.run(main())
+    assert [m for m, _, _ in seen] == ["POST", "PUT", "POST"]
+    keys = [k for _, _, k in seen]
+    assert keys[0] and keys[2] and keys[1] is None
+    with httpx.Client(base_url=sandbox.base_url("syncso"), trust_env=False) as c:
+        got = c.get(f"/v2/assets/{asset}", headers={"x-api-key": provider.api._secret.reveal()})
+    assert got.status_code == 200 and got.json()["type"] == "AUDIO"
+    assert got.json()["name"] == clips["audio"].name
+
+
+def test_asset_ids_name_library_media(studio, sandbox, clips) -> None:
+    video = studio.lipsync(clips["video"], audio=clips["audio"])  # puts both in the library
+    video.wait(timeout=180)
+    video_id, audio_id = (i["assetId"] for i in video.raw["input"])
+    job = studio.lipsync(
+        None, video_asset_id=video_id, audio_asset_id=audio_id, sync_mode="silence"
+    )
+    job.wait(timeout=180)
+    assert job.raw["input"] == [
+        {"type": "video", "assetId": video_id},
+        {"type": "audio", "assetId": audio_id, "refId": "asset"},
+    ]
+    assert mediacheck.probe(job.path)["duration"] == pytest.approx(4, abs=0.3)
+    with pytest.raises(NotFound) as refused:  # the create is refused: nothing was made
+        studio.lipsync(None, video_asset_id=UNKNOWN, audio=clips["audio"])
+    assert (refused.value.http_status, refused.value.code) == (404, "asset_not_found")
+    before = len(sandbox.request_log)
+    for fields, rule in [
+        ({"video": clips["video"], "video_asset_id": video_id}, "exactly one video"),
+        ({}, "exactly one video"),
+    ]:
+        with pytest.raises(nm.ValidationError) as info:
+            studio.submit("syncso", "lipsync", None, audio=clips["audio"], **fields)
+        assert info.value.field == "video" and rule in info.value.rule
+    with pytest.raises(nm.ValidationError) as info:
+        studio.submit("syncso", "lipsync", None, video=clips["video"], audio_asset_id="")
+    assert info.value.field == "audio_asset_id"
+    assert len(sandbox.request_log) == before
 
 
 def test_text_to_speech_from_an_earlier_job(studio) -> None:
@@ -273,6 +349,15 @@ def test_a_lost_answer_is_re_sent_with_the_same_key(sandbox) -> None:
             },
             "generation_audio_length_exceeded",
         ),  # fmt: skip
+        (
+            {
+                "statusCode": 404,
+                "message": "Asset x not found",
+                "error": "Not Found",
+                "errorCode": "asset_not_found",
+            },
+            "asset_not_found",
+        ),  # fmt: skip
     ],
 )
 def test_an_error_keeps_the_bodys_own_code_not_the_reason_phrase(
@@ -301,3 +386,21 @@ def test_speaker_coordinates_are_whole_pixels(studio, sandbox, clips) -> None:
         )
     assert info.value.field.startswith("active_speaker_detection.coordinates")
     assert len(sandbox.request_log) == before
+
+
+def test_a_failed_upload_fails_the_job_without_a_create(studio, sandbox, clips) -> None:
+    """An asset upload that never got through made no generation: the job fails at once with
+    the transport's error, and is not searched for as a create that may have been made."""
+    sandbox.faults.drop_after_receive_next(50, path="/syncso/v2/assets/upload")
+    before = len(sandbox.request_log)
+    with pytest.raises(nm.NbmediaError):
+        studio.lipsync(clips["video"], audio=clips["audio"])
+    sandbox.faults.reset()
+    row = studio.jobs().iloc[0]  # newest first
+    assert (row["provider"], row["status"], row["error_code"]) == ("syncso", "failed", "not_sent")
+    posts = [
+        r.path
+        for r in list(sandbox.request_log)[before:]
+        if r.method == "POST" and r.provider == "syncso"
+    ]
+    assert posts and set(posts) == {"/syncso/v2/assets/upload"}  # no create was sent

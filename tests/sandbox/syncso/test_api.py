@@ -361,7 +361,8 @@ def _bad_bodies(m: Media) -> list[tuple[str, dict[str, Any], str]]:
         ("unknown item type", ok | {"input": [v, {"type": "image", "url": m.video}]}, "input.1.type"),
         ("item without url", ok | {"input": [{"type": "video"}, a]}, "input.0.url should not be empty"),
         ("url not a url", ok | {"input": [video_item("talk.mp4"), a]}, "must be a URL address"),
-        ("asset ids", ok | {"input": [{"type": "video", "assetId": "x"}, a]}, "assetId"),
+        ("url and assetId", ok | {"input": [{"type": "video", "url": m.video, "assetId": "x"}, a]}, "input.0.give either url or assetId, not both"),
+        ("empty assetId", ok | {"input": [{"type": "video", "assetId": ""}, a]}, "input.0.assetId must be a non-empty string"),
         ("two videos", ok | {"input": [v, v, a]}, "exactly one video"),
         ("unknown field", ok | {"webhook_url": "https://x.io/h"}, "property webhook_url should not exist"),
         ("unknown item field", ok | {"input": [v, a | {"volume": 1}]}, "property input.1.volume"),
@@ -791,6 +792,257 @@ def test_tts_speaks_the_script_in_a_voice_per_voice_id(finished) -> None:
     assert not np.allclose(tracks[0][:n], tracks[1][:n], atol=0.05)
 
 
+# ---- asset library -----------------------------------------------------------------------------
+def upload_asset(c: httpx.Client, path: Path, mime: str, kind: str, **extra: Any) -> dict[str, Any]:
+    """The documented three steps: presign, PUT the bytes (no key), register the url."""
+    data = path.read_bytes()
+    r = c.post("/v2/assets/upload", json={"fileName": path.name, "contentType": mime, "size": len(data)})  # fmt: skip
+    assert r.status_code == 201, r.text
+    presigned = r.json()
+    assert set(presigned) == {"uploadUrl", "url", "expiresIn"} and presigned["expiresIn"] == 3600
+    put = httpx.put(presigned["uploadUrl"], content=data, headers={"Content-Type": mime}, trust_env=False)  # fmt: skip
+    assert put.status_code == 200, put.text
+    r = c.post("/v2/assets", json={"url": presigned["url"], "type": kind, **extra})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def register(c: httpx.Client, url: str, kind: str, **extra: Any) -> dict[str, Any]:
+    r = c.post("/v2/assets", json={"url": url, "type": kind, **extra})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+ASSET_KEYS = {
+    "id", "createdAt", "updatedAt", "name", "url", "size", "format", "type", "inputType",
+    "durationSeconds", "thumbnailUrl", "visibility", "width", "height", "projectId",
+}  # fmt: skip
+
+
+def test_assets_upload_register_get_and_delete(sandbox: Sandbox, api, media, tmp_path) -> None:
+    video = upload_asset(api, media.video_file, "video/mp4", "VIDEO")
+    assert set(video) == ASSET_KEYS and UUID.match(video["id"]) and ISO_MS.match(video["createdAt"])
+    assert (video["type"], video["inputType"], video["visibility"]) == ("VIDEO", "UPLOAD", "USER")
+    assert (video["name"], video["format"], video["width"], video["height"]) == ("talk.mp4", "mp4", WIDTH, HEIGHT)  # fmt: skip
+    assert video["size"] == media.video_file.stat().st_size
+    assert video["durationSeconds"] == pytest.approx(V_SECONDS, abs=0.05)
+    assert_same_bytes(
+        download(video["url"], tmp_path / "v.mp4").read_bytes(), media.video_file.read_bytes()
+    )
+    assert api.get(f"/v2/assets/{video['id']}").json() == video
+    audio = register(api, media.audio_long, "AUDIO", name="voice take 1")
+    assert (audio["inputType"], audio["name"], audio["width"]) == ("URL", "voice take 1", None)
+    assert audio["durationSeconds"] == pytest.approx(3.0, abs=0.05)
+    assert_same_bytes(
+        download(audio["url"], tmp_path / "a.wav").read_bytes(), media.audio_file.read_bytes()
+    )
+    with client_for(sandbox, new_key()) as other:
+        assert_nest(other.get(f"/v2/assets/{video['id']}"), 404, "not found")
+        assert other.get("/v2/assets").json()["items"] == []
+    r = api.delete(f"/v2/assets/{video['id']}")
+    assert (r.status_code, r.json()) == (200, {"id": video["id"]})
+    gone = assert_nest(api.get(f"/v2/assets/{video['id']}"), 404, video["id"])
+    assert gone["errorCode"] == "asset_not_found"
+    assert assert_nest(api.delete(f"/v2/assets/{video['id']}"), 404)["errorCode"] == "asset_not_found"  # fmt: skip
+
+
+def test_asset_upload_and_register_rules(api, media) -> None:
+    big = 5 * 1024**3
+    ok = {"fileName": "a.mp4", "contentType": "video/mp4", "size": big}
+    assert api.post("/v2/assets/upload", json=ok).status_code == 201
+    assert_nest(api.post("/v2/assets/upload", json=ok | {"size": big + 1}), 400, "size must be an integer from 1 to")  # fmt: skip
+    assert_nest(api.post("/v2/assets/upload", json=ok | {"size": 0}), 400, "size")
+    assert_nest(api.post("/v2/assets/upload", json={"size": 1, "mime": "x"}), 400, "fileName", "contentType must be a MIME type", "property mime should not exist")  # fmt: skip
+    data = media.video_file.read_bytes()
+    pre = api.post("/v2/assets/upload", json={"fileName": "t.mp4", "contentType": "video/mp4", "size": len(data)}).json()  # fmt: skip
+    assert httpx.put(pre["uploadUrl"], content=data, headers={"Content-Type": "video/webm"}, trust_env=False).status_code == 403  # fmt: skip
+    assert httpx.put(pre["uploadUrl"], content=data + b"x", headers={"Content-Type": "video/mp4"}, trust_env=False).status_code == 400  # fmt: skip
+    assert httpx.put(pre["uploadUrl"] + "x", content=data, headers={"Content-Type": "video/mp4"}, trust_env=False).status_code == 403  # fmt: skip
+    assert_nest(api.post("/v2/assets", json={"url": pre["url"], "type": "VIDEO"}), 400, "url could not be verified")  # fmt: skip
+    assert_nest(api.post("/v2/assets", json={"url": media.video, "type": "VIDEO", "projectId": "p1"}), 422, "p1")  # fmt: skip
+    assert_nest(api.post("/v2/assets", json={"url": media.mute_video, "type": "AUDIO"}), 400, "not a readable audio file")  # fmt: skip
+    assert_nest(api.post("/v2/assets", json={"url": media.garbage, "type": "VIDEO"}), 400, "not a readable video file")  # fmt: skip
+    assert_nest(api.post("/v2/assets", json={"type": "MOVIE", "name": ""}), 400, "url should not be empty", "type must be one of the following values: AUDIO, VIDEO, IMAGE", "name must be a string")  # fmt: skip
+    assert_nest(api.post("/v2/assets", json={"url": UNREACHABLE, "type": "VIDEO"}), 400, "could not be verified")  # fmt: skip
+    assert api.get("/v2/assets").json() == {"items": [], "nextCursor": None, "totalCount": 0}
+
+
+def test_asset_list_filters_sorts_and_pages(sandbox: Sandbox, api, media) -> None:
+    made = [
+        register(api, media.audio_short, "AUDIO", name="b-short"),
+        register(api, media.audio_long, "AUDIO", name="c-long"),
+        register(api, media.video, "VIDEO", name="a-clip"),
+    ]
+    ids = {a["name"]: a["id"] for a in made}
+
+    def names(**params: Any) -> list[str]:
+        r = api.get("/v2/assets", params=params)
+        assert r.status_code == 200, r.text
+        return [a["name"] for a in r.json()["items"]]
+
+    assert names() == ["a-clip", "c-long", "b-short"]  # dateDesc by default
+    assert names(sortBy="dateAsc") == ["b-short", "c-long", "a-clip"]
+    assert names(sortBy="nameAsc") == ["a-clip", "b-short", "c-long"]
+    assert names(sortBy="nameDesc") == ["c-long", "b-short", "a-clip"]
+    assert names(sortBy="durationAsc") == ["b-short", "a-clip", "c-long"]
+    assert names(sortBy="kindAsc")[-1] == "a-clip"
+    assert names(types="AUDIO") == ["c-long", "b-short"]
+    assert names(types=["AUDIO", "VIDEO"]) == names(types="AUDIO,VIDEO") == names()
+    assert names(types="IMAGE") == []
+    assert names(searchQuery="LONG") == ["c-long"]
+    assert names(projectId="p1") == []
+    seen, cursor = [], None
+    while True:
+        page = api.get("/v2/assets", params={"limit": 1, "sortBy": "nameAsc"} | ({"cursor": cursor} if cursor else {})).json()  # fmt: skip
+        assert page["totalCount"] == 3 and len(page["items"]) == 1
+        seen += [a["id"] for a in page["items"]]
+        cursor = page["nextCursor"]
+        if cursor is None:
+            break
+    assert seen == [ids["a-clip"], ids["b-short"], ids["c-long"]]
+    assert len(names(limit=100)) == 3
+    for bad, needle in [({"limit": 0}, "limit"), ({"limit": 101}, "limit"), ({"sortBy": "sizeUp"}, "sortBy"), ({"types": "GIF"}, "types"), ({"cursor": "zzz"}, "cursor")]:  # fmt: skip
+        assert_nest(api.get("/v2/assets", params=bad), 400, needle)
+
+
+def test_inputs_by_asset_id_render_like_urls(sandbox: Sandbox, api, media) -> None:
+    video = upload_asset(api, media.video_file, "video/mp4", "VIDEO")
+    audio = register(api, media.audio_long, "AUDIO")
+    body = {"model": "lipsync-2", "input": [{"type": "video", "assetId": video["id"]}, {"type": "audio", "assetId": audio["id"]}]}  # fmt: skip
+    gen = create(api, body)
+    assert gen["input"] == body["input"]
+    done = wait_gen(api, gen["id"])
+    assert done["status"] == "COMPLETED"  # cut_off: the 2 s video's length
+    assert done["outputDuration"] == pytest.approx(V_SECONDS, abs=0.05)
+    by_url = api.post("/v2/analyze/cost", json=lipsync(media)).json()
+    assert api.post("/v2/analyze/cost", json=body).json() == by_url
+    unknown = {"model": "lipsync-2", "input": [{"type": "video", "assetId": "6533643b-aceb-4c40-967e-d9ba9baac39e"}, audio_item(media.audio_long)]}  # fmt: skip
+    for path in ("/v2/generate", "/v2/analyze/cost"):
+        assert assert_nest(api.post(path, json=unknown), 404, "6533643b")["errorCode"] == "asset_not_found"  # fmt: skip
+    swapped = {"model": "lipsync-2", "input": [{"type": "video", "assetId": audio["id"]}, audio_item(media.audio_long)]}  # fmt: skip
+    assert_nest(api.post("/v2/generate", json=swapped), 400, "input.0.assetId names an AUDIO asset")
+    with client_for(sandbox, new_key()) as other:
+        assert_nest(other.post("/v2/generate", json=body), 404, "not found")
+
+
+# ---- batches -----------------------------------------------------------------------------------
+def batch_lines(body: dict[str, Any], n: int, **line: Any) -> list[dict[str, Any]]:
+    return [{"request_id": f"req-{i}", "endpoint": "/v2/generate", "payload": body} | line for i in range(n)]  # fmt: skip
+
+
+def jsonl(lines: list[Any]) -> bytes:
+    return "".join(json.dumps(x) + "\n" for x in lines).encode()
+
+
+def post_batch(c: httpx.Client, lines: list[Any] | bytes, **form: str) -> httpx.Response:
+    data = lines if isinstance(lines, bytes) else jsonl(lines)
+    return c.post("/v2/batch", files={"input": ("input.jsonl", data, "application/jsonl")}, data=form)  # fmt: skip
+
+
+@pytest.fixture
+def by_asset(api, media) -> dict[str, Any]:
+    """A small create body naming a video and an audio asset (batch files stay small)."""
+    video = upload_asset(api, media.video_file, "video/mp4", "VIDEO")
+    audio = register(api, media.audio_long, "AUDIO")
+    return {"model": "lipsync-2", "input": [{"type": "video", "assetId": video["id"]}, {"type": "audio", "assetId": audio["id"]}]}  # fmt: skip
+
+
+BATCH_METRICS = {"total_generations", "success_count", "failed_count", "pending_count"}
+
+
+def test_batch_renders_every_line_and_reports_results(sandbox: Sandbox, api, media, by_asset, tmp_path) -> None:  # fmt: skip
+    lines = batch_lines(by_asset, 20)
+    lines[3]["payload"] = {"model": "lipsync-2", "input": [by_asset["input"][0]]}  # no audio: fails
+    with Receiver() as receiver:
+        r = post_batch(api, lines, webhook_url=receiver.url)
+        assert r.status_code == 201, r.text
+        made = r.json()
+        assert made["id"].startswith("batch_") and made["status"] == "PENDING"
+        assert set(made) == {"id", "created_at", "status", "metrics", "webhookUrl", "outputUrl"}
+        assert made["metrics"]["total_generations"] == 20 and made["outputUrl"] == ""
+        assert set(made["metrics"]) == BATCH_METRICS and made["webhookUrl"] == receiver.url
+        middle = api.get(f"/v2/batch/{made['id']}").json()
+        assert middle["status"] in ("JOBS_CREATED", "PROCESSING", "COMPLETED")
+        assert (
+            create(api, lipsync(media))["status"] == "PENDING"
+        )  # batch jobs leave concurrency free
+        done = wait_for(api, f"/v2/batch/{made['id']}", "status", ("COMPLETED", "FAILED"), timeout=90)  # fmt: skip
+        assert done["status"] == "COMPLETED"
+        assert done["metrics"] == {"total_generations": 20, "success_count": 19, "failed_count": 1, "pending_count": 0}  # fmt: skip
+        results = httpx.get(done["outputUrl"], trust_env=False)
+        assert results.status_code == 200
+        rows = [json.loads(line) for line in results.text.splitlines()]
+        assert [row["request_id"] for row in rows] == [f"req-{i}" for i in range(20)]
+        assert rows[3]["response"]["status"] == "FAILED"
+        assert rows[3]["response"]["error_code"] == "generation_audio_missing"
+        listed = {g["id"] for g in api.get("/v2/generations").json()}
+        for row in rows:
+            assert row["response"]["id"] in listed
+            assert row["response"] == api.get(f"/v2/generate/{row['response']['id']}").json()
+        out = download(rows[0]["response"]["outputUrl"], tmp_path / "b0.mp4")
+        assert float(probe(out)["duration"]) == pytest.approx(V_SECONDS, abs=0.05)
+        receiver.wait(lambda ps: len(ps) == 1)
+        time.sleep(0.3)
+        assert len(receiver.events) == 1  # once, when the batch ends
+        headers, body = receiver.events[0]
+        payload = json.loads(body)
+        assert (payload["id"], payload["status"], payload["outputUrl"]) == (made["id"], "COMPLETED", done["outputUrl"])  # fmt: skip
+        assert payload["metrics"] == {"totalGenerations": 20, "successCount": 19, "failedCount": 1, "pendingCount": 0}  # fmt: skip
+        secret = sandbox.webhook_secret("syncso").encode()
+        assert headers["X-Signature-Primary"] == hmac.new(secret, body, hashlib.sha256).hexdigest()
+    listed = api.get("/v2/batch").json()
+    assert [b["id"] for b in listed] == [made["id"]] and listed[0] == done
+    assert api.get("/v2/batch", params={"status": "COMPLETED"}).json() == listed
+    assert api.get("/v2/batch", params={"status": "PROCESSING"}).json() == []
+    assert api.get("/v2/batch", params={"created_after": "2999-01-01T00:00:00Z"}).json() == []
+    assert api.get("/v2/batch", params={"created_before": "2999-01-01T00:00:00Z"}).json() == listed
+    assert_nest(api.get("/v2/batch", params={"status": "DONE"}), 400, "status must be one of")
+    assert_nest(api.get("/v2/batch", params={"created_after": "yesterday"}), 400, "ISO 8601")
+    assert_nest(api.get("/v2/batch/batch_nope"), 404, "batch_nope")
+
+
+@pytest.mark.parametrize("marker", ["_hobbyist_", "_creator_", "_growth_"])
+def test_batch_is_402_below_the_scale_plan(sandbox: Sandbox, media, marker) -> None:
+    with client_for(sandbox, new_key(marker)) as c:
+        lines = batch_lines(lipsync(media), 20)
+        assert_nest(post_batch(c, lines), 402, "Scale and Enterprise")
+
+
+def test_batch_file_rules_and_dry_run(sandbox: Sandbox, api, media, by_asset) -> None:
+    assert_nest(post_batch(api, batch_lines(by_asset, 19)), 400, "20 to 500 requests (got 19)")
+    assert_nest(post_batch(api, batch_lines(by_asset, 501)), 400, "20 to 500 requests (got 501)")
+    lines = batch_lines(by_asset, 20)
+    lines[1]["request_id"] = "req-0"
+    lines[2]["endpoint"] = "/v2/generations"
+    lines[4]["payload"] = {"model": "lipsync-9", "input": by_asset["input"]}
+    lines[5] = lines[5] | {"extra": 1}
+    lines[6]["payload"] = {"model": "lipsync-2", "input": [{"type": "video", "assetId": "nope"}, audio_item(media.audio_long)]}  # fmt: skip
+    assert_nest(post_batch(api, lines), 400, 'line 2: request_id "req-0" is not unique', "line 3: endpoint must be /v2/generate", "line 5: payload: model must be one of", "line 6: property extra should not exist", "line 7: payload: Asset with id nope not found")  # fmt: skip
+    assert_nest(post_batch(api, b"{not json\n" * 20), 400, "line 1: not valid JSON")
+    assert_nest(post_batch(api, b"x" * (5 * 1024 * 1024 + 1)), 400, "the limit is 5 MB")
+    assert_nest(post_batch(api, batch_lines(by_asset, 20), dry_run="maybe"), 400, "dry_run must be a boolean")  # fmt: skip
+    assert_nest(post_batch(api, batch_lines(by_asset, 20), webhook_url="ftp://x"), 400, "webhook_url must be a URL")  # fmt: skip
+    assert_nest(api.post("/v2/batch", data={"dry_run": "true"}), 400, "multipart")
+    r = post_batch(api, batch_lines(by_asset, 500), dry_run="true")
+    assert (r.status_code, r.json()) == (201, {"status": "VALIDATED"})
+    assert api.get("/v2/batch").json() == [] and api.get("/v2/generations").json() == []
+
+
+def test_batch_concurrency_is_429_with_its_error_code(sandbox: Sandbox, media) -> None:
+    with client_for(sandbox, new_key()) as c:  # Scale
+        lines = batch_lines({"model": "lipsync-2", "input": [video_item(media.video), tts_item("hi")]}, 20)  # fmt: skip
+        fast, sandbox.speed = sandbox.speed, 0.05  # no batch may end before the last is sent
+        ids = [post_batch(c, lines).json()["id"] for _ in range(syncso.BATCH_CONCURRENCY["scale"])]
+        assert all(i.startswith("batch_") for i in ids)
+        refused = assert_nest(post_batch(c, lines), 429, "Batch concurrency limit reached")
+        assert refused["errorCode"] == "concurrency_limit_reached"
+        sandbox.speed = fast
+        for batch_id in ids:
+            wait_for(c, f"/v2/batch/{batch_id}", "status", ("COMPLETED", "FAILED"), timeout=110)
+        assert post_batch(c, lines).status_code == 201
+        settle(c, timeout=110)
+
+
 # ---- the real SDK (syncsdk, pinned in the test extra) ----------------------------------------
 def test_the_real_syncsdk_works_unchanged(sandbox: Sandbox, media) -> None:
     import sync as sdk
@@ -824,3 +1076,80 @@ def test_the_real_syncsdk_works_unchanged(sandbox: Sandbox, media) -> None:
     with pytest.raises(ApiError) as err:
         client.generations.get("no-such-id")
     assert err.value.status_code == 404
+
+
+def test_the_real_syncsdk_covers_assets_batches_models_and_errors(sandbox: Sandbox, media) -> None:
+    """Every route syncsdk 0.3.0 offers beyond generations, and each error it types, parsed by
+    its own classes (the SDK has no asset upload: the library is filled over plain HTTP)."""
+    import sync as sdk
+    from sync.common import Audio, Video
+    from sync.common.errors import (
+        BadRequestError,
+        NotFoundError,
+        PaymentRequiredError,
+        TooManyRequestsError,
+        UnauthorizedError,
+    )
+    from sync.common.types import Asset, BatchResponse, ModelInfo, ValidationResponse
+
+    key = new_key()
+    client = sdk.Sync(base_url=sandbox.base_url("syncso"), api_key=key)
+    models = client.models.list()
+    assert all(isinstance(m, ModelInfo) for m in models)
+    assert [m.name for m in models] == list(syncso.MODELS) and models[0].type == "lipsync"
+    with client_for(sandbox, key) as c:
+        video = upload_asset(c, media.video_file, "video/mp4", "VIDEO")
+        audio = register(c, media.audio_long, "AUDIO", name="voice")
+    page = client.assets.list(types=["AUDIO"], sort_by="nameAsc", limit=10)
+    assert [a.id for a in page.items] == [audio["id"]] and page.total_count == 1
+    got = client.assets.get(video["id"])
+    assert isinstance(got, Asset) and (got.type, got.width, got.input_type) == ("VIDEO", WIDTH, "UPLOAD")  # fmt: skip
+    with pytest.raises(NotFoundError) as missing:
+        client.assets.get("no-such-asset")
+    assert missing.value.body.status_code == 404 and "no-such-asset" in missing.value.body.message
+    gen = client.generations.create(
+        input=[Video(asset_id=video["id"]), Audio(asset_id=audio["id"])], model="lipsync-2"
+    )
+    while gen.status not in TERMINAL:
+        time.sleep(0.05)
+        gen = client.generations.get(gen.id)
+    assert gen.status == "COMPLETED"
+    body = {"model": "lipsync-2", "input": [{"type": "video", "assetId": video["id"]}, {"type": "audio", "assetId": audio["id"]}]}  # fmt: skip
+    lines = jsonl(batch_lines(body, 20))
+    checked = client.batch.create(input=("input.jsonl", lines, "application/jsonl"), dry_run=True)
+    assert isinstance(checked, ValidationResponse) and checked.status == "VALIDATED"
+    batch = client.batch.create(input=("input.jsonl", lines, "application/jsonl"))
+    assert isinstance(batch, BatchResponse) and batch.status == "PENDING"
+    assert batch.metrics.total_generations == 20
+    while batch.status not in ("COMPLETED", "FAILED"):
+        time.sleep(0.05)
+        batch = client.batch.get(batch.id)
+    assert batch.status == "COMPLETED" and batch.metrics.success_count == 20
+    assert batch.output_url.endswith(f"/v2/batches/{batch.id}/result")
+    assert [b.id for b in client.batch.list(status="COMPLETED")] == [batch.id]
+    with pytest.raises(NotFoundError):
+        client.batch.get("batch_missing")
+    with pytest.raises(BadRequestError) as bad:
+        client.batch.create(input=("input.jsonl", jsonl(batch_lines(body, 3)), "application/jsonl"))
+    assert bad.value.body.status_code == 400 and "20 to 500" in bad.value.body.message[0]
+    small = sdk.Sync(base_url=sandbox.base_url("syncso"), api_key=new_key("_growth_"))
+    with pytest.raises(PaymentRequiredError) as unpaid:
+        small.batch.create(input=("input.jsonl", lines, "application/jsonl"))
+    assert unpaid.value.status_code == 402 and "Scale" in unpaid.value.body.message
+    busy = sdk.Sync(base_url=sandbox.base_url("syncso"), api_key=new_key())
+    tts_body = {"model": "lipsync-2", "input": [video_item(media.video), tts_item("hi")]}
+    tts_lines = jsonl(batch_lines(tts_body, 20))
+    fast, sandbox.speed = sandbox.speed, 0.05  # no batch may end before the last is sent
+    started = [busy.batch.create(input=("in.jsonl", tts_lines)) for _ in range(syncso.BATCH_CONCURRENCY["scale"])]  # fmt: skip
+    with pytest.raises(TooManyRequestsError) as throttled:
+        busy.batch.create(input=("in.jsonl", tts_lines))
+    assert throttled.value.body.status_code == 429
+    sandbox.speed = fast
+    for b in started:
+        while busy.batch.get(b.id).status not in ("COMPLETED", "FAILED"):
+            time.sleep(0.05)
+    anonymous = sdk.Sync(base_url=sandbox.base_url("syncso"), api_key="")
+    for call in (anonymous.models.list, anonymous.assets.list, anonymous.batch.list):
+        with pytest.raises(UnauthorizedError) as denied:
+            call()
+        assert denied.value.body.status_code == 401
