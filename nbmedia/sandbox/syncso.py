@@ -1307,7 +1307,7 @@ class SyncSo:
     def register_asset(self, key: str, body: Any) -> Asset:
         """``POST /v2/assets`` (blocking): the URL's file is fetched and probed; a ``data:`` URI
         or a file of another provider is copied into this one's files so the asset has a URL."""
-        from .media.probe import probe
+        from .services.media.probe import probe
 
         url, kind, name = _check_asset_request(body)
         scratch = self.new_scratch()
