@@ -2,7 +2,7 @@
 signed URL with PUT / notify / status and the canonical id), every generation kind and format,
 every error code with its status, signed-link expiry and refresh, and the outputs checked for
 what they claim. Written against the contract (providers.md section 3 and the readings in
-``nbmedia/sandbox/viddyscribe.py``), not the client."""
+``nbmedia/sandbox/viddyscribe/__init__.py``), not the client."""
 
 from __future__ import annotations
 
