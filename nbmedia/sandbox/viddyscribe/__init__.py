@@ -111,6 +111,7 @@ from .catalog import LANGUAGES, VOICES
 from .contract import (
     MAX_QUEUED_JOBS,
     NAME,
+    PROCESSING_SLOTS,
     SIGNED_URL_TTL,
     SUBMISSIONS_IN_FLIGHT,
     WEBHOOK_SECRET,
@@ -123,6 +124,7 @@ __all__ = [
     "LANGUAGES",
     "MAX_QUEUED_JOBS",
     "NAME",
+    "PROCESSING_SLOTS",
     "SIGNED_URL_TTL",
     "SUBMISSIONS_IN_FLIGHT",
     "VOICES",
