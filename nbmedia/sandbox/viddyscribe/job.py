@@ -1,4 +1,4 @@
-"""A generation job: which media, which config, when it starts, and what it made."""
+"""A generation job: which media and config, its lifecycle on the clock, and what it made."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from ..kit.env import Env
-from ..services.clock import Lifecycle, Stage
+from ..services.clock import Stage
 from .contract import NAME, STATUS, timing
 from .errors import ApiError, invalid, shown
 from .job import Job, iso, job_id
@@ -37,7 +37,7 @@ class Jobs:
         filename: str | None = None,
     ) -> Job:
         assert media.info is not None
-        plan = self.queues.admit(team, timing(kind, float(media.info["duration"])))
+        lifecycle = self.queues.admit(team, timing(kind, float(media.info["duration"])))
         job = Job(
             id=job_id(),
             team=team,
@@ -45,7 +45,7 @@ class Jobs:
             media=media,
             config=config,
             created=time.time(),
-            lifecycle=Lifecycle(self.env.clock, plan),
+            lifecycle=lifecycle,
             filename=filename,
         )
         with self._lock:

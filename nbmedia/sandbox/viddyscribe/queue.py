@@ -8,7 +8,7 @@ import math
 import threading
 
 from ..kit.env import Env
-from ..services.clock import Timing
+from ..services.clock import Lifecycle, Timing
 from .contract import MAX_QUEUED_JOBS, PROCESSING_SLOTS
 from .errors import ApiError
 
@@ -28,9 +28,9 @@ class TeamQueues:
         with self._lock:
             self._check_locked(team, self.env.clock.now())
 
-    def admit(self, team: str, plan: Timing) -> Timing:
+    def admit(self, team: str, plan: Timing) -> Lifecycle:
         """Take a place for a job that waits ``plan.wait`` at least, then runs ``plan.run``:
-        the job's own timing from now (its wait includes the queue), or the 429."""
+        its lifecycle, scheduled from now (its wait includes the queue), or the 429."""
         with self._lock:
             now = self.env.clock.now()
             self._check_locked(team, now)
@@ -41,7 +41,7 @@ class TeamQueues:
                 start = max(start, slots[slot])
                 slots[slot] = start + plan.run
             self._starts.setdefault(team, []).append(start)
-        return Timing(wait=start - now, run=plan.run)
+            return Lifecycle(self.env.clock, Timing(wait=start - now, run=plan.run))
 
     def _check_locked(self, team: str, now: float) -> None:
         waiting = [s for s in self._starts.get(team, ()) if s > now]
