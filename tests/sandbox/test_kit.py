@@ -19,7 +19,7 @@ def test_discovery_finds_every_provider_and_no_infrastructure() -> None:
     names = sorted(m.NAME for m in app.PROVIDERS)
     assert names == ["mercadream", "meshapi", "syncso", "viddyscribe", "vimmerse"]
     packaged = {m.NAME for m in app.PROVIDERS if hasattr(m, "__path__")}
-    assert {"mercadream", "meshapi", "vimmerse"} <= packaged
+    assert {"mercadream", "meshapi", "viddyscribe", "vimmerse"} <= packaged
     assert all(callable(m.build) and callable(m.error) for m in app.PROVIDERS)
 
 

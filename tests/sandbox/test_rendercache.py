@@ -14,9 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
-from nbmedia.sandbox import Sandbox, syncso, viddyscribe
+from nbmedia.sandbox import Sandbox, syncso
 from nbmedia.sandbox.services.media import speech, video
 from nbmedia.sandbox.services.rendercache import RenderCache
+from nbmedia.sandbox.viddyscribe import rendering as viddyscribe_rendering
 from nbmedia.sandbox.vimmerse import rendering as vimmerse_rendering
 from tests.conftest import data_uri, sandbox_client, wait_for
 
@@ -262,7 +263,7 @@ def test_syncso_identical_generations(monkeypatch, sandbox: Sandbox, clip: Path)
 
 
 def test_viddyscribe_identical_jobs_and_uploads(monkeypatch, sandbox: Sandbox, clip) -> None:
-    calls = count_calls(monkeypatch, viddyscribe.ViddyScribe, "_make", lambda *a: True)
+    calls = count_calls(monkeypatch, viddyscribe_rendering, "make", lambda *a: True)
     with sandbox_client(sandbox, "viddyscribe", {"X-API-Key": f"vsk_{uuid.uuid4().hex}"}) as c:
 
         def upload() -> str:

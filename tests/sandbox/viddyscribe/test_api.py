@@ -2,7 +2,7 @@
 signed URL with PUT / notify / status and the canonical id), every generation kind and format,
 every error code with its status, signed-link expiry and refresh, and the outputs checked for
 what they claim. Written against the contract (providers.md section 3 and the readings in
-``nbmedia/sandbox/viddyscribe.py``), not the client."""
+``nbmedia/sandbox/viddyscribe/__init__.py``), not the client."""
 
 from __future__ import annotations
 
@@ -389,6 +389,32 @@ def test_429_rate_plan_queue(sandbox: Sandbox, api: httpx.Client, clip: Path) ->
     r = api.post(f"{A}/generate_ad_text", json={"media_id": media_id})
     assert assert_error(r, 429, "queue_limit_exceeded")["retry_after"] >= 1
     assert int(r.headers["Retry-After"]) >= 1
+
+
+def test_processing_slots_hold_later_jobs_queued(
+    sandbox: Sandbox, api: httpx.Client, clip: Path
+) -> None:
+    """A team runs PROCESSING_SLOTS jobs at a time: the next waits queued until a slot ends."""
+    media_id = upload(api, clip)["media_id"]
+    sandbox.speed = 2.0  # a text job on the clip: 0.25 s queued, then 2 s of processing
+    slots = viddyscribe.PROCESSING_SLOTS
+    sandbox.faults.fail_next_jobs(slots)  # the first ones fail half-way: no render to wait on
+    ids = [generate(api, "text", media_id)["job_id"] for _ in range(slots + 1)]
+
+    def statuses() -> list[str]:
+        got = [api.get(f"{A}/get_results", params={"job_id": i}) for i in ids]
+        return [r.json()["status"] for r in got]
+
+    deadline = time.monotonic() + 30
+    while (seen := statuses())[:slots] != ["processing"] * slots:
+        assert "failed" not in seen and time.monotonic() < deadline, seen
+        time.sleep(0.02)
+    assert seen[slots] == "queued"  # every slot is taken
+    while (seen := statuses())[slots] == "queued":
+        assert time.monotonic() < deadline, seen
+        time.sleep(0.02)
+    assert seen[:slots] == ["failed"] * slots  # it started only once a slot was free
+    assert wait_job(api, ids[slots])["status"] == "done"
 
 
 def test_429_concurrency_limit(sandbox: Sandbox) -> None:
