@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from nbmedia.sandbox.media.video import render_video
 
 import nbmedia as nm
 from nbmedia.providers import REGISTRY
 from nbmedia.sandbox import Sandbox
+from nbmedia.sandbox.services.media.video import render_video
 from tests import mediacheck
 from tests.conftest import sandbox_client
 

@@ -71,8 +71,8 @@ def key(plan: str = "scale") -> str:
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """A 1 s video with sound and a 1 s tone, as data: URIs (the sandbox decodes them offline)."""
-    from nbmedia.sandbox.media.audio import write_audio
-    from nbmedia.sandbox.media.video import render_video
+    from nbmedia.sandbox.services.media.audio import write_audio
+    from nbmedia.sandbox.services.media.video import render_video
 
     folder = tmp_path_factory.mktemp("syncso-contract")
     video = render_video(folder / "v.mp4", text="Hi", duration=1, fps=25, width=160, height=120)
