@@ -182,7 +182,8 @@ class Batches:
         return rows
 
     def _generation_ended(self, gen: Generation) -> None:
-        """From a thread of its own: the generation's lock is held by the caller."""
+        """A generation of a batch ended: the batch is looked at from a thread of its own, as
+        the caller holds that generation's lock (the batch reads every generation's state)."""
         if gen.batch_id is None:
             return
         with self._lock:
