@@ -14,9 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
-from nbmedia.sandbox import Sandbox, syncso
+from nbmedia.sandbox import Sandbox
 from nbmedia.sandbox.services.media import speech, video
 from nbmedia.sandbox.services.rendercache import RenderCache
+from nbmedia.sandbox.syncso import rendering as syncso_rendering
 from nbmedia.sandbox.viddyscribe import rendering as viddyscribe_rendering
 from nbmedia.sandbox.vimmerse import rendering as vimmerse_rendering
 from tests.conftest import data_uri, sandbox_client, wait_for
@@ -241,7 +242,7 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_syncso_identical_generations(monkeypatch, sandbox: Sandbox, clip: Path) -> None:
-    calls = count_calls(monkeypatch, syncso, "_render", lambda *a: True)
+    calls = count_calls(monkeypatch, syncso_rendering, "make_output", lambda *a: True)
 
     def body(script: str) -> dict[str, Any]:
         tts = {"name": "elevenlabs", "voiceId": "rachel", "script": script}

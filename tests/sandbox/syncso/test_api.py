@@ -2,8 +2,8 @@
 segments, idempotent create, the cost estimate, get/list, every status with its error_code,
 signed webhooks, and outputs checked for what they claim (the new audio, the video's own frames
 on the timeline each sync_mode promises, a mouth that opens with the loudness). Written against
-the contract (providers.md section 5 and the readings in ``nbmedia/sandbox/syncso.py``), not the
-client; media are inspected with ``tests/mediacheck``."""
+the contract (providers.md section 5 and the readings in ``nbmedia/sandbox/syncso/__init__``),
+not the client; media are inspected with ``tests/mediacheck``."""
 
 from __future__ import annotations
 
