@@ -587,9 +587,9 @@ class AsyncStudio(_StudioBase):
     async def describe(self, video: Any, provider: str | None = None, **fields: Any) -> Job:
         return await self._submit(provider, "describe", None, {"video": video, **fields})
 
-    async def lipsync(self, video: Any, provider: str | None = None, **fields: Any) -> Job:
-        fields = {k: v for k, v in fields.items() if v is not None}
-        return await self._submit(provider, "lipsync", None, {"video": video, **fields})
+    async def lipsync(self, video: Any = None, provider: str | None = None, **fields: Any) -> Job:
+        fields = {k: v for k, v in {"video": video, **fields}.items() if v is not None}
+        return await self._submit(provider, "lipsync", None, fields)
 
     async def submit(
         self, provider: str | None, kind: str, text: str | None = None, /, **fields: Any
@@ -711,11 +711,12 @@ class Studio(_StudioBase):
         provider's own fields (output, language, format, …)."""
         return self._run(self._submit(provider, "describe", None, {"video": video, **fields}))
 
-    def lipsync(self, video: Any, provider: str | None = None, **fields: Any) -> Job:
+    def lipsync(self, video: Any = None, provider: str | None = None, **fields: Any) -> Job:
         """`video` lip-synced to the provider's audio fields (recorded audio, or text and a
-        voice); fields given as None are left out."""
-        fields = {k: v for k, v in fields.items() if v is not None}
-        return self._run(self._submit(provider, "lipsync", None, {"video": video, **fields}))
+        voice); fields given as None are left out, so a video the provider already holds can
+        be named instead (e.g. `video_asset_id=`)."""
+        fields = {k: v for k, v in {"video": video, **fields}.items() if v is not None}
+        return self._run(self._submit(provider, "lipsync", None, fields))
 
     def submit(
         self, provider: str | None, kind: str, text: str | None = None, /, **fields: Any

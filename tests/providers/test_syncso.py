@@ -103,9 +103,7 @@ def test_asset_ids_name_library_media(studio, sandbox, clips) -> None:
     video = studio.lipsync(clips["video"], audio=clips["audio"])  # puts both in the library
     video.wait(timeout=180)
     video_id, audio_id = (i["assetId"] for i in video.raw["input"])
-    job = studio.lipsync(
-        None, video_asset_id=video_id, audio_asset_id=audio_id, sync_mode="silence"
-    )
+    job = studio.lipsync(video_asset_id=video_id, audio_asset_id=audio_id, sync_mode="silence")
     job.wait(timeout=180)
     assert job.raw["input"] == [
         {"type": "video", "assetId": video_id},
@@ -113,7 +111,7 @@ def test_asset_ids_name_library_media(studio, sandbox, clips) -> None:
     ]
     assert mediacheck.probe(job.path)["duration"] == pytest.approx(4, abs=0.3)
     with pytest.raises(NotFound) as refused:  # the create is refused: nothing was made
-        studio.lipsync(None, video_asset_id=UNKNOWN, audio=clips["audio"])
+        studio.lipsync(video_asset_id=UNKNOWN, audio=clips["audio"])
     assert (refused.value.http_status, refused.value.code) == (404, "asset_not_found")
     before = len(sandbox.request_log)
     for fields, rule in [
