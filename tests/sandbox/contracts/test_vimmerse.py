@@ -331,6 +331,14 @@ def test_the_documented_examples_run_unchanged(
     assert urls == ns["video_urls"] and len(urls) == 1
     info = probe(download(urls[0], tmp_path / "doc.mp4", content_type="video/mp4"))
     assert info["video"]["codec"] == "h264" and info["duration"] == pytest.approx(5, abs=0.1)
+    assert (info["video"]["width"], info["video"]["height"]) == (640, 360) and not info["audio"]
+    with client_for(sandbox, key) as c:  # the first example, narrated by Sarah, finished too
+        narrated = wait_for(c, f"/v2/media/{created['id']}", "processing_status", ("success",))
+    narrated_mp4 = download(
+        narrated["result"][0], tmp_path / "narrated.mp4", content_type="video/mp4"
+    )
+    info = probe(narrated_mp4)
+    assert info["audio"] is not None and info["duration"] == pytest.approx(5, abs=0.1)
 
 
 def test_the_client_reads_the_documented_media_object(sandbox: Sandbox) -> None:

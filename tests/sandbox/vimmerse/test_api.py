@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -118,117 +117,6 @@ def files(made: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dic
         name: download_mp4(m["result"][0], folder / f"{i}.mp4")
         for i, (name, m) in enumerate(made["done"].items())
     }
-
-
-# ---- the documented example ---------------------------------------------------------------------
-DOC_CREATE = """
-import requests
-BASE_URL = "https://api.vimmerse.net"
-API_KEY = "YOUR_API_KEY"
-url = f"{BASE_URL}/v2/media"
-headers = {
-    "X-Api-Key": API_KEY,
-    "Content-Type": "application/json",
-}
-payload = {
-    "title": "Product Launch Clip",
-    "description": "Short cinematic intro for a new product",
-    "prompt": "Smooth camera move around a premium smartwatch on a dark studio background with soft rim light",
-    "video_tool": "Auto",
-    "duration": 5,
-    "quantity": 1,
-    "loop": 1,
-    "aspect_ratio": "16:9",
-    "audio_option": {
-        "narrator": "Sarah",
-        "narration": "Introducing the next generation of smart performance."
-    }
-}
-response = requests.post(url, headers=headers, json=payload, timeout=60)
-response.raise_for_status()
-result = response.json()
-print(result)
-"""
-DOC_POLL = """
-import requests
-import time
-BASE_URL = "https://api.vimmerse.net"
-API_KEY = "YOUR_API_KEY"
-HEADERS = {
-    "X-Api-Key": API_KEY,
-    "Content-Type": "application/json",
-}
-# 1) Create media
-create_url = f"{BASE_URL}/v2/media"
-create_payload = {
-    "title": "AI Demo Video",
-    "prompt": "A cinematic drone shot over snow mountains at sunrise with dramatic clouds",
-    "video_tool": "Auto",
-    "duration": 5,
-    "quantity": 1,
-    "loop": 1,
-    "aspect_ratio": "16:9"
-}
-create_res = requests.post(create_url, headers=HEADERS, json=create_payload, timeout=60)
-create_res.raise_for_status()
-create_data = create_res.json()
-media_id = create_data["id"]
-print(f"Created media: {media_id}")
-# 2) Poll until processing completes (GET media returns the full media object)
-for attempt in range(120):
-    detail_res = requests.get(f"{BASE_URL}/v2/media/{media_id}", headers=HEADERS, timeout=30)
-    detail_res.raise_for_status()
-    status_data = detail_res.json()
-    status = status_data.get("processing_status", "")
-    print(f"Attempt {attempt + 1}: status={status}")
-    if status == "success":
-        break
-    if status == "failed":
-        raise RuntimeError(f"Media generation ended with status: {status}")
-    time.sleep(10)
-else:
-    raise TimeoutError("Media generation is taking longer than expected.")
-# 3) Use download URL(s) from the response (result can contain several files)
-detail_data = status_data
-video_urls = detail_data.get("result", [])
-for url in video_urls:
-    print(f"Video URL: {url}")
-# Use these URLs to download or display the generated file(s).
-"""
-
-
-def run_doc_example(source: str, sandbox: Sandbox, key: str) -> dict[str, Any]:
-    """The page's code with only the base URL and the key replaced, as the page says to."""
-    code = source.replace('"https://api.vimmerse.net"', repr(sandbox.base_url("vimmerse")))
-    code = code.replace('"YOUR_API_KEY"', repr(key))
-    namespace: dict[str, Any] = {}
-    exec(compile(code, "vimmerse-doc-example", "exec"), namespace)
-    return namespace
-
-
-def test_documented_examples_run_unchanged(
-    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
-) -> None:  # fmt: skip
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    key = new_key()
-    created = run_doc_example(DOC_CREATE, sandbox, key)["result"]
-    assert created["processing_status"] == "new" and created["title"] == "Product Launch Clip"
-    monkeypatch.setattr(time, "sleep", lambda s: threading.Event().wait(min(s, 0.1)))
-    ns = run_doc_example(DOC_POLL, sandbox, key)
-    monkeypatch.undo()
-    out = capsys.readouterr().out
-    assert f"Created media: {ns['media_id']}" in out and "status=success" in out
-    urls = re.findall(r"^Video URL: (\S+)$", out, re.M)
-    assert urls == ns["video_urls"] and len(urls) == 1
-    info = probe(download_mp4(urls[0], tmp_path / "doc.mp4"))
-    assert info["video"]["codec"] == "h264" and info["audio"] is None
-    assert (info["video"]["width"], info["video"]["height"]) == (640, 360)
-    assert info["duration"] == pytest.approx(5, abs=0.1)
-    with client_for(sandbox, key) as c:  # the first example, narrated by Sarah, finished too
-        narrated = wait_media(c, created["id"])
-    info = probe(download_mp4(narrated["result"][0], tmp_path / "narrated.mp4"))
-    assert info["audio"] is not None and info["duration"] == pytest.approx(5, abs=0.1)
 
 
 # ---- the media object -----------------------------------------------------------------------------
