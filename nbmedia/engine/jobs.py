@@ -260,11 +260,8 @@ class Engine:
         try:
             await provider.submit_batch(shadows, requests)
         except Exception as exc:
-            known = isinstance(exc, NbmediaError)
-            if getattr(exc, "may_have_reached_server", False) or not known:
-                if not known:
-                    log.exception("%s batch create failed unexpectedly", jobs[0].provider)
-                cause = str(exc) if known else f"{type(exc).__name__}: {exc}"
+            cause = _maybe_made(exc, f"{jobs[0].provider} batch create")
+            if cause is not None:
                 for job, request in zip(jobs, requests, strict=True):
                     self._unsent[job.local_id] = (request, 0)
                     await self.lost_answer(job, f"batch create: {cause}")
@@ -341,11 +338,9 @@ class Engine:
         """A create (or a regeneration) that raised. One that may have reached the provider is
         searched for (or `unconfirmed`); one refused before it was made is `failed` with the
         provider's code, and its error raised again."""
-        known = isinstance(exc, NbmediaError)
-        if getattr(exc, "may_have_reached_server", False) or not known:
-            if not known:  # unexpected: the create may have gone out
-                log.exception("%s create of %s failed unexpectedly", job.provider, job.local_id)
-            await self.lost_answer(job, str(exc) if known else f"{type(exc).__name__}: {exc}")
+        cause = _maybe_made(exc, f"{job.provider} create of {job.local_id}")
+        if cause is not None:
+            await self.lost_answer(job, cause)
             return
         if isinstance(exc, ProviderError):
             error = _error_of(exc)
@@ -900,6 +895,16 @@ def _copy(job: Job) -> Job:
     copy._tickers = []
     copy._hooks = None
     return copy
+
+
+def _maybe_made(exc: Exception, what: str) -> str | None:
+    """Why a create that raised may still have made its job (the cause to search with), or
+    None when it was refused before anything was made. An unexpected exception counts as
+    maybe made, and is logged."""
+    if not isinstance(exc, NbmediaError):
+        log.error("%s failed unexpectedly", what, exc_info=exc)
+        return f"{type(exc).__name__}: {exc}"
+    return str(exc) if getattr(exc, "may_have_reached_server", False) else None
 
 
 def _error_of(exc: ProviderError) -> dict[str, Any]:

@@ -28,7 +28,13 @@ import httpx
 import pydantic
 from pydantic import Field
 
-from ..errors import NbmediaError, UnknownStatus, ValidationError, WebhookError
+from ..errors import (
+    ProviderError,
+    TransportError,
+    UnknownStatus,
+    ValidationError,
+    WebhookError,
+)
 from ..http import ApiClient, ParsedError, Secret
 from ..models import Job, JobStatus, Output
 from ..validation import FieldRule, RequestModel, http_url, is_http_url
@@ -484,9 +490,8 @@ class SyncSo(Provider):
         local += [("audio", _local(src)) for src in audio_sources(request.audio).values()]
         try:
             return {str(p): await self.asset_for(p, kind) for kind, p in local if p is not None}
-        except NbmediaError as exc:
-            if getattr(exc, "may_have_reached_server", False):
-                exc.may_have_reached_server = False  # type: ignore[attr-defined]
+        except (ProviderError, TransportError) as exc:
+            exc.may_have_reached_server = False
             raise
 
     async def asset_for(self, path: Path, kind: str) -> str:

@@ -66,6 +66,8 @@ VOICES = (
 )  # fmt: skip
 """The voice ids (the page names Achernar; the rest are the same Gemini / Chirp 3 HD family; the
 newer page counts 31, the 31st is not in any copy we could read). Others are refused."""
+_VOICE_BY_LOWER = {name.lower(): name for name in VOICES}
+"""A voice id as listed, by any capitalisation."""
 ROUTE_FIELDS = {
     "volume_option": ("audio", "video"),
     "volume_level_db": ("audio", "video"),
@@ -142,7 +144,7 @@ class DescribeRequest(RequestModel):
     def _voice(cls, v: str | None) -> str | None:
         if v is None:
             return v
-        match = {name.lower(): name for name in VOICES}.get(v.lower())
+        match = _VOICE_BY_LOWER.get(v.lower())
         if match is None:
             raise ValueError(f"is not a ViddyScribe voice id; use one of {', '.join(VOICES)}")
         return match
