@@ -48,6 +48,14 @@ FIND_CREATED_WINDOW = 20.0
 nowhere by then, by at least FIND_CREATED_TRIES list answers (a failed call is no answer),
 it was not created."""
 FIND_CREATED_TRIES = 3
+REPLAY_WINDOW = 3600.0
+"""Seconds after its first send within which a lost create of a provider that deduplicates by
+Idempotency-Key is sent again with the same key and body instead of searched for (sync.so's
+guide asks to keep the key across restarts but names no lifetime: an hour stays well inside
+any plausible one, and a replay after a key expired would bill twice)."""
+REPLAY_TRIES = 5
+"""Replays of one lost create that get no answer (a cut connection, a 5xx, a 409 while the
+first is still handled, a 429) before the provider's list is searched instead."""
 NOT_CREATED_RESENDS = 2
 """Times a create proven not made (above) is sent again by the Studio that holds its request
 (a 5xx or a cut connection before the provider made it must not cost the user the job)."""

@@ -211,11 +211,7 @@ class Engine:
         if self._closed:  # a batch still sending when its Studio closed: its rows stay planned
             raise NbmediaError("this Studio is closed: a new Studio sends what is left")
         job = self.adopt(job)
-        job.created_at = utcnow()  # a batch row planned earlier is made from now on
-        job.request = request.wire()  # exactly what is sent (a resumed row is built anew)
-        with self.ledger.batch():  # before anything leaves the machine, in one commit
-            self._record(job, Phase.SENDING)
-            self.ledger.acquire([job.local_id], self.owner, time.time(), C.LEASE_TTL)
+        self._recorded_sending(job, request)
         provider = self._provider(job.provider)
         while True:
             shadow = _copy(job)
@@ -240,6 +236,18 @@ class Engine:
         self._expect_webhook(job, request)
         return job
 
+    def _recorded_sending(self, job: Job, request: RequestModel) -> None:
+        """What is on disk before a lone create leaves the machine, in one commit: the row
+        `sending` with its request, under this Studio's lease, and (for a provider that
+        deduplicates by key) that it went alone, so its key may be replayed."""
+        job.created_at = utcnow()  # a batch row planned earlier is made from now on
+        job.request = request.wire()  # exactly what is sent (a resumed row is built anew)
+        with self.ledger.batch():
+            self._record(job, Phase.SENDING)
+            if self._provider(job.provider).has(Capability.IDEMPOTENT_CREATE):
+                self.ledger.set_extra(job.local_id, sent_alone=True)
+            self.ledger.acquire([job.local_id], self.owner, time.time(), C.LEASE_TTL)
+
     async def send_batch(self, jobs: list[Job], requests: list[RequestModel]) -> bool:
         """Records every job, then creates them all with one batch request of their provider,
         and follows each. False when the provider refused the batch (it made nothing; the jobs
@@ -249,13 +257,15 @@ class Engine:
         if self._closed:
             raise NbmediaError("this Studio is closed: a new Studio sends what is left")
         jobs = [self.adopt(job) for job in jobs]
+        provider = self._provider(jobs[0].provider)
         with self.ledger.batch():  # before anything leaves the machine, in one commit
             for job, request in zip(jobs, requests, strict=True):
                 job.created_at = utcnow()
                 job.request = request.wire()
                 self._record(job, Phase.SENDING)
+                if provider.has(Capability.IDEMPOTENT_CREATE):  # a batch takes no key
+                    self.ledger.set_extra(job.local_id, sent_alone=False)
             self.ledger.acquire([j.local_id for j in jobs], self.owner, time.time(), C.LEASE_TTL)
-        provider = self._provider(jobs[0].provider)
         shadows = [_copy(job) for job in jobs]
         try:
             await provider.submit_batch(shadows, requests)
@@ -368,7 +378,10 @@ class Engine:
         self.changed(job)
 
     async def search(self, entry: Entry) -> None:
-        """One search of the provider's list for a job whose create answer was lost."""
+        """One search for a job whose create answer was lost: a replay of the create with
+        its Idempotency-Key where that settles it, else a look at the provider's list."""
+        if await self._replay_lost(entry):
+            return
         job = entry.job
         provider = self._provider(job.provider)
         lock = self._search_locks.setdefault(job.provider, asyncio.Lock())
@@ -412,6 +425,70 @@ class Engine:
         self.tracker.succeeded_step(entry, grow=False)
         entry.interval = min(C.POLL_MAX, entry.interval * 2)
         entry.next_at = time.monotonic() + entry.interval
+
+    async def _replay_lost(self, entry: Entry) -> bool:
+        """A lost create of a provider that deduplicates by Idempotency-Key (the job's local
+        id), sent again with the same key and body, as sync.so's guide asks across retries
+        and restarts: the answer names the job that key made, or makes it once if the first
+        never arrived. That settles which generation is the row's where look-alike rows
+        (the same inputs, differing only in what a generation does not echo) leave the list
+        ambiguous. True when the replay settled it; an answer that is not one (a cut
+        connection, a 5xx, a 409 while the first is handled, a 429) is raised, to back off
+        and replay again; False (the list decides) when it cannot: no such capability, a
+        row sent in a batch (whose create took no key: a replay would make it twice), the
+        request cannot be rebuilt as it was sent, the key may have expired, the provider
+        refused the replay (say, 422 for a body that differs), or REPLAY_TRIES went
+        unanswered."""
+        job = entry.job
+        provider = self._provider(job.provider)
+        if entry.replays is None or not provider.has(Capability.IDEMPOTENT_CREATE):
+            return False
+        if self.ledger.extra(job.local_id).get("sent_alone") is not True:
+            entry.replays = None  # made by a batch create (no key), or by an older build
+            return False
+        request = self._sent_request(job, provider)
+        age = (utcnow() - job.created_at).total_seconds()
+        if request is None or age > C.REPLAY_WINDOW or entry.replays >= C.REPLAY_TRIES:
+            entry.replays = None
+            return False
+        shadow = _copy(job)
+        try:
+            await provider.submit(shadow, request)
+        except NbmediaError as exc:
+            if isinstance(exc, (TransportError, RateLimited)) or (
+                isinstance(exc, ProviderError)
+                and (exc.http_status >= 500 or exc.http_status == 409)
+            ):
+                entry.replays += 1
+                raise
+            log.info("%s job %s: replay refused (%s); searching the list", job.provider,
+                     job.local_id, exc)  # fmt: skip
+            entry.replays = None
+            return False
+        if not shadow.id or not self.ledger.claim(job.local_id, job.provider, shadow.id):
+            entry.replays = None
+            return False
+        self.ledger.set_extra(job.local_id, replayed=True, reconciled=True)
+        self._unsent.pop(job.local_id, None)
+        job.note = "the create's answer was lost; sent again with its Idempotency-Key"
+        self._absorb(job, shadow)
+        self._expect_webhook(job, request)
+        return True
+
+    def _sent_request(self, job: Job, provider: Provider) -> RequestModel | None:
+        """The request a create was sent with: held since it was sent, or rebuilt from the
+        ledger's record of it (None when the rebuilt one would not be sent the same, e.g. an
+        input that was an earlier job, or a file since gone)."""
+        held = self._unsent.get(job.local_id)
+        if held is not None:
+            return held[0]
+        if not job.request:
+            return None
+        try:
+            request = provider.make_request(job.kind, job.request)
+        except (NbmediaError, ValueError, TypeError):
+            return None
+        return request if request.wire() == job.request else None
 
     async def _send_again(self, entry: Entry, title: str, age: float) -> bool:
         """A create proven not made, whose request this Studio still holds: sent once more

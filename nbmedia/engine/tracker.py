@@ -47,6 +47,8 @@ class Entry:
     busy: bool = False
     owned: bool = False
     searches: int = 0
+    replays: int | None = 0
+    """Replays of a lost create without an answer; None once replaying cannot settle it."""
     webhook: bool = False
     """A verified webhook will tell when it ends: checks are only a safety net."""
     reread: bool = False

@@ -50,6 +50,8 @@ ASSET_MAX = 5 * 1024**3
 """A single asset upload is capped at 5 GB."""
 ASSET_TYPES = {"video": "VIDEO", "audio": "AUDIO"}
 """The asset `type` a local file is registered as, by the input it fills."""
+ASSET_TAG_CHARS = 16
+"""Hex digits of a file's SHA-256 in the name of its asset (64 bits: no two files share one)."""
 ASSET_REF = "asset"
 """The refId of `audio_asset_id`'s input, so segments can point at it."""
 FILE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
@@ -159,8 +161,12 @@ class LipsyncRequest(RequestModel):
             mode="json", exclude_none=True, by_alias=True, exclude={"video", "audio"}
         )
         body["video"] = _shown(self.video)
-        if self.audio is not None:
-            body["audio"] = {k: _shown(v) for k, v in audio_sources(self.audio).items()}
+        if isinstance(self.audio, Mapping):
+            body["audio"] = {str(k): _shown(v) for k, v in self.audio.items()}
+        elif isinstance(self.audio, (list, tuple)):
+            body["audio"] = [_shown(v) for v in self.audio]
+        elif self.audio is not None:  # as given: a mapping would name refIds it never sent
+            body["audio"] = _shown(self.audio)
         return body
 
     @pydantic.field_validator("video")
@@ -495,20 +501,23 @@ class SyncSo(Provider):
             raise
 
     async def asset_for(self, path: Path, kind: str) -> str:
-        """The asset id of a local file, uploading it only the first time its content is seen.
+        """The asset id of a local file, uploading it only when the library has no copy.
 
         Why: sync.so keeps uploaded media as reusable assets, and its docs recommend them for
         local files (upload once, then create and retry by id without sending the bytes again).
         Lip-syncing one take against many voices, a batch, or a retried create would otherwise
-        upload the same bytes each time. The id is remembered by content hash (and the type it
-        was registered as) in this provider, for the session only: an asset deleted from the
-        library since is not noticed, and a new session uploads again."""
+        upload the same bytes each time. An asset is named with the start of its content's
+        SHA-256 (`asset_name`), so a later session finds the same asset in the library
+        (`_library_asset`) instead of uploading again; a create re-sent after a restart then
+        carries the same body, which its Idempotency-Key requires. Within a session the id is
+        remembered by content hash (and the type it was registered as)."""
         digest = await asyncio.to_thread(_sha256, path)
         key = f"{kind}:{digest}"
         lock = self._asset_locks.setdefault(key, asyncio.Lock())
         async with lock:  # two rows with the same file upload it once
-            known = self._assets.get(key)
+            known = self._assets.get(key) or await self._library_asset(path, kind, digest)
             if known is not None:
+                self._assets[key] = known
                 return known
             data = await asyncio.to_thread(path.read_bytes)
             mime = (
@@ -531,11 +540,42 @@ class SyncSo(Provider):
             r = await self.api.request(
                 "POST",
                 "/v2/assets",
-                json={"url": presigned["url"], "type": ASSET_TYPES[kind], "name": path.name},
+                json={
+                    "url": presigned["url"],
+                    "type": ASSET_TYPES[kind],
+                    "name": asset_name(path, digest),
+                },
             )
             asset_id = read(self.api, r, require={"id": str})["id"]
             self._assets[key] = asset_id
             return asset_id
+
+    async def _library_asset(self, path: Path, kind: str, digest: str) -> str | None:
+        """The oldest asset of the library uploaded from this content as this type, if any
+        (GET /v2/assets searched by the digest in its name; its size must match too)."""
+        tag = digest[:ASSET_TAG_CHARS]
+        r = await self.api.request(
+            "GET",
+            "/v2/assets",
+            params={
+                "searchQuery": tag,
+                "types": ASSET_TYPES[kind],
+                "sortBy": "dateAsc",
+                "limit": 100,
+            },
+        )
+        page = read(self.api, r, require={"items": list})
+        size = path.stat().st_size
+        for asset in page["items"]:
+            if (
+                isinstance(asset, dict)
+                and isinstance(asset.get("id"), str)
+                and tag in str(asset.get("name") or "")
+                and asset.get("type") == ASSET_TYPES[kind]
+                and asset.get("size") in (None, size)
+            ):
+                return asset["id"]
+        return None
 
     # ---- lifecycle ---------------------------------------------------------------------------
     async def submit(self, job: Job, request: RequestModel) -> Job:
@@ -841,7 +881,7 @@ def _expected_generation(request: Mapping[str, Any]) -> dict[str, Any]:
     if request.get("webhook_url"):
         out["webhookUrl"] = request["webhook_url"]
     audio = request.get("audio")
-    sources = audio.values() if isinstance(audio, Mapping) else ([] if audio is None else [audio])
+    sources = list(audio_sources(audio).values())
     video_asset = request.get("video_asset_id")
     items = [
         {"type": "video", "assetId": video_asset}
@@ -888,6 +928,12 @@ ELEVENLABS_PREMADE = {
     "VR6AewLTigWG4xSOukaG": "Arnold",
 }
 """A few widely published ElevenLabs premade voice ids, for the picker; any voice id is accepted."""
+
+
+def asset_name(path: Path, digest: str) -> str:
+    """The library name of a file's asset: its own name with the start of its content's
+    SHA-256 (clip.mp4 → clip-1a2b3c4d5e6f7a8b.mp4), by which a later session finds it."""
+    return f"{path.stem}-{digest[:ASSET_TAG_CHARS]}{path.suffix}"
 
 
 def _body_key(body: dict[str, Any]) -> str:

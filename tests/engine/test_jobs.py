@@ -20,6 +20,7 @@ import nbmedia as nm
 from nbmedia import constants as C
 from nbmedia.engine.ledger import Ledger, Phase
 from nbmedia.sandbox import Sandbox
+from tests import mediacheck
 from tests.conftest import wait_until
 
 
@@ -356,6 +357,56 @@ def test_an_idempotent_create_is_sent_again_with_its_key(
     made = sandbox.audit()["created"][before:]
     assert len(made) == 1 and made[0]["id"] == job.id and made[0]["replays"] >= 1
     assert studio.ledger.extra(job.local_id).get("replayed") is True
+
+
+def test_look_alike_creates_left_by_a_killed_studio_each_get_their_own_generation(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    """Two sync.so rows with the same files and options, differing only in the output's name
+    (which no generation echoes), left `sending` by a Studio that died: the older never
+    reached sync.so, the newer did. The list cannot tell them apart (the older would take
+    the newer's generation, and the newer end `not_created`); the next Studio re-sends each
+    with its own Idempotency-Key and body, so each row gets the generation its key made."""
+    from bench.chaos import inputs_for
+    from nbmedia.engine.jobs import _copy
+
+    media = inputs_for(tmp_path / "inputs")
+    first = nm.Studio(root=tmp_path / "studio", sandbox=sandbox)
+    engine = first.engine
+    rows = [
+        first.prepare("syncso", "lipsync", None, **media, output_file_name=name)
+        for name in ("older_never_sent", "newer_made")
+    ]
+    before = len(sandbox.audit()["created"])
+
+    async def die_mid_create() -> str:
+        for job, request in rows:  # what `send` writes before a create leaves
+            engine._recorded_sending(engine.adopt(job), request)
+            await asyncio.sleep(0.01)
+        job, request = rows[1]
+        shadow = _copy(job)
+        await engine._provider("syncso").submit(shadow, request)  # its answer never recorded
+        return shadow.id
+
+    made_before = engine.runner.run(die_mid_create())
+    first.engine.ledger.flush()
+    first.close()
+    second = nm.Studio(root=tmp_path / "studio", sandbox=sandbox)
+    try:
+        older, newer = (second.job(job.local_id) for job, _ in rows)
+        for job in (older, newer):
+            settle(second, job, 180)
+        made = sandbox.audit()["created"][before:]
+        label = {c["id"]: c["label"] for c in made}
+        assert newer.status is nm.JobStatus.SUCCEEDED and newer.id == made_before
+        assert older.status is nm.JobStatus.SUCCEEDED and older.id != made_before
+        assert label[newer.id] == "newer_made" and label[older.id] == "older_never_sent"
+        assert len(made) == 2  # the older made once now, the newer never twice
+        for job in (older, newer):
+            assert second.ledger.extra(job.local_id).get("replayed") is True
+            assert mediacheck.probe(job.path)["video"] is not None
+    finally:
+        second.close()
 
 
 async def _lipsync(studio: nm.Studio, media: dict[str, str]) -> nm.Job:

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import time
+import uuid
 import wave
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import nbmedia as nm
 from nbmedia.display.jobview import job_text
 from nbmedia.errors import NotFound
 from nbmedia.providers.base import Capability
-from nbmedia.providers.syncso import SyncSo
+from nbmedia.providers.syncso import SyncSo, asset_name
 from nbmedia.sandbox.services.media.video import render_video
 from tests import mediacheck
 from tests.conftest import provider_client
@@ -63,8 +64,9 @@ def test_local_files_are_uploaded_once_as_assets_and_reused(studio, sandbox, cli
     assert info["duration"] == pytest.approx(3, abs=0.3)
     assert mediacheck.audio_rms(job.path) > 0.02
     calls = _asset_calls(sandbox)[before:]
-    assert sorted(calls) == sorted(
-        [("POST", "assets/upload"), ("PUT", "PUT upload"), ("POST", "assets")] * 2
+    assert sorted(calls) == sorted(  # looked for in the library first (a new account: none)
+        [("GET", "assets"), ("POST", "assets/upload"), ("PUT", "PUT upload"), ("POST", "assets")]
+        * 2
     )
     sent = job.raw["input"]
     assert [set(i) for i in sent] == [{"type", "assetId"}] * 2  # no URL, no multipart
@@ -75,8 +77,20 @@ def test_local_files_are_uploaded_once_as_assets_and_reused(studio, sandbox, cli
     assert mediacheck.probe(again.path)["duration"] == pytest.approx(4, abs=0.3)  # silence
 
 
+def _noise_wav(path: Path) -> Path:
+    """A second of noise: a file of its own."""
+    rng = np.random.default_rng()
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(rng.integers(-8000, 8000, 8000, dtype=np.int16).tobytes())
+    return path
+
+
 def test_the_presigned_put_carries_no_key(sandbox, clips) -> None:
     provider = provider_client(sandbox, "syncso")
+    audio = clips["audio"]
     seen: list[tuple[str, str, str | None]] = []
 
     async def record(request: httpx.Request) -> None:
@@ -84,19 +98,50 @@ def test_the_presigned_put_carries_no_key(sandbox, clips) -> None:
 
     async def main() -> str:
         provider.api.client.event_hooks["request"].append(record)  # the loop's own client
-        asset = await provider.asset_for(clips["audio"], "audio")
-        assert await provider.asset_for(clips["audio"], "audio") == asset  # remembered
+        asset = await provider.asset_for(audio, "audio")
+        assert await provider.asset_for(audio, "audio") == asset  # remembered
         await provider.api.aclose()
         return asset
 
     asset = asyncio.run(main())
-    assert [m for m, _, _ in seen] == ["POST", "PUT", "POST"]
+    assert [m for m, _, _ in seen] == ["GET", "POST", "PUT", "POST"]
     keys = [k for _, _, k in seen]
-    assert keys[0] and keys[2] and keys[1] is None
+    assert keys[0] and keys[1] and keys[3] and keys[2] is None
     with httpx.Client(base_url=sandbox.base_url("syncso"), trust_env=False) as c:
         got = c.get(f"/v2/assets/{asset}", headers={"x-api-key": provider.api._secret.reveal()})
     assert got.status_code == 200 and got.json()["type"] == "AUDIO"
-    assert got.json()["name"] == clips["audio"].name
+    digest = hashlib.sha256(audio.read_bytes()).hexdigest()
+    assert got.json()["name"] == f"voice-{digest[:16]}.wav" == asset_name(audio, digest)
+
+
+def test_a_later_session_finds_the_uploaded_asset_instead_of_uploading_again(
+    sandbox, tmp_path
+) -> None:
+    """The library keeps an asset across sessions: a new client (a restarted kernel) finds it
+    by the content digest in its name, so a create re-sent after a restart carries the same
+    asset id (which its Idempotency-Key requires) and nothing is uploaded twice. Another
+    file is not taken for it."""
+    audio = _noise_wav(tmp_path / "take.wav")
+    other = _noise_wav(tmp_path / "other.wav")
+    key = f"{SyncSo.sandbox_key}_{uuid.uuid4().hex[:12]}"  # one account, two sessions
+
+    async def session(*uploads: tuple[Path, str]) -> tuple[list[str], list[str]]:
+        provider = provider_client(sandbox, "syncso", key=key)
+        methods: list[str] = []
+
+        async def record(request: httpx.Request) -> None:
+            methods.append(f"{request.method} {request.url.path.rsplit('/v2/', 1)[-1]}")
+
+        provider.api.client.event_hooks["request"].append(record)
+        try:
+            return [await provider.asset_for(p, kind) for p, kind in uploads], methods
+        finally:
+            await provider.api.aclose()
+
+    (first,), _ = asyncio.run(session((audio, "audio")))
+    (again, fresh), methods = asyncio.run(session((audio, "audio"), (other, "audio")))
+    assert again == first and fresh != first
+    assert methods.count("GET assets") == 2 and methods.count("POST assets/upload") == 1
 
 
 def test_asset_ids_name_library_media(studio, sandbox, clips) -> None:
