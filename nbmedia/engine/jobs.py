@@ -491,13 +491,19 @@ class Engine:
         return request if request.wire() == job.request else None
 
     async def _send_again(self, entry: Entry, title: str, age: float) -> bool:
-        """A create proven not made, whose request this Studio still holds: sent once more
-        (up to NOT_CREATED_RESENDS times). False when it cannot be (the job then fails)."""
+        """A create proven not made: sent once more (up to NOT_CREATED_RESENDS times in all,
+        counted in the ledger), with the request this Studio holds or, for a row taken over
+        from a Studio that stopped, the one rebuilt from the ledger's record of what was sent.
+        False when it cannot be (the job then fails)."""
         job = entry.job
         request, resent = self._unsent.pop(job.local_id, (None, 0))
+        if request is None:
+            request = self._sent_request(job, self._provider(job.provider))
+        resent = max(resent, int(self.ledger.extra(job.local_id).get("resent", 0)))
         if request is None or resent >= C.NOT_CREATED_RESENDS:
             return False
         self._unsent[job.local_id] = (request, resent + 1)
+        self.ledger.set_extra(job.local_id, resent=resent + 1)
         entry.searches = 0
         note = f"not made at {title} (its list showed no such job for {age:.0f} s): sent again"
         self.set_note(job, note)

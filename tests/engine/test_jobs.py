@@ -497,6 +497,31 @@ def test_a_create_proven_not_made_is_sent_again_after_answered_searches(
     assert not studio.engine._unsent  # nothing kept for a job that ended
 
 
+def test_a_create_left_unsent_by_a_stopped_studio_is_sent_by_the_next(
+    tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row `sending` when its Studio died, whose create never reached the provider: the next
+    Studio searches the list, finds it absent, and sends it from the ledger's record of the
+    request (the old Studio's memory of it is gone), counting the re-sends in the ledger."""
+    monkeypatch.setattr(C, "FIND_CREATED_WINDOW", 0.0)
+    first = nm.Studio(root=tmp_path, sandbox=sandbox)
+    job, request = first.prepare("mercadream", "speech", "Sent by the next Studio.", format="wav")
+    first.engine._recorded_sending(first.engine.adopt(job), request)  # then the kernel died
+    first.close()
+    creates = requests_to(sandbox, "/mercadream/v2/speech", "POST")
+    second = nm.Studio(root=tmp_path, sandbox=sandbox)
+    try:
+        again = settle(second, second.job(job.local_id), 120)
+        assert again.status is nm.JobStatus.SUCCEEDED and again.path is not None
+        assert again.path.read_bytes()[:4] == b"RIFF"
+        assert requests_to(sandbox, "/mercadream/v2/speech", "POST") == creates + 1
+        assert second.ledger.extra(job.local_id).get("resent") == 1
+        made = [c for c in sandbox.audit()["created"] if c["id"] == again.id]
+        assert len(made) == 1 and made[0]["label"] == "Sent by the next Studio."
+    finally:
+        second.close()
+
+
 def test_a_new_studio_resumes_open_jobs_without_a_burst_of_requests(
     tmp_path: Path, sandbox: Sandbox
 ) -> None:
