@@ -75,9 +75,10 @@ jobs)."""
 TURN_JOIN = 0.05
 """Pokes (a step ended, a webhook came) within this long of the last turn wait for one turn
 together: a thousand downloads ending make tens of passes over the open jobs, not thousands."""
-WHOLE_PASS = 1.0
+WHOLE_PASS = 5.0
 """The longest the tracker goes without a turn that looks at every open job (other turns look
-only at jobs whose schedule changed)."""
+only at jobs whose schedule changed or that its queue says are due): a net for a change made
+behind the schedule's back."""
 SWEEP_PERIOD = 1.0
 """Seconds between two list sweeps of one provider (each reads every due open job)."""
 ABSORB_SLICE = 50

@@ -826,9 +826,10 @@ class Engine:
                     fut.set_exception(exc)
 
     # ---- waiting -------------------------------------------------------------------------------
-    async def wait(self, job: Job, timeout: float | None = None) -> Job:
+    async def wait(self, job: Job, timeout: float | None = None, *, flush: bool = True) -> Job:
         """The finished job; raises JobFailed, JobUnconfirmed, DownloadError (files that keep
-        failing to save) or JobTimeout (the job keeps running in every case)."""
+        failing to save) or JobTimeout (the job keeps running in every case). `flush=False`:
+        its ending may wait for the next shared commit (a batch flushes once, at its end)."""
         job = self.adopt(job)
         if not job.done:
             if job.local_id in self._stuck:
@@ -845,7 +846,8 @@ class Engine:
                 waiters = self._waiters.get(job.local_id, [])
                 if fut in waiters:
                     waiters.remove(fut)
-        self.ledger.flush()  # a script may stop right after: its ending is on disk
+        if flush:
+            self.ledger.flush()  # a script may stop right after: its ending is on disk
         if job.status is JobStatus.UNCONFIRMED:
             raise JobUnconfirmed(job)
         if job.status is not JobStatus.SUCCEEDED:

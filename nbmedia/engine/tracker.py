@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import logging
+import math
 import time
 from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
@@ -59,6 +62,9 @@ class Entry:
     marks: set[Entry] | None = field(default=None, repr=False)
     """Where a change of its schedule is noted (the tracker's): a turn looks again only at
     the jobs whose schedule changed, not at every open job."""
+    token: int = field(default=0, repr=False)
+    """Counts the tracker's looks at it: a place in the tracker's queue made at another count
+    is stale."""
 
     def __setattr__(self, name: str, value: object) -> None:
         object.__setattr__(self, name, value)
@@ -92,11 +98,16 @@ class Tracker:
         self._indexed = -1
         self._marked: set[Entry] = set()
         """Entries whose schedule changed since the last turn."""
-        self._quiet_until = 0.0
-        """Until then no entry that is not marked is due (from the last whole pass)."""
+        self._queue: list[tuple[float, int, int, Entry]] = []
+        """(when to look again, order, token, entry): a heap of the jobs looked at and not due
+        yet, so a turn finds the due ones without a pass over every open job."""
+        self._order = itertools.count()
+        self._held: dict[str, list[Entry]] = {}
+        """provider → jobs that fell due while its sweep was in flight (looked at again when
+        it ends)."""
         self._whole = True
-        """The next turn passes over every open job (a sweep ended: its provider's due jobs
-        that waited for it were not marked)."""
+        """The next turn passes over every open job (the first one)."""
+        self._next_whole = 0.0
 
     def __repr__(self) -> str:
         return f"<Tracker open={len(self._entries)}>"
@@ -288,33 +299,45 @@ class Tracker:
         A sweep: none while one of the provider is in flight; where the API has a list, at
         most one per SWEEP_PERIOD, taking every job due by then.
 
-        A pass over every open job only when one may be due (or a sweep ended, or at least
-        every WHOLE_PASS); otherwise only over the jobs whose schedule changed (a webhook, a
-        step that ended): a thousand webhooks must not each cost a pass over a thousand jobs."""
-        whole = self._whole or now >= self._quiet_until
-        if whole:
+        A turn looks only at the jobs whose schedule changed (a webhook, a step that ended),
+        those its queue says are due, and those that waited for a sweep that has ended: a
+        thousand webhooks must not each cost a pass over a thousand jobs, nor must a thousand
+        jobs falling due one by one. A pass over every open job comes once a WHOLE_PASS, a net
+        for a change made behind the schedule's back."""
+        entries = self._entries
+        if self._whole or now >= self._next_whole:
             self._whole = False
-            candidates: Iterable[Entry] = self._entries.values()
+            self._next_whole = now + C.WHOLE_PASS
+            self._queue.clear()
+            self._held.clear()
+            candidates: Iterable[Entry] = list(entries.values())
         else:
-            entries = self._entries
-            candidates = [e for e in self._marked if entries.get(e.job.local_id) is e]
+            found = [e for e in self._marked if entries.get(e.job.local_id) is e]
+            queue = self._queue
+            while queue and queue[0][0] <= now:
+                _, _, token, e = heapq.heappop(queue)
+                if e.token == token and entries.get(e.job.local_id) is e:
+                    found.append(e)
+            candidates = dict.fromkeys(found)  # marked and due: looked at once
         self._marked.clear()
         steps: list[Entry] = []
         unowned: list[Entry] = []
         sweeps: dict[str, list[Entry]] = {}
-        soonest = now + C.WHOLE_PASS if whole else self._quiet_until
         gates: dict[str, float | None] = {}  # provider → its next sweep (None: one in flight)
+        later: list[tuple[float, int, int, Entry]] = []
         for e in candidates:
+            e.token += 1  # its older places in the queue are stale
             if e.busy:
-                continue
+                continue  # marked again when its step ends
             at = e.next_at
             if e.phase == Phase.FOLLOWING and e.owned:
                 provider = e.job.provider
                 if provider not in gates:
                     gates[provider] = self._gate(provider)
                 gate = gates[provider]
-                if gate is None:
-                    continue  # its sweep in flight ends with a poke
+                if gate is None:  # its sweep in flight: looked at again when it ends
+                    self._held.setdefault(provider, []).append(e)
+                    continue
                 if gate >= 0.0:  # a list: gathered, at the provider's pace
                     if now >= gate and at <= now + C.SWEEP_GATHER:
                         sweeps.setdefault(provider, []).append(e)
@@ -326,10 +349,32 @@ class Tracker:
             elif at <= now:
                 (steps if e.owned else unowned).append(e)
                 continue
-            if at < soonest:
-                soonest = at
-        self._quiet_until = soonest
-        return steps, unowned, sweeps, min(soonest, self._next_tick, self._next_beat)
+            later.append((at, next(self._order), e.token, e))
+        self._requeue(later)
+        soonest = self._queue[0][0] if self._queue else math.inf
+        return steps, unowned, sweeps, min(soonest, self._next_whole, self._next_tick,
+                                           self._next_beat)  # fmt: skip
+
+    def _requeue(self, later: list[tuple[float, int, int, Entry]]) -> None:
+        """Puts the jobs looked at and not due into the queue; drops stale places from its
+        head (and rebuilds it once they outnumber the open jobs)."""
+        queue, entries = self._queue, self._entries
+        if len(later) > len(queue):
+            queue.extend(later)
+            heapq.heapify(queue)
+        else:
+            for item in later:
+                heapq.heappush(queue, item)
+
+        def live(item: tuple[float, int, int, Entry]) -> bool:
+            e = item[3]
+            return e.token == item[2] and entries.get(e.job.local_id) is e
+
+        while queue and not live(queue[0]):
+            heapq.heappop(queue)
+        if len(queue) > 2 * len(entries) + 64:
+            self._queue = [item for item in queue if live(item)]
+            heapq.heapify(self._queue)
 
     def _gate(self, provider: str) -> float | None:
         """None while a sweep of `provider` is in flight; else when its next sweep may start
@@ -367,11 +412,16 @@ class Tracker:
         except BaseException as exc:
             self._engine.poll_failed(provider, entries, exc)
         finally:
-            self._polling.discard(provider)
-            for e in entries:
-                e.busy = False
-            self._whole = True  # jobs that fell due during the sweep waited for it unmarked
-            self._poke()
+            self._sweep_ended(provider, entries)
+
+    def _sweep_ended(self, provider: str, entries: list[Entry]) -> None:
+        """The provider's sweep of `entries` is over: they, and its jobs that fell due while
+        it was in flight, are looked at again at the next turn."""
+        self._polling.discard(provider)
+        for e in entries:
+            e.busy = False
+        self._marked.update(self._held.pop(provider, ()))
+        self._poke()
 
     # ---- stopping ----------------------------------------------------------------------------
     def cancel(self) -> None:

@@ -197,6 +197,7 @@ class Batch:
                 for i, (job, request) in enumerate(self.planned)
             )
         )
+        self.engine.ledger.flush()  # a script may stop right after: every ending on disk
 
     async def _send_together(self) -> set[int]:
         """Rows sent in provider batches (for providers that have them, when there are enough
@@ -231,7 +232,7 @@ class Batch:
             return
         self.sent += 1
         with contextlib.suppress(NbmediaError):  # a failed job is a row with its error
-            await self.engine.wait(job)
+            await self.engine.wait(job, flush=False)  # once, at the end
 
     async def _one(
         self,
@@ -250,7 +251,7 @@ class Batch:
                 return
             self.sent += 1
             with contextlib.suppress(NbmediaError):  # a failed job is a row with its error
-                await self.engine.wait(job)
+                await self.engine.wait(job, flush=False)  # once, at the end
 
     def wait(self, timeout: float | None = None) -> Batch:
         """Blocks until every row has finished (succeeded or not)."""

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import time
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -331,7 +332,10 @@ def test_the_receiver_refuses_forged_and_unknown_deliveries(studio: nm.Studio) -
 
 # ---- the turn's passes ----------------------------------------------------------------------------
 class _Listed:
-    """What `Tracker._scan` asks of its engine: which providers have a job list."""
+    """What `Tracker._scan` asks of its engine: which providers have a job list (and a
+    runner without a loop: the tracker's task never started, a poke wakes nothing)."""
+
+    runner = types.SimpleNamespace(loop=None)
 
     def listed(self, provider: str) -> bool:
         return provider == "mercadream"
@@ -349,38 +353,50 @@ def _following(tracker: Any, n: int, at: float) -> list[Any]:
     return entries
 
 
-def test_a_turn_looks_only_at_jobs_whose_schedule_changed_until_a_whole_pass() -> None:
-    """A webhook or an ended step marks its job; a turn between whole passes looks at marked
-    jobs only (a thousand webhooks, not a thousand passes over every job); a whole pass comes
-    when one may be due by the last one, after a sweep ends, and every WHOLE_PASS at least."""
+def test_a_turn_looks_only_at_changed_and_due_jobs_until_a_whole_pass() -> None:
+    """A webhook or an ended step marks its job; a turn looks at marked jobs, at the ones its
+    queue says are due, and at the ones that fell due while their provider's sweep was in
+    flight, once it ends: never at all thousand (a thousand webhooks, or a thousand jobs
+    falling due one by one, must not each cost a pass over every job). A whole pass comes
+    every WHOLE_PASS, and finds a change made behind the schedule's back."""
     from nbmedia.engine.tracker import Tracker
 
     tracker = Tracker(_Listed())  # type: ignore[arg-type]
     now = 1000.0
     tracker._next_tick = tracker._next_beat = now + 3600
     entries = _following(tracker, 1000, now + 60)
-    _, _, sweeps, soonest = tracker._scan(now)  # the first turn is a whole pass
-    assert not sweeps and soonest == now + C.WHOLE_PASS
+    looked: list[int] = []
+
+    def scan(at: float) -> tuple[dict[str, list[Any]], float]:
+        before = sum(e.token for e in entries)  # a look counts one on the entry
+        _, _, sweeps, soonest = tracker._scan(at)
+        looked.append(sum(e.token for e in entries) - before)
+        return sweeps, soonest
+
+    sweeps, soonest = scan(now)  # the first turn is a whole pass
+    assert not sweeps and soonest == now + C.WHOLE_PASS and looked[-1] == 1000
 
     entries[7].next_at = now + 0.1  # a webhook said it changed: marked
     object.__setattr__(entries[8], "next_at", now + 0.1)  # changed behind the tracker's back
-    _, _, sweeps, soonest = tracker._scan(now + 0.2)
-    assert sweeps == {"mercadream": [entries[7]]}  # the marked one only
+    entries[9].next_at = now + 1.6  # due later: in the queue
+    assert scan(now + 0.2) == ({"mercadream": [entries[7]]}, now + 1.6 - C.SWEEP_GATHER)
+    assert looked[-1] == 2  # the marked ones only
     entries[7].busy = True  # its sweep is in flight
     tracker._polling.add("mercadream")
-    assert tracker._scan(now + 0.3)[2] == {}
-
-    tracker._polling.discard("mercadream")
-    entries[7].busy = False
-    tracker._whole = True  # the sweep ended
     tracker._next_sweep["mercadream"] = now + 0.3
-    _, _, sweeps, _ = tracker._scan(now + 0.4)
-    assert sweeps == {"mercadream": [entries[7], entries[8]]}  # a whole pass found the other
+    entries[10].next_at = now + 0.25  # falls due while the sweep is in flight: held
+    assert scan(now + 0.3)[0] == {} and looked[-1] == 2  # the busy one, the held one
+    assert scan(now + 0.35)[0] == {} and looked[-1] == 0
 
-    for e in (entries[7], entries[8]):
-        e.next_at = now + 60
-    object.__setattr__(entries[9], "next_at", now + 0.5)
-    assert tracker._scan(now + 0.5)[2] == {}  # unmarked: not seen before the next whole pass
+    entries[7].next_at = now + 60  # its sweep answered
+    tracker._sweep_ended("mercadream", [entries[7]])
+    assert scan(now + 0.4)[0] == {"mercadream": [entries[10]]}  # it waited for the sweep
+    assert looked[-1] == 2  # the swept one and the held one
+
+    object.__setattr__(entries[10], "next_at", now + 60)
+    tracker._next_sweep["mercadream"] = now + 1.0
+    sweeps, _ = scan(now + 1.2)
+    assert sweeps == {"mercadream": [entries[9]]} and looked[-1] == 1  # due by the queue
     tracker._next_sweep["mercadream"] = now
-    _, _, sweeps, _ = tracker._scan(now + 0.4 + C.WHOLE_PASS)
-    assert sweeps == {"mercadream": [entries[9]]}
+    sweeps, _ = scan(now + C.WHOLE_PASS)  # the whole pass finds the unmarked change
+    assert sweeps["mercadream"][0] is entries[8] and looked[-1] == 1000
