@@ -619,6 +619,10 @@ class Engine:
                     exc = failed.get(shadow.local_id)
                     if exc is not None:
                         self.poll_failed(provider_name, [entry], exc)
+                    elif shadow.raw is entry.job.raw and not entry.job.note:
+                        # nothing new was read (the provider applied no answer): the copy is
+                        # the job, only its schedule moves (a sweep reads hundreds of these)
+                        self.tracker.succeeded_step(entry)
                     else:
                         self._absorb(entry.job, shadow)
 

@@ -216,7 +216,8 @@ class MercaDream(Provider):
             for job in pending:
                 row = shown.get(job.id)
                 if row is not None:
-                    self.apply(job, row)
+                    if row != job.raw:  # a row as last read changes nothing
+                        self.apply(job, row)
                     continue
                 at = aware(job.created_at)
                 inside = any(at <= top and (end is None or at >= end) for top, end in spans)

@@ -437,7 +437,7 @@ class MeshAPI(Provider):
             rows, more = await self.list_page(**filters, offset=page * FIND_PAGE)
             for row in rows:
                 job = wanted.pop(row.get("id"), None)  # type: ignore[arg-type]
-                if job is not None:
+                if job is not None and row != job.raw:  # a row as last read changes nothing
                     self.apply(job, row)
                     if job.done:
                         self._synced.pop(job.id, None)  # type: ignore[arg-type]

@@ -573,3 +573,48 @@ def test_a_create_after_the_studio_closed_is_refused_without_touching_the_ledger
     studio.close()
     with pytest.raises(nm.NbmediaError, match="closed"):
         asyncio.run(studio.engine.send(job, request))
+
+
+def test_a_sweep_that_read_nothing_new_moves_only_the_schedule(
+    studio: nm.Studio, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A list row as it was last read changes nothing: the provider applies no answer, and the
+    engine then only reschedules the job (no merge, no ledger write, no listener call: a
+    sweep reads hundreds of unchanged jobs a second). A row that moved is absorbed."""
+    from nbmedia.engine.jobs import Engine
+
+    engine = studio.engine
+    provider = studio.provider("meshapi")
+    job = engine.adopt(engine.new_job("meshapi", "video", prompt="waves", request={}))
+    provider.apply(job, {"id": "cgt-1", "status": "running", "created_at": 1, "updated_at": 0})
+    engine._record(job, Phase.FOLLOWING)
+    engine.tracker.follow(job, Phase.FOLLOWING, delay=3600, owned=True)  # swept by the test
+    entry = engine.tracker.entry(job)
+    absorbed: list[str] = []
+    real_absorb = Engine._absorb
+
+    def absorb(self: Engine, job: nm.Job, shadow: nm.Job, **kw: object) -> None:
+        absorbed.append(job.local_id)
+        real_absorb(self, job, shadow, **kw)
+
+    monkeypatch.setattr(Engine, "_absorb", absorb)
+    heard: list[nm.Job] = []
+    engine.listeners.append(heard.append)
+
+    async def as_last_read(jobs: list[nm.Job], ended: object = None) -> dict:
+        return {}  # every row was as last read
+
+    monkeypatch.setattr(provider, "refresh_many", as_last_read)
+    entry.interval = 3.0
+    engine.runner.run(engine.poll("meshapi", [entry]))
+    assert absorbed == [] and heard == []
+    assert entry.next_at < time.monotonic() + 3600  # rescheduled from the sweep
+
+    async def moved(jobs: list[nm.Job], ended: object = None) -> dict:
+        for j in jobs:
+            provider.apply(j, {**j.raw, "status": "running", "updated_at": 1})
+        return {}
+
+    monkeypatch.setattr(provider, "refresh_many", moved)
+    engine.runner.run(engine.poll("meshapi", [entry]))
+    assert absorbed == [job.local_id]
