@@ -10,8 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import functools
 import logging
 import random
+import ssl
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -146,6 +149,28 @@ class Patience:
         self._delay = min(C.PREPARE_STEP_MAX, self._delay * C.POLL_FACTOR)
 
 
+_TLS_LOCK = threading.Lock()
+
+
+@functools.cache
+def _make_tls() -> ssl.SSLContext:
+    return httpx.create_ssl_context()
+
+
+def tls_context() -> ssl.SSLContext:
+    """The one TLS context of every API client of the process (httpx's defaults: certifi,
+    or SSL_CERT_FILE / SSL_CERT_DIR). Loading the CA bundle takes tens of milliseconds: made
+    by each provider's client as its first request left, it stalled the kernel's loop when a
+    batch began."""
+    with _TLS_LOCK:
+        return _make_tls()
+
+
+def warm_tls() -> None:
+    """Makes the shared TLS context in a thread of its own, before a request needs it."""
+    threading.Thread(target=tls_context, name="nbmedia-tls", daemon=True).start()
+
+
 class ApiClient:
     """One provider's HTTP client: a base URL, an auth header builder and an error parser."""
 
@@ -188,6 +213,7 @@ class ApiClient:
         if self._client is None or self._loop is not loop:
             self._client = httpx.AsyncClient(
                 transport=self._transport,
+                verify=tls_context() if self._transport is None else True,
                 timeout=httpx.Timeout(C.READ_TIMEOUT, connect=C.CONNECT_TIMEOUT),
                 follow_redirects=False,  # followed by `_send`, which guards the key
                 headers={"User-Agent": "nbmedia/0.1"},

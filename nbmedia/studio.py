@@ -24,7 +24,7 @@ from .engine.ledger import Ledger
 from .engine.receiver import WebhookReceiver
 from .engine.runner import LoopRunner
 from .errors import AuthError, NbmediaError, ValidationError
-from .http import ApiClient, Secret
+from .http import ApiClient, Secret, warm_tls
 from .lib.batch import Batch
 from .lib.comparison import Comparison
 from .lib.notebooks import current_notebook
@@ -132,6 +132,7 @@ class _StudioBase:
             raise ValidationError(
                 "nbmedia", "rate_limits", sorted(unknown), f"providers are {', '.join(REGISTRY)}"
             )
+        warm_tls()  # ready before the first request: never made on the kernel's loop
         for name, cls in REGISTRY.items():
             key = self._keys.get(name)
             explicit = sandbox not in (None, True, False)  # a Sandbox object takes every provider

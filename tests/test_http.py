@@ -180,3 +180,38 @@ def test_a_malformed_body_is_a_provider_error_with_its_first_bytes(
         run(call())
     assert said in str(err.value) and err.value.code == "malformed_response"
     assert body[:10].decode() in str(err.value)
+
+
+def test_every_client_shares_one_tls_context_made_off_the_loop(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Loading the CA bundle takes tens of milliseconds: each provider's client made its own
+    on the kernel's loop as a batch's first requests left. A Studio has it made in a thread
+    when it starts, and every client of the process uses that one."""
+    import threading
+
+    import nbmedia as nm
+    from nbmedia import http
+
+    http._make_tls.cache_clear()
+    made_on: list[str] = []
+    real = httpx.create_ssl_context
+
+    def record(*args: object, **kw: object) -> object:
+        made_on.append(threading.current_thread().name)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(httpx, "create_ssl_context", record)
+    studio = nm.Studio(root=tmp_path, sandbox=False, keys={"mercadream": "k1", "meshapi": "k2"})
+    try:
+        clients = [studio.provider(n).api for n in ("mercadream", "meshapi")]
+
+        async def made() -> list[httpx.AsyncClient]:
+            return [c.client for c in clients]
+
+        first, second = studio.engine.runner.run(made())
+    finally:
+        studio.close()
+    assert made_on == ["nbmedia-tls"]
+    contexts = {id(c._transport._pool._ssl_context) for c in (first, second)}
+    assert contexts == {id(http.tls_context())}
