@@ -830,6 +830,11 @@ class Engine:
                     fut.set_exception(exc)
 
     # ---- waiting -------------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Commits the ledger writes left for the next shared commit: a script may stop right
+        after a job or a batch ends, and its ending must be on disk."""
+        self.ledger.flush()
+
     async def wait(self, job: Job, timeout: float | None = None, *, flush: bool = True) -> Job:
         """The finished job; raises JobFailed, JobUnconfirmed, DownloadError (files that keep
         failing to save) or JobTimeout (the job keeps running in every case). `flush=False`:
@@ -851,7 +856,7 @@ class Engine:
                 if fut in waiters:
                     waiters.remove(fut)
         if flush:
-            self.ledger.flush()  # a script may stop right after: its ending is on disk
+            self.flush()
         if job.status is JobStatus.UNCONFIRMED:
             raise JobUnconfirmed(job)
         if job.status is not JobStatus.SUCCEEDED:

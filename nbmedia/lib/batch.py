@@ -197,7 +197,7 @@ class Batch:
                 for i, (job, request) in enumerate(self.planned)
             )
         )
-        self.engine.ledger.flush()  # a script may stop right after: every ending on disk
+        self.engine.flush()  # a script may stop right after: every ending on disk
 
     async def _send_together(self) -> set[int]:
         """Rows sent in provider batches (for providers that have them, when there are enough
