@@ -8,7 +8,6 @@ import hmac
 import json
 import time
 import uuid
-import wave
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from nbmedia.display.jobview import job_text
 from nbmedia.errors import NotFound
 from nbmedia.providers.base import Capability
 from nbmedia.providers.syncso import SyncSo, asset_name
+from nbmedia.sandbox.services.media.audio import write_audio
 from nbmedia.sandbox.services.media.video import render_video
 from tests import mediacheck
 from tests.conftest import provider_client
@@ -38,12 +38,7 @@ def clips(tmp_path_factory) -> dict[str, Path]:
     rate = 16000
     t = np.arange(3 * rate) / rate
     tone = (0.4 * np.sin(2 * np.pi * 220 * t) * (t % 0.5 < 0.25) * 32767).astype(np.int16)
-    audio = d / "voice.wav"
-    with wave.open(str(audio), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(tone.tobytes())
+    audio = write_audio(d / "voice.wav", tone, rate, "wav")
     return {"video": video, "audio": audio}
 
 
@@ -79,13 +74,8 @@ def test_local_files_are_uploaded_once_as_assets_and_reused(studio, sandbox, cli
 
 def _noise_wav(path: Path) -> Path:
     """A second of noise: a file of its own."""
-    rng = np.random.default_rng()
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(rng.integers(-8000, 8000, 8000, dtype=np.int16).tobytes())
-    return path
+    noise = np.random.default_rng().integers(-8000, 8000, 8000, dtype=np.int16)
+    return write_audio(path, noise, 8000, "wav")
 
 
 def test_the_presigned_put_carries_no_key(sandbox, clips) -> None:
