@@ -301,3 +301,37 @@ def test_import_is_cheap() -> None:
         "assert m._ffmpeg.ffmpeg_exe.cache_info().currsize == 0\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "getpriority"), reason="no process priorities")
+def test_ffmpeg_renders_below_the_sandboxs_own_priority(monkeypatch) -> None:
+    """A render yields the CPU to the API's answers (and to a kernel on the same cores)."""
+    import os
+    import threading
+
+    from nbmedia.sandbox.services.media import _ffmpeg
+
+    started: list[subprocess.Popen[bytes]] = []
+    popen = subprocess.Popen
+
+    def recorded(*args, **kwargs):
+        started.append(popen(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(_ffmpeg.subprocess, "Popen", recorded)
+    # -re: read at the input's own pace, so the process lives its 2 s
+    args = ["-re", "-f", "lavfi", "-i", "anullsrc=r=8000", "-t", "2", "-f", "null", "-"]
+    render = threading.Thread(target=_ffmpeg.run, args=(args,))
+    render.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        want = min(19, os.getpriority(os.PRIO_PROCESS, 0) + _ffmpeg.RENDER_NICE)
+        seen = None  # lowered just after it starts: looked at until then (within its 2 s)
+        while seen != want and render.is_alive() and time.monotonic() < deadline:
+            seen = os.getpriority(os.PRIO_PROCESS, started[0].pid)
+            time.sleep(0.01)
+    finally:
+        render.join()
+    assert seen == want

@@ -240,14 +240,18 @@ class MercaDream:
         return out
 
     def list_jobs(self, key: str, status: str | None, limit: int, before: float | None) -> dict:
+        """One page, newest first; the rows past it are only counted up to one (`has_more`),
+        never built: a page costs its own rows, not the account's thousand jobs."""
         rows = []
         for job in sorted(self._owned(key), key=lambda j: j.created_ms, reverse=True):
             if before is not None and not job.created_ms < before:
                 continue
             snap = job.lifecycle.snapshot()
             if status is None or STATUS[snap.stage] == status:
+                if len(rows) == limit:
+                    return {"data": rows, "has_more": True}
                 rows.append(self.job_json(job, snap))
-        return {"data": rows[:limit], "has_more": len(rows) > limit}
+        return {"data": rows, "has_more": False}
 
     def vault(self, key: str, limit: int, before: float | None) -> dict:
         assets = []

@@ -510,6 +510,28 @@ def test_list_limit_and_before_paging(sandbox: Sandbox, api: httpx.Client) -> No
     assert api.get("/v2/jobs", params={"before": "2000-01-01T00:00:00Z"}).json()["data"] == []
 
 
+def test_a_page_builds_only_its_own_rows(sandbox: Sandbox, api: httpx.Client, monkeypatch) -> None:
+    """A page of 2 out of 12 jobs renders 2 rows, not 12: an account of a thousand jobs read a
+    page at a time must not cost a thousand rows a page (it made every list call ~0.1 s)."""
+    from nbmedia.sandbox.mercadream.state import MercaDream
+
+    made = [api.post("/v2/speech", json={"text": f"n{i}"}).json()["id"] for i in range(12)]
+    built: list[str] = []
+    job_json = MercaDream.job_json
+
+    def counted(self, job, snap=None):
+        built.append(job.id)
+        return job_json(self, job, snap)
+
+    monkeypatch.setattr(MercaDream, "job_json", counted)
+    page = api.get("/v2/jobs", params={"limit": 2}).json()
+    assert [j["id"] for j in page["data"]] == made[:-3:-1] and page["has_more"] is True
+    assert built == made[:-3:-1]
+    built.clear()
+    last = api.get("/v2/jobs", params={"limit": 12}).json()
+    assert len(last["data"]) == 12 and last["has_more"] is False and len(built) == 12
+
+
 @pytest.mark.parametrize(
     ("path", "params", "param"),
     [

@@ -15,6 +15,10 @@ import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+RENDER_NICE = 10
+"""How much lower than the sandbox's own threads ffmpeg runs: a provider renders on machines
+of its own, so a render must not slow the API's answers (nor a kernel on the same cores)."""
+
 
 class FFmpegError(RuntimeError):
     """ffmpeg exited non-zero; carries the tail of its stderr, which names the real cause."""
@@ -103,6 +107,7 @@ def run(
         stderr=subprocess.PIPE,
         cwd=cwd,
     )
+    _lower(popen.pid)
     if scope is not None:
         scope._add(popen)
     try:
@@ -120,6 +125,13 @@ def run(
         tail = proc.stderr.decode(errors="replace").strip().splitlines()[-8:]
         raise FFmpegError(f"ffmpeg failed ({proc.returncode}): " + "\n".join(tail))
     return proc
+
+
+def _lower(pid: int) -> None:
+    """Lowers a render's CPU priority by RENDER_NICE (where the OS lets a process do so)."""
+    if hasattr(os, "setpriority"):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, pid, os.getpriority(os.PRIO_PROCESS, 0) + RENDER_NICE)
 
 
 def stderr_text(proc: subprocess.CompletedProcess[bytes]) -> str:
