@@ -52,7 +52,7 @@ def report(run: Run, sc: Scenario, webhooks: bool) -> str:
             f"{run.cpu:.1f} − {run.idle_cpu * run.track_s:.1f} − {files:.1f} s, {run.changes}",
             "", "", ""),
         row("  with the files' download", f"{per_change:.2f} ms",
-            f"{run.files} files, {run.file_cpu * 1000:.1f} ms each", "", ""),
+            f"{run.files} downloads, {run.file_cpu * 1000:.1f} ms each", "", ""),
         row("  in status GETs (same run)", f"{tracking / get_ms:.2f} GETs" if get_ms else "—",
             f"1 GET = {get_ms:.2f} ms" if get_ms else "", "", ""),
     ]  # fmt: skip

@@ -16,8 +16,9 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
+
+from .metered import Meter
 
 PROMPTS = ("Neon rain on Tokyo streets", "A lighthouse in a storm", "Bees over a lavender field")
 SEED = 7
@@ -30,9 +31,6 @@ SUBMIT_S = 300.0
 """Seconds after which creates still unanswered are left (reported as such): tracking starts."""
 DEADLINE_S = 900.0
 """Seconds of tracking after which jobs still open are left unfinished (reported as such)."""
-FILE_SAMPLE = 200
-"""Files fetched again to learn what one download costs (enough that a second of this
-machine's noise does not move the mean by much)."""
 GET_SAMPLE = 100
 """Status GETs made one at a time after the run to learn what one costs (the baseline)."""
 PROBE_S = 0.010
@@ -104,9 +102,9 @@ class Run:
     """CPU seconds per second with the Studio open and no jobs."""
     changes: int = 0
     files: int = 0
-    """Files the Studio downloaded while tracking."""
+    """Downloads (a job's files) the Studio finished while tracking."""
     file_cpu: float = 0.0
-    """CPU seconds one file's download takes (the mean of a sample fetched again afterwards)."""
+    """CPU seconds one download took, on average, measured as they ran (`metered.Meter`)."""
     get_cpu: float = 0.0
     """CPU seconds one status GET takes, the ideal loop's unit, measured in the same run: CPU
     figures of runs on machines (or moments) of different speed compare through it."""
@@ -181,6 +179,7 @@ async def scenario(sc: Scenario, n: int, box: Any, webhooks: bool, speed: float)
 
     with tempfile.TemporaryDirectory(prefix="nbmedia-tracking-") as root:
         studio = nm.AsyncStudio(root, sandbox=box, **kwargs)
+        files = _meter_downloads(studio)
         probe = asyncio.get_running_loop().create_task(run.probe())
         stop = threading.Event()
         threading.Thread(target=run.watch, args=(stop,), daemon=True).start()
@@ -205,14 +204,17 @@ async def scenario(sc: Scenario, n: int, box: Any, webhooks: bool, speed: float)
             unsent = n - batch.sent - len(batch.errors)
             run.submit_s = time.perf_counter() - t
             run.phase, t, cpu, calls0 = "tracking", time.perf_counter(), time.process_time(), calls
+            files.on = True
             while len(finished) < len(jobs) and time.perf_counter() - t < DEADLINE_S:
                 await asyncio.sleep(0.1)
             run.cpu, run.changes = time.process_time() - cpu, calls - calls0
+            files.on = False
+            run.files = files.runs
+            run.file_cpu = files.cpu / files.runs if files.runs else 0.0
             run.track_s = time.perf_counter() - t
             # counted before the baselines below add their own requests
             _count(run, sc, [j for j in jobs if j.provider == sc.provider and j.id], seen, box)
-            run.phase = "measuring downloads"
-            await _file_cost(run, studio, sc, jobs)
+            run.phase = "measuring a GET"
             await _get_cost(run, studio, sc, jobs)
         finally:
             stop.set()
@@ -251,36 +253,15 @@ def _count(run: Run, sc: Scenario, jobs: list[Any], seen: dict[str, float], box:
             run.latencies.append(seen[job.local_id] - made["ended_at"])
 
 
-async def _file_cost(run: Run, studio: Any, sc: Scenario, jobs: list[Any]) -> None:
-    """How much of the tracking CPU went to fetching files: the engine's download path (a
-    temporary file, the disk asked first, the transfer, the check of its first bytes, the
-    rename) fetches a sample of the jobs' files again, alone, into a folder of its own, and
-    its mean CPU per file counts for every file."""
-    import copy
-    import dataclasses
-
-    from nbmedia.engine.downloads import Downloads
-
-    def fetched(out: Any) -> bool:
-        return bool(out.path and out.url)
-
-    mine = [j for j in jobs if j.provider == sc.provider and any(map(fetched, j.outputs))]
-    run.files = sum(fetched(o) for j in mine for o in j.outputs)
-    sample = random.Random(0).sample(mine, min(FILE_SAMPLE, len(mine)))
-    if not sample:
-        return
-    api = studio.provider(sc.provider).api
-    again = []
-    for job in sample:
-        job = copy.copy(job)
-        job.outputs = [dataclasses.replace(o, path=None) for o in job.outputs if fetched(o)]
-        again.append(job)
-    with tempfile.TemporaryDirectory(prefix="nbmedia-files-") as tmp:
-        media = Downloads(Path(tmp))
-        cpu = time.process_time()
-        for job in again:
-            await media.fetch(job, api)
-        run.file_cpu = (time.process_time() - cpu) / sum(len(j.outputs) for j in again)
+def _meter_downloads(studio: Any) -> Meter:
+    """The CPU the Studio's downloads take, slice by slice as they run (off until the
+    tracking starts): the files' share of the tracking CPU, which is not status work."""
+    meter = Meter()
+    meter.on = False
+    downloads = studio.engine.downloads
+    fetch = downloads.fetch
+    downloads.fetch = lambda *args, **kwargs: meter.wrap(fetch(*args, **kwargs))
+    return meter
 
 
 async def _get_cost(run: Run, studio: Any, sc: Scenario, jobs: list[Any]) -> None:
