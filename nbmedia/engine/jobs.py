@@ -602,27 +602,28 @@ class Engine:
                 self._absorb(entry.job, shadow)
 
         failed = await provider.refresh_many(shadows, ended)
-        kept = [i for i, s in enumerate(shadows) if id(s) not in told]
-        entries = [entries[i] for i in kept]
-        shadows = [shadows[i] for i in kept]
-        for start in range(0, len(entries), C.ABSORB_SLICE):
+        # nothing new read for most (the provider applied no answer, the copy is the job):
+        # only their schedules move, in one pass; the rest are taken in slices
+        tracked, step, following = self.tracker.entry, self.tracker.succeeded_step, Phase.FOLLOWING
+        news: list[tuple[Entry, Job]] = []
+        for entry, shadow in zip(entries, shadows, strict=True):
+            job = entry.job
+            if id(shadow) in told or tracked(job) is not entry or entry.phase != following:
+                continue  # settled meanwhile (a webhook, another step), or already taken
+            if shadow.raw is job.raw and not job.note and shadow.local_id not in failed:
+                step(entry)
+            else:
+                news.append((entry, shadow))
+        for start in range(0, len(news), C.ABSORB_SLICE):
             if start:
                 await asyncio.sleep(0)
             with self.ledger.batch():
-                for entry, shadow in zip(
-                    entries[start : start + C.ABSORB_SLICE],
-                    shadows[start : start + C.ABSORB_SLICE],
-                    strict=True,
-                ):
-                    if self.tracker.entry(entry.job) is not entry or entry.phase != Phase.FOLLOWING:
-                        continue  # settled meanwhile (a webhook, another step)
+                for entry, shadow in news[start : start + C.ABSORB_SLICE]:
+                    if tracked(entry.job) is not entry or entry.phase != following:
+                        continue  # settled while the loop was free
                     exc = failed.get(shadow.local_id)
                     if exc is not None:
                         self.poll_failed(provider_name, [entry], exc)
-                    elif shadow.raw is entry.job.raw and not entry.job.note:
-                        # nothing new was read (the provider applied no answer): the copy is
-                        # the job, only its schedule moves (a sweep reads hundreds of these)
-                        self.tracker.succeeded_step(entry)
                     else:
                         self._absorb(entry.job, shadow)
 
@@ -983,12 +984,16 @@ def _copy(job: Job) -> Job:
     """A private copy for a provider to fill; nobody listens to it. Made field by field
     without `dataclasses.replace` (which re-runs `__init__`): a sweep copies every open job."""
     copy = object.__new__(Job)
-    copy.__dict__.update(job.__dict__)
-    copy.outputs = list(job.outputs)
-    copy._listeners = []
-    copy._tickers = []
-    copy._hooks = None
+    state = copy.__dict__
+    state.update(job.__dict__)
+    state["outputs"] = list(job.outputs)
+    state["_listeners"] = state["_tickers"] = _NOBODY  # nobody listens: nothing allocated
+    state["_hooks"] = None
     return copy
+
+
+_NOBODY = ()
+"""The listeners of every private copy: none, and none can be added (a copy is not shown)."""
 
 
 def _maybe_made(exc: Exception, what: str) -> str | None:

@@ -19,13 +19,16 @@ Sample = tuple[dt.datetime, float]
 """An earlier reading of a job's progress: when, and how far."""
 
 
-def expected_end(job: Job, now: dt.datetime, before: Sample | None = None) -> dt.datetime | None:
+def expected_end(
+    job: Job, now: dt.datetime | None = None, before: Sample | None = None
+) -> dt.datetime | None:
     """The provider's estimate, else where the progress since `before` points, else None."""
     if job.eta is not None:
         return job.eta
     progress = job.progress
     if job.status is not JobStatus.RUNNING or progress is None or before is None:
         return None
+    now = now or dt.datetime.now(dt.timezone.utc)
     then, earlier = before
     span = (now - then).total_seconds()
     if span <= 0 or progress <= earlier or progress >= 1.0:
@@ -43,10 +46,12 @@ def next_interval(
     now: dt.datetime | None = None,
     before: Sample | None = None,
 ) -> float:
-    """Seconds until the next check of `job`, given the previous `interval` and reading."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    """Seconds until the next check of `job`, given the previous `interval` and reading
+    (the clock is read only when there is an end to aim at: a sweep reschedules hundreds)."""
     end = expected_end(job, now, before)
-    left = None if end is None else (end - now).total_seconds()
+    left = None
+    if end is not None:
+        left = (end - (now or dt.datetime.now(dt.timezone.utc))).total_seconds()
     if webhook:  # the webhook settles it; this is the net for one that never comes
         first = C.WEBHOOK_SAFETY + max(0.0, left or 0.0)
         return first if interval < C.WEBHOOK_SAFETY else min(C.WEBHOOK_SAFETY_MAX, interval * 2)

@@ -377,7 +377,7 @@ def test_a_turn_looks_only_at_changed_and_due_jobs_until_a_whole_pass() -> None:
     assert not sweeps and soonest == now + C.WHOLE_PASS and looked[-1] == 1000
 
     entries[7].next_at = now + 0.1  # a webhook said it changed: marked
-    object.__setattr__(entries[8], "next_at", now + 0.1)  # changed behind the tracker's back
+    entries[8].__dict__["_next_at"] = now + 0.1  # changed behind the tracker's back
     entries[9].next_at = now + 1.6  # due later: in the queue
     assert scan(now + 0.2) == ({"mercadream": [entries[7]]}, now + 1.6 - C.SWEEP_GATHER)
     assert looked[-1] == 2  # the marked ones only
@@ -393,7 +393,7 @@ def test_a_turn_looks_only_at_changed_and_due_jobs_until_a_whole_pass() -> None:
     assert scan(now + 0.4)[0] == {"mercadream": [entries[10]]}  # it waited for the sweep
     assert looked[-1] == 2  # the swept one and the held one
 
-    object.__setattr__(entries[10], "next_at", now + 60)
+    entries[10].__dict__["_next_at"] = now + 60  # unmarked
     tracker._next_sweep["mercadream"] = now + 1.0
     sweeps, _ = scan(now + 1.2)
     assert sweeps == {"mercadream": [entries[9]]} and looked[-1] == 1  # due by the queue
