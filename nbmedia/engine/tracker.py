@@ -77,8 +77,8 @@ def _marking(name: str) -> property:
         state = self.__dict__
         state[slot] = value
         marks = state.get("marks")
-        if marks is not None:
-            marks.add(self)
+        if marks is not None and not (value is True and slot == "_busy"):
+            marks.add(self)  # a job becoming busy is not looked at: nothing to note
 
     return property(operator.attrgetter(slot), noted)
 
@@ -426,11 +426,26 @@ class Tracker:
             self._sweep_ended(provider, entries)
 
     def _sweep_ended(self, provider: str, entries: list[Entry]) -> None:
-        """The provider's sweep of `entries` is over: they, and its jobs that fell due while
-        it was in flight, are looked at again at the next turn."""
+        """The provider's sweep of `entries` is over: they go back into the queue at the time
+        their state now says, where the next turn's look would put them (a sweep of hundreds
+        must not cost hundreds of looks more); the jobs that fell due while it was in flight
+        are looked at next turn."""
         self._polling.discard(provider)
+        # what changed while they were busy (the sweep's own answers, a webhook) is in their
+        # state now, which the queue reads below: those marks are spent
+        self._marked.difference_update(entries)
+        gate = self._gate(provider)
+        later = []
         for e in entries:
-            e.busy = False
+            e.__dict__["_busy"] = False  # not marked: queued below
+            if self._entries.get(e.job.local_id) is not e:
+                continue
+            e.token += 1
+            at = e.next_at
+            if gate is not None and gate >= 0.0 and e.phase == Phase.FOLLOWING and e.owned:
+                at = max(at - C.SWEEP_GATHER, gate)
+            later.append((at, next(self._order), e.token, e))
+        self._requeue(later)
         self._marked.update(self._held.pop(provider, ()))
         self._poke()
 

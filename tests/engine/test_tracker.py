@@ -385,13 +385,15 @@ def test_a_turn_looks_only_at_changed_and_due_jobs_until_a_whole_pass() -> None:
     tracker._polling.add("mercadream")
     tracker._next_sweep["mercadream"] = now + 0.3
     entries[10].next_at = now + 0.25  # falls due while the sweep is in flight: held
-    assert scan(now + 0.3)[0] == {} and looked[-1] == 2  # the busy one, the held one
+    assert scan(now + 0.3)[0] == {} and looked[-1] == 1  # the held one: busy is no change
     assert scan(now + 0.35)[0] == {} and looked[-1] == 0
 
     entries[7].next_at = now + 60  # its sweep answered
     tracker._sweep_ended("mercadream", [entries[7]])
     assert scan(now + 0.4)[0] == {"mercadream": [entries[10]]}  # it waited for the sweep
-    assert looked[-1] == 2  # the swept one and the held one
+    assert looked[-1] == 1  # the held one; the swept one went straight back into the queue
+    queued = [at for at, _, token, e in tracker._queue if e is entries[7] and token == e.token]
+    assert queued == [now + 60 - C.SWEEP_GATHER]
 
     entries[10].__dict__["_next_at"] = now + 60  # unmarked
     tracker._next_sweep["mercadream"] = now + 1.0
