@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -303,10 +304,9 @@ def test_import_is_cheap() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
-@pytest.mark.skipif(not hasattr(__import__("os"), "getpriority"), reason="no process priorities")
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="no process priorities")
 def test_ffmpeg_renders_below_the_sandboxs_own_priority(monkeypatch) -> None:
     """A render yields the CPU to the API's answers (and to a kernel on the same cores)."""
-    import os
     import threading
 
     from nbmedia.sandbox.services.media import _ffmpeg
