@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 
 from .. import constants as C
-from ..models import Job, JobStatus
+from ..models import Job, JobStatus, utcnow
 
 Sample = tuple[dt.datetime, float]
 """An earlier reading of a job's progress: when, and how far."""
@@ -28,7 +28,7 @@ def expected_end(
     progress = job.progress
     if job.status is not JobStatus.RUNNING or progress is None or before is None:
         return None
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or utcnow()
     then, earlier = before
     span = (now - then).total_seconds()
     if span <= 0 or progress <= earlier or progress >= 1.0:
@@ -51,7 +51,7 @@ def next_interval(
     end = expected_end(job, now, before)
     left = None
     if end is not None:
-        left = (end - (now or dt.datetime.now(dt.timezone.utc))).total_seconds()
+        left = (end - (now or utcnow())).total_seconds()
     if webhook:  # the webhook settles it; this is the net for one that never comes
         first = C.WEBHOOK_SAFETY + max(0.0, left or 0.0)
         return first if interval < C.WEBHOOK_SAFETY else min(C.WEBHOOK_SAFETY_MAX, interval * 2)

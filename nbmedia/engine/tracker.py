@@ -353,7 +353,7 @@ class Tracker:
                     if now >= gate and at <= now + C.SWEEP_GATHER:
                         sweeps.setdefault(provider, []).append(e)
                         continue
-                    at = max(at - C.SWEEP_GATHER, gate)
+                    at = _gathered_at(at, gate)
                 elif at <= now:
                     sweeps.setdefault(provider, []).append(e)
                     continue
@@ -431,21 +431,21 @@ class Tracker:
         must not cost hundreds of looks more); the jobs that fell due while it was in flight
         are looked at next turn."""
         self._polling.discard(provider)
-        # what changed while they were busy (the sweep's own answers, a webhook) is in their
-        # state now, which the queue reads below: those marks are spent
-        self._marked.difference_update(entries)
         gate = self._gate(provider)
         later = []
         for e in entries:
-            e.__dict__["_busy"] = False  # not marked: queued below
+            e.busy = False
             if self._entries.get(e.job.local_id) is not e:
                 continue
             e.token += 1
             at = e.next_at
             if gate is not None and gate >= 0.0 and e.phase == Phase.FOLLOWING and e.owned:
-                at = max(at - C.SWEEP_GATHER, gate)
+                at = _gathered_at(at, gate)
             later.append((at, next(self._order), e.token, e))
         self._requeue(later)
+        # what changed while they were busy (the sweep's own answers, a webhook) is in the
+        # state the queue read above: their marks are spent
+        self._marked.difference_update(entries)
         self._marked.update(self._held.pop(provider, ()))
         self._poke()
 
@@ -466,6 +466,12 @@ class Tracker:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
             self._task = None
+
+
+def _gathered_at(at: float, gate: float) -> float:
+    """When a followed job of a provider with a list, due at `at`, is taken by a sweep: the
+    first one that may start (`gate`) and gathers it (SWEEP_GATHER ahead of its time)."""
+    return max(at - C.SWEEP_GATHER, gate)
 
 
 def _retry_after(exc: BaseException) -> bool:
