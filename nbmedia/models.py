@@ -237,6 +237,23 @@ class Job:
         return f"<Job {self.provider}/{self.kind} {self.id} {self.status.value}{prog}{where}{err}>"
 
 
+def private_copy(job: Job) -> Job:
+    """A private copy of `job` for a provider to fill with an answer; nobody listens to it
+    (the engine merges what changed into the job everyone holds). Made field by field, not
+    with `dataclasses.replace` (which re-runs `__init__`): a sweep copies every job it reads."""
+    copy = object.__new__(Job)
+    state = copy.__dict__
+    state.update(job.__dict__)
+    state["outputs"] = list(job.outputs)
+    state["_listeners"] = state["_tickers"] = _NOBODY  # nobody listens: nothing allocated
+    state["_hooks"] = None
+    return copy
+
+
+_NOBODY = ()
+"""The listeners of every private copy: none, and none can be added (a copy is not shown)."""
+
+
 def _call(callbacks: list[Callable[[Job], None]], job: Job) -> None:
     for cb in list(callbacks):
         try:

@@ -34,7 +34,7 @@ from ..errors import (
     ValidationError,
 )
 from ..http import backoff
-from ..models import Job, JobHooks, JobStatus, utcnow
+from ..models import Job, JobHooks, JobStatus, private_copy, utcnow
 from ..providers.base import Capability, Provider
 from ..validation import RequestModel
 from .downloads import Downloads
@@ -214,7 +214,7 @@ class Engine:
         self._recorded_sending(job, request)
         provider = self._provider(job.provider)
         while True:
-            shadow = _copy(job)
+            shadow = private_copy(job)
             try:
                 await provider.submit(shadow, request)
             except Exception as exc:
@@ -266,7 +266,7 @@ class Engine:
                 if provider.has(Capability.IDEMPOTENT_CREATE):  # a batch takes no key
                     self.ledger.set_extra(job.local_id, sent_alone=False)
             self.ledger.acquire([j.local_id for j in jobs], self.owner, time.time(), C.LEASE_TTL)
-        shadows = [_copy(job) for job in jobs]
+        shadows = [private_copy(job) for job in jobs]
         try:
             await provider.submit_batch(shadows, requests)
         except Exception as exc:
@@ -318,7 +318,7 @@ class Engine:
             return None
         for attempt in range(C.MAX_RETRIES):
             await asyncio.sleep(backoff(attempt))
-            shadow = _copy(job)
+            shadow = private_copy(job)
             try:
                 await provider.submit(shadow, request)
             except NbmediaError as again:
@@ -394,7 +394,7 @@ class Engine:
                 entry.next_at = time.monotonic() + C.POLL_FIRST
                 return
             claimed = self.ledger.claimed_ids(job.provider)
-            shadow = _copy(job)
+            shadow = private_copy(job)
             found = await provider.find_created(shadow, claimed)
             entry.searches += 1  # only a list that answered counts (a failed call proves nothing)
             if (
@@ -451,7 +451,7 @@ class Engine:
         if request is None or age > C.REPLAY_WINDOW or entry.replays >= C.REPLAY_TRIES:
             entry.replays = None
             return False
-        shadow = _copy(job)
+        shadow = private_copy(job)
         try:
             await provider.submit(shadow, request)
         except NbmediaError as exc:
@@ -589,43 +589,46 @@ class Engine:
         a job that could not be read backs off alone. The answers are taken in slices, the
         loop free in between (a thousand answers must not stall the kernel)."""
         provider = self._provider(provider_name)
-        shadows = [_copy(e.job) for e in entries]
-        by_shadow = {id(s): e for s, e in zip(shadows, entries, strict=True)}
-        told: set[int] = set()
+        told: set[str] = set()
 
-        def ended(shadow: Job) -> None:  # an ended job is taken at once, not after the sweep
-            entry = by_shadow.get(id(shadow))
-            if entry is None or id(shadow) in told:
-                return
-            told.add(id(shadow))
-            if self.tracker.entry(entry.job) is entry and entry.phase == Phase.FOLLOWING:
-                self._absorb(entry.job, shadow)
+        def ended(copy: Job) -> None:  # an ended job is taken at once, not after the sweep
+            entry = self.tracker.entry(copy)
+            if entry is None or not entry.busy or copy.local_id in told:
+                return  # not one of this sweep's (the tracker holds its jobs busy meanwhile)
+            told.add(copy.local_id)
+            if entry.phase == Phase.FOLLOWING:
+                self._absorb(entry.job, copy)
 
-        failed = await provider.refresh_many(shadows, ended)
-        # nothing new read for most (the provider applied no answer, the copy is the job):
-        # only their schedules move, in one pass; the rest are taken in slices
-        tracked, step, following = self.tracker.entry, self.tracker.succeeded_step, Phase.FOLLOWING
-        news: list[tuple[Entry, Job]] = []
-        for entry, shadow in zip(entries, shadows, strict=True):
+        swept = await provider.sweep([e.job for e in entries], ended)
+        # nothing read for most (the provider made no copy): only their schedules move, in
+        # one pass; the rest are taken in slices
+        answer, failed = swept.answer, swept.failed
+        tracked, following = self.tracker.entry, Phase.FOLLOWING
+        news: list[tuple[Entry, Job | None]] = []
+        quiet: list[Entry] = []
+        for entry in entries:
             job = entry.job
-            if id(shadow) in told or tracked(job) is not entry or entry.phase != following:
+            if tracked(job) is not entry or entry.phase != following or job.local_id in told:
                 continue  # settled meanwhile (a webhook, another step), or already taken
-            if shadow.raw is job.raw and not job.note and shadow.local_id not in failed:
-                step(entry)
+            copy = answer(job)
+            if copy is None and not job.note and job.local_id not in failed:
+                quiet.append(entry)
             else:
-                news.append((entry, shadow))
+                news.append((entry, copy))
+        self.tracker.swept_unchanged(quiet, listed=self.listed(provider_name))
         for start in range(0, len(news), C.ABSORB_SLICE):
             if start:
                 await asyncio.sleep(0)
             with self.ledger.batch():
-                for entry, shadow in news[start : start + C.ABSORB_SLICE]:
-                    if tracked(entry.job) is not entry or entry.phase != following:
+                for entry, copy in news[start : start + C.ABSORB_SLICE]:
+                    job = entry.job
+                    if tracked(job) is not entry or entry.phase != following:
                         continue  # settled while the loop was free
-                    exc = failed.get(shadow.local_id)
+                    exc = failed.get(job.local_id)
                     if exc is not None:
                         self.poll_failed(provider_name, [entry], exc)
-                    else:
-                        self._absorb(entry.job, shadow)
+                    else:  # no copy: a job whose note the sweep's reading clears
+                        self._absorb(job, copy or private_copy(job))
 
     def poll_failed(self, provider: str, entries: list[Entry], exc: BaseException) -> None:
         """A status check failed: the whole provider waits out a 429; an unknown status or a
@@ -724,7 +727,7 @@ class Engine:
 
     async def _fetch(self, job: Job, provider: Provider, *, overwrite: bool = False) -> None:
         # the paths land on a copy first: the job shows a file only once the ledger has it
-        shadow = _copy(job)
+        shadow = private_copy(job)
         shadow.outputs = [dataclasses.replace(o) for o in job.outputs]
         try:
             # only a job that can be regenerated shares its provider id with another row
@@ -735,7 +738,7 @@ class Engine:
                 out.path = saved.path
 
     async def _fresh_links(self, job: Job, provider: Provider) -> None:
-        shadow = _copy(job)
+        shadow = private_copy(job)
         await provider.refresh(shadow)
         fresh = {(o.role, o.kind): o for o in shadow.outputs}
         for out in job.outputs:
@@ -797,7 +800,7 @@ class Engine:
         except Exception as exc:
             await self._unanswered(new, exc)
             return new
-        shadow = _copy(new)
+        shadow = private_copy(new)
         shadow.outputs = []
         provider.apply(shadow, payload)
         self._absorb(new, shadow)
@@ -932,7 +935,7 @@ class Engine:
         job = entry.job
         if entry.phase != Phase.FOLLOWING or job.done:
             return job
-        shadow = _copy(job)
+        shadow = private_copy(job)
         if provider.apply_event(shadow, event) is None:
             status = event.get("status")
             known = isinstance(status, str) and status in provider.statuses
@@ -978,22 +981,6 @@ def _merge(src: Job, dst: Job) -> None:
     """Copies the provider-side state of `src` onto `dst` (the job everyone holds)."""
     for name in SHARED_FIELDS:
         setattr(dst, name, getattr(src, name))
-
-
-def _copy(job: Job) -> Job:
-    """A private copy for a provider to fill; nobody listens to it. Made field by field
-    without `dataclasses.replace` (which re-runs `__init__`): a sweep copies every open job."""
-    copy = object.__new__(Job)
-    state = copy.__dict__
-    state.update(job.__dict__)
-    state["outputs"] = list(job.outputs)
-    state["_listeners"] = state["_tickers"] = _NOBODY  # nobody listens: nothing allocated
-    state["_hooks"] = None
-    return copy
-
-
-_NOBODY = ()
-"""The listeners of every private copy: none, and none can be added (a copy is not shown)."""
 
 
 def _maybe_made(exc: Exception, what: str) -> str | None:

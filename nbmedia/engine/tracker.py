@@ -66,6 +66,8 @@ class Entry:
     token: int = field(default=0, repr=False)
     """Counts the tracker's looks at it: a place in the tracker's queue made at another count
     is stale."""
+    riding: bool = field(default=False, repr=False)
+    """It rides every sweep of its provider (the tracker's riders), out of the queue."""
 
 
 def _marking(name: str) -> property:
@@ -116,6 +118,10 @@ class Tracker:
         self._held: dict[str, list[Entry]] = {}
         """provider → jobs that fell due while its sweep was in flight (looked at again when
         it ends)."""
+        self._riders: dict[str, dict[Entry, None]] = {}
+        """provider → jobs its every sweep reads (a list; no estimate, no webhook, no failure):
+        taken whole when the sweep may start and put back whole when it ends, not looked at
+        one by one (a thousand open jobs must not cost a thousand looks a second)."""
         self._whole = True
         """The next turn passes over every open job (the first one)."""
         self._next_whole = 0.0
@@ -215,6 +221,14 @@ class Tracker:
         elif grow:
             entry.interval = min(C.POLL_MAX, entry.interval * C.POLL_FACTOR)
         entry.next_at = time.monotonic() + entry.interval
+
+    def swept_unchanged(self, entries: list[Entry], *, listed: bool) -> None:
+        """A sweep read nothing new for `entries`: the step each one's schedule asks for,
+        none for a job that rides every sweep of a list (its schedule would not move)."""
+        step = self.succeeded_step
+        for entry in entries:
+            if not (listed and _rides(entry)):
+                step(entry)
 
     def failed_step(self, entry: Entry, exc: BaseException) -> float:
         """A step failed: back off (growing to minutes); returns the delay chosen."""
@@ -321,6 +335,7 @@ class Tracker:
             self._next_whole = now + C.WHOLE_PASS
             self._queue.clear()
             self._held.clear()
+            self._unride()
             candidates: Iterable[Entry] = list(entries.values())
         else:
             found = [e for e in self._marked if entries.get(e.job.local_id) is e]
@@ -338,6 +353,9 @@ class Tracker:
         later: list[tuple[float, int, int, Entry]] = []
         for e in candidates:
             e.token += 1  # its older places in the queue are stale
+            if e.riding:  # its schedule changed: looked at alone from now on
+                e.riding = False
+                self._riders[e.job.provider].pop(e, None)
             if e.busy:
                 continue  # marked again when its step ends
             at = e.next_at
@@ -363,8 +381,29 @@ class Tracker:
             later.append((at, next(self._order), e.token, e))
         self._requeue(later)
         soonest = self._queue[0][0] if self._queue else math.inf
+        for provider, riders in self._riders.items():
+            if not riders:
+                continue
+            gate = gates[provider] if provider in gates else self._gate(provider)
+            if gate is None:
+                continue  # its sweep in flight: the riders wait for the next one
+            if now < gate:
+                soonest = min(soonest, gate)
+                continue
+            for e in riders:
+                e.riding = False
+            riding = [e for e in riders if entries.get(e.job.local_id) is e]  # not ended since
+            riders.clear()
+            if riding:
+                sweeps.setdefault(provider, []).extend(riding)
         return steps, unowned, sweeps, min(soonest, self._next_whole, self._next_tick,
                                            self._next_beat)  # fmt: skip
+
+    def _unride(self) -> None:
+        for riders in self._riders.values():
+            for e in riders:
+                e.riding = False
+            riders.clear()
 
     def _requeue(self, later: list[tuple[float, int, int, Entry]]) -> None:
         """Puts the jobs looked at and not due into the queue; drops stale places from its
@@ -432,6 +471,8 @@ class Tracker:
         are looked at next turn."""
         self._polling.discard(provider)
         gate = self._gate(provider)
+        listed = gate is not None and gate >= 0.0
+        riders = self._riders.setdefault(provider, {})
         later = []
         for e in entries:
             e.busy = False
@@ -439,8 +480,12 @@ class Tracker:
                 continue
             e.token += 1
             at = e.next_at
-            if gate is not None and gate >= 0.0 and e.phase == Phase.FOLLOWING and e.owned:
-                at = _gathered_at(at, gate)
+            if listed and e.phase == Phase.FOLLOWING and e.owned:
+                if _rides(e):
+                    e.riding = True
+                    riders[e] = None
+                    continue
+                at = _gathered_at(at, gate)  # type: ignore[arg-type]
             later.append((at, next(self._order), e.token, e))
         self._requeue(later)
         # what changed while they were busy (the sweep's own answers, a webhook) is in the
@@ -472,6 +517,17 @@ def _gathered_at(at: float, gate: float) -> float:
     """When a followed job of a provider with a list, due at `at`, is taken by a sweep: the
     first one that may start (`gate`) and gathers it (SWEEP_GATHER ahead of its time)."""
     return max(at - C.SWEEP_GATHER, gate)
+
+
+def _rides(e: Entry) -> bool:
+    """Its schedule is its provider's sweep period, whatever the sweep reads: it rides them."""
+    return (
+        e.interval == C.SWEEP_PERIOD
+        and not e.failures
+        and not e.webhook
+        and e.job.eta is None
+        and not e.job.progress
+    )
 
 
 def _retry_after(exc: BaseException) -> bool:

@@ -16,7 +16,7 @@ import httpx
 from .. import constants as C
 from ..errors import NbmediaError, UnknownStatus, WebhookError
 from ..http import ApiClient, ParsedError, Secret, default_error_parser
-from ..models import EXT_BY_MIME, MIME_BY_EXT, Job, JobStatus, Output
+from ..models import EXT_BY_MIME, MIME_BY_EXT, Job, JobStatus, Output, private_copy
 from ..validation import RequestModel, build
 
 
@@ -24,7 +24,7 @@ class Capability(str, Enum):
     """What a provider's API offers beyond submit and refresh; declared on its class."""
 
     LIST_REFRESH = "list_refresh"
-    """Open jobs can be refreshed through a list endpoint (`refresh_many` in few calls)."""
+    """Open jobs can be refreshed through a list endpoint (`sweep` in few calls)."""
     ESTIMATE = "estimate"
     """A cost estimate before anything is spent (`estimate`, `describe_estimate`)."""
     PATCH = "patch"
@@ -85,6 +85,45 @@ def check_fresh(provider: str, sent: float | None, now: float | None = None) -> 
             f"{provider}: the webhook is stale (stamped {abs(moment - sent):.0f} s from now, "
             f"more than {C.WEBHOOK_TOLERANCE:.0f} s): possible replay"
         )
+
+
+class Swept:
+    """What one sweep read: a private copy of each job it had an answer for, and the errors
+    of the jobs it could not read (by local id). The jobs swept are left as they are: the
+    engine alone writes job state, from these copies."""
+
+    def __init__(self) -> None:
+        self._copies: dict[int, Job] = {}
+        self.failed: dict[str, BaseException] = {}
+
+    def copy(self, job: Job) -> Job:
+        """The copy of `job` this sweep writes its answer into (made at its first answer)."""
+        copy = self._copies.get(id(job))
+        if copy is None:
+            copy = self._copies[id(job)] = private_copy(job)
+        return copy
+
+    def answer(self, job: Job) -> Job | None:
+        """The copy holding what was read for `job`; None when nothing was (or it failed)."""
+        return self._copies.get(id(job))
+
+    def current(self, job: Job) -> Job:
+        """`job` as this sweep has read it so far."""
+        return self._copies.get(id(job), job)
+
+    def fail(self, job: Job, exc: BaseException) -> None:
+        self._copies.pop(id(job), None)
+        self.failed[job.local_id] = exc
+
+    def update(self, other: Swept) -> Swept:
+        """Takes in what another sweep of other jobs read (a provider's GETs after its list)."""
+        self._copies.update(other._copies)
+        self.failed.update(other.failed)
+        return self
+
+
+_UNSHARED = frozenset({"_listeners", "_tickers", "_hooks"})
+"""What a job's private copy does not carry back: who listens to the job."""
 
 
 class Provider(ABC):
@@ -185,28 +224,40 @@ class Provider(ABC):
     async def refresh(self, job: Job) -> Job:
         """Reads the job's current state into `job`."""
 
-    async def refresh_many(
-        self, jobs: list[Job], ended: Callable[[Job], None] | None = None
-    ) -> dict[str, BaseException]:
-        """Refreshes several jobs in place (a sweep); providers with a list endpoint do it in
-        few calls. Returns the errors of the jobs that could not be read, by local id; an error
-        that concerns them all (a list call refused) is raised. `ended(job)` is called as soon
-        as a job is read as ended, before the rest of the sweep is done (its listeners learn it
-        sooner). The API client's pacer keeps the reads within the plan."""
+    async def sweep(self, jobs: list[Job], ended: Callable[[Job], None] | None = None) -> Swept:
+        """Reads several jobs (a sweep) and leaves them as they are: each answer goes into a
+        private copy (`Swept.copy`), made only for the jobs something was read for, so a
+        sweep of a thousand jobs with ten answers makes ten copies. Providers with a list
+        endpoint read in few calls. The errors of the jobs that could not be read are kept by
+        local id; an error that concerns them all (a list call refused) is raised. `ended(copy)`
+        is called as soon as a job is read as ended, before the rest of the sweep is done (its
+        listeners learn it sooner). The API client's pacer keeps the reads within the plan."""
+        swept = Swept()
 
         async def one(job: Job) -> None:
-            await self.refresh(job)
-            if ended is not None and job.done:
-                ended(job)
+            copy = swept.copy(job)
+            await self.refresh(copy)
+            if ended is not None and copy.done:
+                ended(copy)
 
         results = await asyncio.gather(*(one(j) for j in jobs), return_exceptions=True)
-        failed: dict[str, BaseException] = {}
         for job, result in zip(jobs, results, strict=True):
             if isinstance(result, BaseException):
                 if isinstance(result, asyncio.CancelledError):
                     raise result
-                failed[job.local_id] = result
-        return failed
+                swept.fail(job, result)
+        return swept
+
+    async def refresh_many(self, jobs: list[Job]) -> dict[str, BaseException]:
+        """`sweep`, with each answer written into its job; returns the errors by local id."""
+        swept = await self.sweep(jobs)
+        for job in jobs:
+            copy = swept.answer(job)
+            if copy is not None:
+                for name, value in copy.__dict__.items():
+                    if name not in _UNSHARED:
+                        setattr(job, name, value)
+        return swept.failed
 
     async def list_jobs(self, **filters: Any) -> list[dict[str, Any]]:
         """The provider's own list of jobs (raw payloads)."""

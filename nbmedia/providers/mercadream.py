@@ -32,7 +32,7 @@ from .answers import (
     read_rows,
     since,
 )
-from .base import Capability, Provider, check_fresh, guess_mime, parse_time
+from .base import Capability, Provider, Swept, check_fresh, guess_mime, parse_time
 
 Format = Literal["mp3", "wav", "flac"]
 AUDIO_MIME = {"mp3": "audio/mpeg", "wav": "audio/wav", "flac": "audio/flac"}
@@ -187,17 +187,16 @@ class MercaDream(Provider):
         r = await self.api.request("GET", self._path(f"/v2/jobs/{job.id}"))
         return self.apply(job, read(self.api, r, require={"status": str}))
 
-    async def refresh_many(
-        self, jobs: list[Job], ended: Callable[[Job], None] | None = None
-    ) -> dict[str, BaseException]:
-        """A sweep: pages of /v2/jobs (newest first, 100 a page) aimed with the `before` cursor
-        at every hundredth job asked for, all at once (the pacer keeps them few in flight), so
-        no page reads newer jobs that were not asked for; a page answers every asked job
-        created within its span. Jobs between the spans (other jobs of the account came in
-        between) are aimed at again; a job inside a span that the page does not show, or
-        beyond the pages one sweep reads, is read with its own GET."""
+    async def sweep(self, jobs: list[Job], ended: Callable[[Job], None] | None = None) -> Swept:
+        """Pages of /v2/jobs (newest first, 100 a page) aimed with the `before` cursor at every
+        hundredth job asked for, all at once (the pacer keeps them few in flight), so no page
+        reads newer jobs that were not asked for; a page answers every asked job created
+        within its span. Jobs between the spans (other jobs of the account came in between)
+        are aimed at again; a job inside a span that the page does not show, or beyond the
+        pages one sweep reads, is read with its own GET."""
         if len(jobs) <= 1:
-            return await super().refresh_many(jobs, ended)
+            return await super().sweep(jobs, ended)
+        swept = Swept()
         pending = sorted((j for j in jobs if j.id), key=lambda j: aware(j.created_at), reverse=True)
         unlisted: list[Job] = []
         pages = 0
@@ -205,7 +204,7 @@ class MercaDream(Provider):
             heads = pending[::LIST_PAGE][: C.SWEEP_PAGES - pages]
             pages += len(heads)
             answers = await asyncio.gather(
-                *(self._aimed_page(head, pending, ended) for head in heads)
+                *(self._aimed_page(head, pending, swept, ended) for head in heads)
             )
             shown: dict[Any, dict[str, Any]] = {}
             spans = []  # (newest, oldest) creation time each page covers; None: to the first
@@ -216,17 +215,17 @@ class MercaDream(Provider):
             for job in pending:
                 row = shown.get(job.id)
                 if row is not None:
-                    if row != job.raw:  # a row as last read changes nothing
-                        self.apply(job, row)
+                    if row != swept.current(job).raw:  # a row as last read changes nothing
+                        self.apply(swept.copy(job), row)
                     continue
                 at = aware(job.created_at)
                 inside = any(at <= top and (end is None or at >= end) for top, end in spans)
                 (unlisted if inside else rest).append(job)
             pending = rest
-        return await super().refresh_many(unlisted + pending, ended)
+        return swept.update(await super().sweep(unlisted + pending, ended))
 
     async def _aimed_page(
-        self, head: Job, asked: list[Job], ended: Callable[[Job], None] | None
+        self, head: Job, asked: list[Job], swept: Swept, ended: Callable[[Job], None] | None
     ) -> tuple[list[dict[str, Any]], bool]:
         """One page aimed at `head`; an asked job it shows ended is told at once."""
         rows, more = await self.list_page(
@@ -235,8 +234,8 @@ class MercaDream(Provider):
         if ended is not None:
             done = {r.get("id"): r for r in rows if r.get("status") in ("completed", "failed")}
             for job in asked:
-                if job.id in done and not job.done:
-                    ended(self.apply(job, done[job.id]))
+                if job.id in done and not swept.current(job).done:
+                    ended(self.apply(swept.copy(job), done[job.id]))
         return rows, more
 
     async def list_jobs(self, **filters: Any) -> list[dict[str, Any]]:

@@ -40,7 +40,7 @@ from .answers import (
     read_rows,
     since,
 )
-from .base import Capability, Provider, guess_mime, parse_time
+from .base import Capability, Provider, Swept, guess_mime, parse_time
 from .inputs import data_uri, data_uri_mime, data_uri_size, existing_file, input_url
 
 MB = 1024 * 1024
@@ -416,15 +416,14 @@ class MeshAPI(Provider):
         self._synced[job.id] = time.monotonic()  # type: ignore[index]
         return self.apply(job, read(self.api, r, require={"status": str}))
 
-    async def refresh_many(
-        self, jobs: list[Job], ended: Callable[[Job], None] | None = None
-    ) -> dict[str, BaseException]:
-        """A sweep: the tasks created between the oldest and the newest asked for, 200 a page
-        by `offset`, filtered to the statuses that are news (`running` and the terminal ones:
-        a task the list does not show is still queued as far as Mesh knows); then a GET for
-        each task not synced live for LIVE_SYNC_EVERY seconds."""
+    async def sweep(self, jobs: list[Job], ended: Callable[[Job], None] | None = None) -> Swept:
+        """The tasks created between the oldest and the newest asked for, 200 a page by
+        `offset`, filtered to the statuses that are news (`running` and the terminal ones: a
+        task the list does not show is still queued as far as Mesh knows); then a GET for each
+        task not synced live for LIVE_SYNC_EVERY seconds."""
         if len(jobs) <= 1:
-            return await super().refresh_many(jobs, ended)
+            return await super().sweep(jobs, ended)
+        swept = Swept()
         wanted = {j.id: j for j in jobs if j.id}
         times = [aware(j.created_at) for j in wanted.values()]
         filters: dict[str, Any] = {
@@ -437,19 +436,18 @@ class MeshAPI(Provider):
             rows, more = await self.list_page(**filters, offset=page * FIND_PAGE)
             for row in rows:
                 job = wanted.pop(row.get("id"), None)  # type: ignore[arg-type]
-                if job is not None and row != job.raw:  # a row as last read changes nothing
-                    self.apply(job, row)
-                    if job.done:
-                        self._synced.pop(job.id, None)  # type: ignore[arg-type]
+                if job is None or row == job.raw:  # a row as last read changes nothing
+                    continue
+                if self.apply(swept.copy(job), row).done:
+                    self._synced.pop(job.id, None)  # type: ignore[arg-type]
             if not more or not rows or not wanted:
                 break
         now = time.monotonic()
-        stale = [
-            j for j in wanted.values() if now - self._synced.get(j.id, now) >= C.LIVE_SYNC_EVERY
-        ]
+        synced = self._synced
+        stale = [j for j in wanted.values() if now - synced.get(j.id, now) >= C.LIVE_SYNC_EVERY]
         for job in wanted.values():
-            self._synced.setdefault(job.id, now)  # type: ignore[arg-type]
-        return await super().refresh_many(stale, ended)
+            synced.setdefault(job.id, now)  # type: ignore[arg-type]
+        return swept.update(await super().sweep(stale, ended))
 
     async def list_jobs(self, **filters: Any) -> list[dict[str, Any]]:
         rows, _ = await self.list_page(**filters)

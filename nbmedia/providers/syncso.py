@@ -40,7 +40,7 @@ from ..models import Job, JobStatus, Output
 from ..validation import FieldRule, RequestModel, http_url, is_http_url
 from . import mediainfo
 from .answers import closest, eligible, malformed, matches, number, read, read_rows, same
-from .base import Capability, Provider, check_fresh, guess_mime, parse_time
+from .base import Capability, Provider, Swept, check_fresh, guess_mime, parse_time
 from .inputs import existing_file, input_url
 
 MODELS = ("lipsync-2", "lipsync-1.9.0-beta", "lipsync-2-pro", "react-1", "sync-3")
@@ -684,26 +684,26 @@ class SyncSo(Provider):
         r = await self.api.request("GET", f"/v2/generate/{job.id}")
         return self.apply(job, read(self.api, r, require={"status": str}))
 
-    async def refresh_many(
-        self, jobs: list[Job], ended: Callable[[Job], None] | None = None
-    ) -> dict[str, BaseException]:
-        """A sweep: one list call per IDS_PER_LIST open generations (`ids`); what it does not
-        show is read with a GET each (a server that ignores `ids` answers them all, which is
-        fine too)."""
+    async def sweep(self, jobs: list[Job], ended: Callable[[Job], None] | None = None) -> Swept:
+        """One list call per IDS_PER_LIST open generations (`ids`); what it does not show is
+        read with a GET each (a server that ignores `ids` answers them all, which is fine
+        too)."""
+        swept = Swept()
         rows = [j for j in jobs if j.id and ROW_MARK in j.id]
-        failed: dict[str, BaseException] = {}
         if rows:
+            copies = [swept.copy(j) for j in rows]
             try:
-                await self._refresh_rows(rows)
+                await self._refresh_rows(copies)
             except Exception as exc:  # noqa: BLE001 - the rows could not be read this sweep
-                failed.update({j.local_id: exc for j in rows})
-            else:
                 for job in rows:
-                    if ended is not None and job.done:
-                        ended(job)
+                    swept.fail(job, exc)
+            else:
+                for copy in copies:
+                    if ended is not None and copy.done:
+                        ended(copy)
             jobs = [j for j in jobs if not (j.id and ROW_MARK in j.id)]
         if len(jobs) <= 1:
-            return failed | await super().refresh_many(jobs, ended)
+            return swept.update(await super().sweep(jobs, ended))
         wanted = {j.id: j for j in jobs if j.id}
         ids = list(wanted)
         for start in range(0, len(ids), IDS_PER_LIST):
@@ -711,8 +711,8 @@ class SyncSo(Provider):
             for payload in await self._list([("ids", i) for i in chunk]):
                 job = wanted.pop(payload.get("id"), None)  # type: ignore[arg-type]
                 if job is not None:
-                    self.apply(job, payload)
-        return failed | await super().refresh_many(list(wanted.values()), ended)
+                    self.apply(swept.copy(job), payload)
+        return swept.update(await super().sweep(list(wanted.values()), ended))
 
     async def list_jobs(self, **filters: Any) -> list[dict[str, Any]]:
         status = filters.pop("status", None)

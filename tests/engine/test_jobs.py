@@ -19,6 +19,7 @@ import pytest
 import nbmedia as nm
 from nbmedia import constants as C
 from nbmedia.engine.ledger import Ledger, Phase
+from nbmedia.providers.base import Swept
 from nbmedia.sandbox import Sandbox
 from tests import mediacheck
 from tests.conftest import wait_until
@@ -368,7 +369,7 @@ def test_look_alike_creates_left_by_a_killed_studio_each_get_their_own_generatio
     the newer's generation, and the newer end `not_created`); the next Studio re-sends each
     with its own Idempotency-Key and body, so each row gets the generation its key made."""
     from bench.chaos import inputs_for
-    from nbmedia.engine.jobs import _copy
+    from nbmedia.models import private_copy
 
     media = inputs_for(tmp_path / "inputs")
     first = nm.Studio(root=tmp_path / "studio", sandbox=sandbox)
@@ -384,7 +385,7 @@ def test_look_alike_creates_left_by_a_killed_studio_each_get_their_own_generatio
             engine._recorded_sending(engine.adopt(job), request)
             await asyncio.sleep(0.01)
         job, request = rows[1]
-        shadow = _copy(job)
+        shadow = private_copy(job)
         await engine._provider("syncso").submit(shadow, request)  # its answer never recorded
         return shadow.id
 
@@ -601,20 +602,21 @@ def test_a_sweep_that_read_nothing_new_moves_only_the_schedule(
     heard: list[nm.Job] = []
     engine.listeners.append(heard.append)
 
-    async def as_last_read(jobs: list[nm.Job], ended: object = None) -> dict:
-        return {}  # every row was as last read
+    async def as_last_read(jobs: list[nm.Job], ended: object = None) -> Swept:
+        return Swept()  # every row was as last read: nothing copied
 
-    monkeypatch.setattr(provider, "refresh_many", as_last_read)
+    monkeypatch.setattr(provider, "sweep", as_last_read)
     entry.interval = 3.0
     engine.runner.run(engine.poll("meshapi", [entry]))
     assert absorbed == [] and heard == []
     assert entry.next_at < time.monotonic() + 3600  # rescheduled from the sweep
 
-    async def moved(jobs: list[nm.Job], ended: object = None) -> dict:
+    async def moved(jobs: list[nm.Job], ended: object = None) -> Swept:
+        swept = Swept()
         for j in jobs:
-            provider.apply(j, {**j.raw, "status": "running", "updated_at": 1})
-        return {}
+            provider.apply(swept.copy(j), {**j.raw, "status": "running", "updated_at": 1})
+        return swept
 
-    monkeypatch.setattr(provider, "refresh_many", moved)
+    monkeypatch.setattr(provider, "sweep", moved)
     engine.runner.run(engine.poll("meshapi", [entry]))
     assert absorbed == [job.local_id]

@@ -25,6 +25,7 @@ from nbmedia import constants as C
 from nbmedia.engine.ledger import Phase
 from nbmedia.errors import WebhookError
 from nbmedia.models import Job, JobStatus
+from nbmedia.providers.base import Swept
 from nbmedia.sandbox import Sandbox
 from tests.conftest import provider_client
 from tests.engine.test_jobs import idle, until
@@ -203,6 +204,22 @@ def test_a_job_that_ends_between_the_list_and_its_get_is_read_as_ended(sandbox: 
     assert [j.status for j in jobs[:7]] == [JobStatus.RUNNING] * 7
 
 
+def test_a_sweep_copies_only_the_jobs_it_read_news_for(sandbox: Sandbox) -> None:
+    """The engine alone writes job state: a sweep leaves the jobs it reads as they are and
+    copies only those whose row changed (a thousand open jobs, ten answers: ten copies)."""
+    fake = FakeList(30)
+    jobs = fake.jobs(range(30))
+    assert swept(sandbox, fake, jobs) == {}  # read once: every row as last read
+    fake.rows[4].update(status="completed", progress=100, download_url="https://cdn/x.wav")
+    provider = provider_client(sandbox, "mercadream", transport=httpx.MockTransport(fake.handler))
+    ended: list[Job] = []
+    result = asyncio.run(provider.sweep(jobs, ended.append))
+    copies = {j.local_id: result.answer(j) for j in jobs if result.answer(j) is not None}
+    assert list(copies) == ["l4"] and result.failed == {}
+    assert copies["l4"].status is JobStatus.SUCCEEDED and ended == [copies["l4"]]
+    assert jobs[4].status is JobStatus.RUNNING and copies["l4"] is not jobs[4]  # untouched
+
+
 def test_a_failing_get_backs_off_its_job_alone(sandbox: Sandbox) -> None:
     fake = FakeList(10)
     fake.hidden = {"job_0003"}
@@ -262,21 +279,21 @@ def test_webhooks_out_of_order_duplicated_or_mid_sweep_never_move_a_job_back(
     jobs = [studio.speech(f"ordered {i}", format="wav") for i in range(3)]
     until(studio, lambda: all(j.status is JobStatus.RUNNING for j in jobs), timeout=30)
     provider = studio.provider("mercadream")
-    inner = provider.refresh_many
+    inner = provider.sweep
     first, second, third = jobs
 
     async def sweep_then_webhook(
-        shadows: list[Job], ended: Callable[[Job], None] | None = None
-    ) -> dict[str, BaseException]:
-        failed = await inner(shadows, ended)  # the sweep saw `first` running...
+        swept_jobs: list[Job], ended: Callable[[Job], None] | None = None
+    ) -> Swept:
+        swept = await inner(swept_jobs, ended)  # the sweep saw `first` running...
         headers, body = signed_mercadream(secret, first.id, "completed",
                                           download_url=f"{sandbox.url}/nowhere.wav")  # fmt: skip
         studio.handle_webhook("mercadream", headers, body)  # ...and then it ended
-        return failed
+        return swept
 
-    provider.refresh_many = sweep_then_webhook  # type: ignore[method-assign]
+    provider.sweep = sweep_then_webhook  # type: ignore[method-assign]
     until(studio, lambda: first.note == "downloading outputs" or first.done, timeout=10)
-    provider.refresh_many = inner  # type: ignore[method-assign]
+    provider.sweep = inner  # type: ignore[method-assign]
     entry = studio.engine.tracker.entry(first)
     assert entry is None or entry.phase == Phase.DOWNLOADING  # the sweep's stale answer lost
 
@@ -402,3 +419,41 @@ def test_a_turn_looks_only_at_changed_and_due_jobs_until_a_whole_pass() -> None:
     tracker._next_sweep["mercadream"] = now
     sweeps, _ = scan(now + C.WHOLE_PASS)  # the whole pass finds the unmarked change
     assert sweeps["mercadream"][0] is entries[8] and looked[-1] == 1000
+
+
+def test_jobs_that_ride_every_sweep_are_taken_whole_not_looked_at_one_by_one() -> None:
+    """A followed job of a list whose schedule is the sweep's period (no estimate, no webhook,
+    no failure) rides its provider's sweeps: put back whole when one ends, taken whole when
+    the next may start, with no look at each; a change of its schedule (a callback, say)
+    has it looked at alone again, and a job that ended meanwhile is not swept."""
+    from nbmedia.engine.tracker import Tracker
+
+    tracker = Tracker(_Listed())  # type: ignore[arg-type]
+    now = 1000.0
+    tracker._next_tick = tracker._next_beat = tracker._next_whole = now + 3600
+    tracker._whole = False
+    entries = _following(tracker, 100, now)
+    tracker._marked.clear()
+    for e in entries:
+        e.interval = C.SWEEP_PERIOD
+    entries[0].failures = 1  # backing off: not a rider
+    entries[0].next_at = now + 30
+    tracker._polling.add("mercadream")
+    tracker._next_sweep["mercadream"] = now + 1.0
+    tracker._sweep_ended("mercadream", entries)
+    assert len(tracker._riders["mercadream"]) == 99 and not entries[0].riding
+    assert [e for *_, e in tracker._queue] == [entries[0]]
+
+    def scan(at: float) -> tuple[dict[str, list[Any]], float, int]:
+        before = sum(e.token for e in entries)
+        _, _, sweeps, soonest = tracker._scan(at)
+        return sweeps, soonest, sum(e.token for e in entries) - before
+
+    sweeps, soonest, looked = scan(now + 0.5)
+    assert sweeps == {} and soonest == now + 1.0 and looked == 0  # waiting for the gate
+    entries[5].next_at = now + 20  # its schedule changed: looked at alone from now on
+    tracker.drop(entries[6].job)  # ended by a webhook meanwhile
+    sweeps, _, looked = scan(now + 1.0)
+    assert looked == 1 and not entries[5].riding
+    assert sweeps["mercadream"] == entries[1:5] + entries[7:]
+    assert not tracker._riders["mercadream"] and not any(e.riding for e in entries)
