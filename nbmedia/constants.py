@@ -89,6 +89,10 @@ SWEEP_GATHER = 0.5
 REREAD_GATHER = 0.25
 """Seconds a sweep waits after an unsigned callback, so that callbacks a moment apart are
 re-read by one list call."""
+REREAD_SPACING = 0.6
+"""...and callbacks bring a provider's next sweep no nearer than this after its last one
+began: a burst of them (a batch ending) is re-read by a list call or two a second, not four,
+each reading every page of the window its jobs span."""
 SWEEP_PAGES = 50
 """List pages one sweep reads at most; jobs beyond them are read on the next sweep."""
 ETA_HISTORY = 20

@@ -104,6 +104,8 @@ class Tracker:
         self._next_beat = 0.0
         self._next_tick = 0.0
         self._next_sweep: dict[str, float] = {}
+        self._swept_at: dict[str, float] = {}
+        """provider → when its last list sweep started."""
         self._stopped = False
         self._by_id: dict[tuple[str, str], str] = {}
         self._version = 0
@@ -195,8 +197,12 @@ class Tracker:
         entry.reread = True
         now = time.monotonic()
         entry.next_at = now
-        provider = entry.job.provider  # callbacks a moment apart share one sweep
-        self._next_sweep[provider] = min(self._next_sweep.get(provider, 0.0), now + C.REREAD_GATHER)
+        provider = entry.job.provider  # callbacks a moment apart share one sweep, and a
+        # burst of them (a batch ending) is read by a sweep every REREAD_SPACING at most
+        soonest = max(
+            now + C.REREAD_GATHER, self._swept_at.get(provider, -math.inf) + C.REREAD_SPACING
+        )
+        self._next_sweep[provider] = min(self._next_sweep.get(provider, 0.0), soonest)
         self._poke()
         return True
 
@@ -303,6 +309,7 @@ class Tracker:
         for provider, entries in sweeps.items():
             if engine.listed(provider):
                 self._next_sweep[provider] = now + C.SWEEP_PERIOD
+                self._swept_at[provider] = now
             self._polling.add(provider)
             for e in entries:
                 e.busy = True

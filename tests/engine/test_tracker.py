@@ -457,3 +457,26 @@ def test_jobs_that_ride_every_sweep_are_taken_whole_not_looked_at_one_by_one() -
     assert looked == 1 and not entries[5].riding
     assert sweeps["mercadream"] == entries[1:5] + entries[7:]
     assert not tracker._riders["mercadream"] and not any(e.riding for e in entries)
+
+
+def test_a_burst_of_callbacks_is_reread_by_spaced_sweeps_and_a_lone_one_at_once() -> None:
+    """An unsigned callback brings its provider's next sweep to REREAD_GATHER from now, so
+    the callbacks of that moment share it; but never nearer than REREAD_SPACING after the
+    last sweep began: a batch ending (a callback every few ms) is re-read a list call or two
+    a second, each reading the pages its jobs span, not one every REREAD_GATHER."""
+    from nbmedia.engine.tracker import Tracker
+
+    tracker = Tracker(_Listed())  # type: ignore[arg-type]
+    first, second = _following(tracker, 2, time.monotonic() + 60)
+    began = time.monotonic()
+    tracker._swept_at["mercadream"] = began  # a sweep has just begun
+    tracker._next_sweep["mercadream"] = began + C.SWEEP_PERIOD
+    assert tracker.reread(first) and not tracker.reread(first)  # a duplicate: once
+    assert tracker._next_sweep["mercadream"] == pytest.approx(began + C.REREAD_SPACING)
+
+    tracker._swept_at["mercadream"] = began - 60  # the last sweep long ago: a lone callback
+    tracker._next_sweep["mercadream"] = began + 60
+    asked = time.monotonic()
+    assert tracker.reread(second)
+    assert asked + C.REREAD_GATHER <= tracker._next_sweep["mercadream"]
+    assert tracker._next_sweep["mercadream"] <= time.monotonic() + C.REREAD_GATHER
