@@ -26,7 +26,7 @@ def report(run: Run, sc: Scenario, webhooks: bool) -> str:
     lat, lat_goal = run.latencies, 1.5 if sc.lists else 5.0
     cpu = max(0.0, run.cpu - run.idle_cpu * run.track_s)
     per_change = cpu / run.changes * 1000 if run.changes else math.nan
-    files = run.files * run.file_cpu
+    files = run.files * run.file_cpu * run.file_ratio
     tracking = max(0.0, cpu - files) / run.changes * 1000 if run.changes else math.nan
     idle = pct(run.lags["idle"], 0.99) * 1000
     get_ms = run.get_cpu * 1000  # the machine's speed in this run (0: not measured)
@@ -53,6 +53,8 @@ def report(run: Run, sc: Scenario, webhooks: bool) -> str:
             "", "", ""),
         row("  with the files' download", f"{per_change:.2f} ms",
             f"{run.files} downloads, {run.file_cpu * 1000:.1f} ms each", "", ""),
+        row("  the files' loop work", f"×{run.file_ratio:.2f} what the meter sees", "", "",
+            ""),
         row("  in status GETs (same run)", f"{tracking / get_ms:.2f} GETs" if get_ms else "—",
             f"1 GET = {get_ms:.2f} ms" if get_ms else "", "", ""),
     ]  # fmt: skip
