@@ -240,7 +240,8 @@ class Job:
 def private_copy(job: Job) -> Job:
     """A private copy of `job` for a provider to fill with an answer; nobody listens to it
     (the engine merges what changed into the job everyone holds). Made field by field, not
-    with `dataclasses.replace` (which re-runs `__init__`): a sweep copies every job it reads."""
+    with `dataclasses.replace` (which re-runs `__init__`): a sweep of many jobs with news
+    copies each of them."""
     copy = object.__new__(Job)
     state = copy.__dict__
     state.update(job.__dict__)

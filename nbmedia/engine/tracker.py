@@ -9,7 +9,9 @@ a job another Studio follows is watched (its row re-read) until that lease lapse
 
 Status checks are sweeps: per provider at most one in flight and, where the API has a list,
 at most one per SWEEP_PERIOD, taking every job due by then (`schedule.next_interval` decides
-when a job is due: often near its end, rarely when a verified webhook will say). Downloads and
+when a job is due: often near its end, rarely when a verified webhook will say); a job whose
+schedule is the period itself rides every sweep of its provider, kept apart from the queue so
+that a thousand of them cost no look each. Downloads and
 searches run beside the sweeps, never inside them. Jobs on screen get a clock tick a second.
 """
 
@@ -531,6 +533,7 @@ def _rides(e: Entry) -> bool:
     return (
         e.interval == C.SWEEP_PERIOD
         and not e.failures
+        and e.last_error is None  # a step that worked since its last failure has cleared it
         and not e.webhook
         and e.job.eta is None
         and not e.job.progress
