@@ -74,20 +74,21 @@ class Entry:
 
 def _marking(name: str) -> property:
     """An attribute of Entry whose every change is noted in its `marks` (read at C speed;
-    only these four pay for a Python setter, not the counters a sweep sets by the hundred)."""
+    only these three pay for a Python setter, not the counters and the `busy` flag a sweep
+    sets by the hundred: a step that ends marks its job itself)."""
     slot = f"_{name}"
 
     def noted(self: Entry, value: object) -> None:
         state = self.__dict__
         state[slot] = value
         marks = state.get("marks")
-        if marks is not None and not (value is True and slot == "_busy"):
-            marks.add(self)  # a job becoming busy is not looked at: nothing to note
+        if marks is not None:
+            marks.add(self)
 
     return property(operator.attrgetter(slot), noted)
 
 
-_SCHEDULE = ("next_at", "busy", "phase", "owned")
+_SCHEDULE = ("next_at", "phase", "owned")
 """What decides when a job's next step is due."""
 for _name in _SCHEDULE:
     setattr(Entry, _name, _marking(_name))
@@ -461,6 +462,7 @@ class Tracker:
             self._engine.step_failed(entry, exc)
         finally:
             entry.busy = False
+            self._marked.add(entry)  # its step ended: looked at next turn
             self._poke()
 
     async def _poll(self, provider: str, entries: list[Entry]) -> None:

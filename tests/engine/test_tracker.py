@@ -480,3 +480,24 @@ def test_a_burst_of_callbacks_is_reread_by_spaced_sweeps_and_a_lone_one_at_once(
     assert tracker.reread(second)
     assert asked + C.REREAD_GATHER <= tracker._next_sweep["mercadream"]
     assert tracker._next_sweep["mercadream"] <= time.monotonic() + C.REREAD_GATHER
+
+
+def test_a_step_that_ends_has_its_job_looked_at_next_turn_and_busy_marks_nothing() -> None:
+    """`busy` is set by the hundred on every sweep: it is a plain flag that notes nothing; a
+    step that ends (a download, a search) marks its job itself, so the next turn looks at it
+    without waiting for a pass over every job."""
+    from nbmedia.engine.tracker import Tracker
+
+    tracker = Tracker(_Listed())  # type: ignore[arg-type]
+    (entry,) = _following(tracker, 1, time.monotonic() + 60)
+    tracker._marked.clear()
+    entry.busy = True
+    entry.busy = False
+    assert not tracker._marked  # the flag alone notes nothing
+
+    async def step() -> None:
+        return None
+
+    entry.busy = True
+    asyncio.run(tracker._guard(entry, step(), watch=False))
+    assert not entry.busy and tracker._marked == {entry}
