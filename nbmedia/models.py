@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import Enum
 from pathlib import Path
 from typing import Any, Protocol
@@ -253,6 +253,20 @@ def private_copy(job: Job) -> Job:
 
 _NOBODY = ()
 """The listeners of every private copy: none, and none can be added (a copy is not shown)."""
+
+SHARED_FIELDS = tuple(
+    f.name
+    for f in fields(Job)
+    if not f.name.startswith("_")
+    and f.name not in ("local_id", "provider", "kind", "request", "note")
+)
+"""What a provider's answer may change on a job (the note is the engine's own)."""
+
+
+def merge_answer(src: Job, dst: Job) -> None:
+    """Copies the provider-side state of `src` (a private copy it answered) onto `dst`."""
+    for name in SHARED_FIELDS:
+        setattr(dst, name, getattr(src, name))
 
 
 def _call(callbacks: list[Callable[[Job], None]], job: Job) -> None:

@@ -34,7 +34,7 @@ from ..errors import (
     ValidationError,
 )
 from ..http import backoff
-from ..models import Job, JobHooks, JobStatus, private_copy, utcnow
+from ..models import Job, JobHooks, JobStatus, merge_answer, private_copy, utcnow
 from ..providers.base import Capability, Provider
 from ..validation import RequestModel
 from .downloads import Downloads
@@ -548,7 +548,7 @@ class Engine:
         entry = self.tracker.entry(job)
         following = entry is not None and entry.phase == Phase.FOLLOWING  # as the ledger says
         if shadow.status is JobStatus.SUCCEEDED:
-            _merge(shadow, job)
+            merge_answer(shadow, job)
             job.status = JobStatus.RUNNING  # succeeded only once the files are here
             job.progress = 1.0
             job.note = "downloading outputs"
@@ -560,12 +560,12 @@ class Engine:
             self.changed(job)
             return
         if shadow.done:
-            _merge(shadow, job)
+            merge_answer(shadow, job)
             self._finish(job, shadow.status, job.error or {"code": shadow.status.value})
             return
         moved = (shadow.status, shadow.progress, shadow.id) != (job.status, job.progress, job.id)
         progressed = (shadow.status, shadow.id) == (job.status, job.id)  # only the percentage
-        _merge(shadow, job)
+        merge_answer(shadow, job)
         if job.note and "retrying in" in job.note:
             job.note = None
         if moved and following:  # news of a job the ledger follows: the next check says it too
@@ -891,7 +891,7 @@ class Engine:
         return the phase to continue from."""
         row = self.ledger.get(job.local_id)
         if row is not None:
-            _merge(row, job)
+            merge_answer(row, job)
         return self.ledger.phase(job.local_id) or Phase.DONE
 
     def acquire(self, jobs: list[Job]) -> set[str]:
@@ -913,7 +913,7 @@ class Engine:
             len(job.outputs),
         )
         if moved:
-            _merge(row, job)
+            merge_answer(row, job)
             job.note = None if row.done else "followed by another Studio on this folder"
             self.changed(job)
         if phase == Phase.DONE:
@@ -967,20 +967,6 @@ class Engine:
 RANK = {JobStatus.QUEUED: 0, JobStatus.RUNNING: 1}
 RANK.update({s: 2 for s in JobStatus if s.terminal})
 """How far along a status is (a webhook's news never moves a job back)."""
-
-SHARED_FIELDS = tuple(
-    f.name
-    for f in dataclasses.fields(Job)
-    if not f.name.startswith("_")
-    and f.name not in ("local_id", "provider", "kind", "request", "note")
-)
-"""What a provider's answer may change on a job (the note is the engine's own)."""
-
-
-def _merge(src: Job, dst: Job) -> None:
-    """Copies the provider-side state of `src` onto `dst` (the job everyone holds)."""
-    for name in SHARED_FIELDS:
-        setattr(dst, name, getattr(src, name))
 
 
 def _maybe_made(exc: Exception, what: str) -> str | None:

@@ -345,7 +345,8 @@ class Tracker:
             self._next_whole = now + C.WHOLE_PASS
             self._queue.clear()
             self._held.clear()
-            self._unride()
+            for riders in self._riders.values():
+                _unride(riders)
             candidates: Iterable[Entry] = list(entries.values())
         else:
             found = [e for e in self._marked if entries.get(e.job.local_id) is e]
@@ -400,20 +401,11 @@ class Tracker:
             if now < gate:
                 soonest = min(soonest, gate)
                 continue
-            for e in riders:
-                e.riding = False
-            riding = [e for e in riders if entries.get(e.job.local_id) is e]  # not ended since
-            riders.clear()
+            riding = [e for e in _unride(riders) if entries.get(e.job.local_id) is e]  # open
             if riding:
                 sweeps.setdefault(provider, []).extend(riding)
         return steps, unowned, sweeps, min(soonest, self._next_whole, self._next_tick,
                                            self._next_beat)  # fmt: skip
-
-    def _unride(self) -> None:
-        for riders in self._riders.values():
-            for e in riders:
-                e.riding = False
-            riders.clear()
 
     def _requeue(self, later: list[tuple[float, int, int, Entry]]) -> None:
         """Puts the jobs looked at and not due into the queue; drops stale places from its
@@ -483,7 +475,7 @@ class Tracker:
         self._polling.discard(provider)
         gate = self._gate(provider)
         listed = gate is not None and gate >= 0.0
-        riders = self._riders.setdefault(provider, {})
+        riders = self._riders.setdefault(provider, {}) if listed else {}
         later = []
         for e in entries:
             e.busy = False
@@ -528,6 +520,15 @@ def _gathered_at(at: float, gate: float) -> float:
     """When a followed job of a provider with a list, due at `at`, is taken by a sweep: the
     first one that may start (`gate`) and gathers it (SWEEP_GATHER ahead of its time)."""
     return max(at - C.SWEEP_GATHER, gate)
+
+
+def _unride(riders: dict[Entry, None]) -> list[Entry]:
+    """Takes every rider out (they are looked at, or swept, as themselves again)."""
+    taken = list(riders)
+    for e in taken:
+        e.riding = False
+    riders.clear()
+    return taken
 
 
 def _rides(e: Entry) -> bool:

@@ -16,7 +16,7 @@ import httpx
 from .. import constants as C
 from ..errors import NbmediaError, UnknownStatus, WebhookError
 from ..http import ApiClient, ParsedError, Secret, default_error_parser
-from ..models import EXT_BY_MIME, MIME_BY_EXT, Job, JobStatus, Output, private_copy
+from ..models import EXT_BY_MIME, MIME_BY_EXT, Job, JobStatus, Output, merge_answer, private_copy
 from ..validation import RequestModel, build
 
 
@@ -120,10 +120,6 @@ class Swept:
         self._copies.update(other._copies)
         self.failed.update(other.failed)
         return self
-
-
-_UNSHARED = frozenset({"_listeners", "_tickers", "_hooks"})
-"""What a job's private copy does not carry back: who listens to the job."""
 
 
 class Provider(ABC):
@@ -254,9 +250,7 @@ class Provider(ABC):
         for job in jobs:
             copy = swept.answer(job)
             if copy is not None:
-                for name, value in copy.__dict__.items():
-                    if name not in _UNSHARED:
-                        setattr(job, name, value)
+                merge_answer(copy, job)
         return swept.failed
 
     async def list_jobs(self, **filters: Any) -> list[dict[str, Any]]:
