@@ -109,6 +109,13 @@ def test_each_jobs_deliveries_arrive_in_order(hooks: Hooks, sender: WebhookSende
     received = [body.decode().split(":") for body in hooks.bodies("/jitter")]
     for job in jobs:
         assert [int(n) for j, n in received if j == job] == list(range(events)), job
+    # the receiver records a body before it answers: the sender's log settles a moment later
+    wait_until(
+        lambda: all(r.outcome != "pending" for r in list(sender.log)),
+        timeout=5,
+        what="the sender's log to settle",
+    )
+    assert len(sender.log) == total
     assert all(r.outcome == "delivered" and r.attempts == 1 for r in sender.log)
 
 
