@@ -608,13 +608,11 @@ class Engine:
         quiet: list[Entry] = []
         for entry in entries:
             job = entry.job
-            if tracked(job) is not entry or entry.phase != following or job.local_id in told:
-                continue  # settled meanwhile (a webhook, another step), or already taken
             copy = answer(job)
             if copy is None and not job.note and job.local_id not in failed:
-                quiet.append(entry)
-            else:
-                news.append((entry, copy))
+                quiet.append(entry)  # the tracker skips those settled meanwhile
+            elif tracked(job) is entry and entry.phase == following and job.local_id not in told:
+                news.append((entry, copy))  # (not settled meanwhile, nor already taken)
         self.tracker.swept_unchanged(quiet, listed=self.listed(provider_name))
         for start in range(0, len(news), C.ABSORB_SLICE):
             if start:

@@ -233,10 +233,13 @@ class Tracker:
 
     def swept_unchanged(self, entries: list[Entry], *, listed: bool) -> None:
         """A sweep read nothing new for `entries`: the step each one's schedule asks for,
-        none for a job that rides every sweep of a list (its schedule would not move)."""
-        step = self.succeeded_step
+        none for a job that rides every sweep of a list (its schedule would not move), nor
+        for one settled meanwhile (a webhook, another step)."""
+        step, open_, following = self.succeeded_step, self._entries, Phase.FOLLOWING
         for entry in entries:
-            if not (listed and _rides(entry)):
+            if listed and _rides(entry):
+                continue
+            if open_.get(entry.job.local_id) is entry and entry.phase == following:
                 step(entry)
 
     def failed_step(self, entry: Entry, exc: BaseException) -> float:
@@ -476,20 +479,22 @@ class Tracker:
         gate = self._gate(provider)
         listed = gate is not None and gate >= 0.0
         riders = self._riders.setdefault(provider, {}) if listed else {}
+        open_, following, order = self._entries, Phase.FOLLOWING, self._order
         later = []
         for e in entries:
             e.busy = False
-            if self._entries.get(e.job.local_id) is not e:
+            if open_.get(e.job.local_id) is not e:
                 continue
             e.token += 1
-            at = e.next_at
-            if listed and e.phase == Phase.FOLLOWING and e.owned:
+            if listed and e.phase == following and e.owned:
                 if _rides(e):
                     e.riding = True
                     riders[e] = None
                     continue
-                at = _gathered_at(at, gate)  # type: ignore[arg-type]
-            later.append((at, next(self._order), e.token, e))
+                at = _gathered_at(e.next_at, gate)  # type: ignore[arg-type]
+            else:
+                at = e.next_at
+            later.append((at, next(order), e.token, e))
         self._requeue(later)
         # what changed while they were busy (the sweep's own answers, a webhook) is in the
         # state the queue read above: their marks are spent

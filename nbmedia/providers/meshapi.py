@@ -425,11 +425,11 @@ class MeshAPI(Provider):
             return await super().sweep(jobs, ended)
         swept = Swept()
         wanted = {j.id: j for j in jobs if j.id}
-        times = [aware(j.created_at) for j in wanted.values()]
+        first, last = _span([j.created_at for j in wanted.values()])
         filters: dict[str, Any] = {
             "status": SWEEP_STATUSES,
-            "created_after": min(times) - CLOCK_SKEW,  # our clock, and the list's whole seconds
-            "created_before": max(times) + CLOCK_SKEW,
+            "created_after": first - CLOCK_SKEW,  # our clock, and the list's whole seconds
+            "created_before": last + CLOCK_SKEW,
             "limit": FIND_PAGE,
         }
         for page in range(C.SWEEP_PAGES):
@@ -442,11 +442,10 @@ class MeshAPI(Provider):
                     self._synced.pop(job.id, None)  # type: ignore[arg-type]
             if not more or not rows or not wanted:
                 break
-        now = time.monotonic()
-        synced = self._synced
-        stale = [j for j in wanted.values() if now - synced.get(j.id, now) >= C.LIVE_SYNC_EVERY]
-        for job in wanted.values():
-            synced.setdefault(job.id, now)  # type: ignore[arg-type]
+        now, synced = time.monotonic(), self._synced
+        stale = [
+            j for i, j in wanted.items() if now - synced.setdefault(i, now) >= C.LIVE_SYNC_EVERY
+        ]
         return swept.update(await super().sweep(stale, ended))
 
     async def list_jobs(self, **filters: Any) -> list[dict[str, Any]]:
@@ -607,3 +606,13 @@ def _data_uri_seconds(uri: str) -> float | None:
         path = Path(tmp) / f"clip.{ext}"
         path.write_bytes(base64.b64decode(uri.split(",", 1)[1]))
         return mediainfo.duration(path)
+
+
+def _span(times: list[dt.datetime]) -> tuple[dt.datetime, dt.datetime]:
+    """The first and last of `times`, aware (UTC where naive): found among them as they are,
+    a thousand at C speed, unless they mix naive and aware ones."""
+    try:
+        return aware(min(times)), aware(max(times))
+    except TypeError:  # naive and aware together: made comparable first
+        both = [aware(t) for t in times]
+        return min(both), max(both)

@@ -251,3 +251,32 @@ def test_content_items_keep_their_roles_and_a_draft_task_reaches_the_wire(studio
     with pytest.raises(nm.ValidationError) as info:
         studio.prepare("meshapi", "video", "x", roles={"images.3": "first_frame"})
     assert info.value.field == "roles.images.3"
+
+
+def test_a_sweep_spans_jobs_with_naive_and_aware_creation_times(sandbox) -> None:
+    """A row written by an older build may hold a naive (UTC) creation time beside aware
+    ones: the sweep's window takes both, and reads every task in it."""
+    import datetime as dt
+
+    from nbmedia.models import Job, JobStatus
+
+    sandbox.speed = 20.0
+    p = provider_client(sandbox, "meshapi")
+
+    async def run() -> list[Job | None]:
+        jobs = []
+        for i in range(3):
+            job = Job(provider="meshapi", kind="video", local_id=f"l{i}")
+            await p.submit(job, p.make_request("video", {"prompt": f"span {i}", "duration": 4}))
+            jobs.append(job)
+        jobs[0].created_at = jobs[0].created_at.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        for _ in range(200):
+            swept = await p.sweep(jobs)
+            answers = [swept.answer(j) for j in jobs]
+            if all(a is not None and a.done for a in answers):
+                return answers
+            await asyncio.sleep(0.1)
+        return answers
+
+    answers = asyncio.run(run())
+    assert [a.status if a else None for a in answers] == [JobStatus.SUCCEEDED] * 3
