@@ -17,7 +17,7 @@ import dataclasses
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .. import constants as C
@@ -584,26 +584,33 @@ class Engine:
         if moved:
             self.changed(job)
 
-    async def poll(self, provider_name: str, entries: list[Entry]) -> None:
+    async def poll(
+        self, provider_name: str, entries: list[Entry], riders: Sequence[Entry] = ()
+    ) -> None:
         """One sweep of several open jobs of one provider (list calls where it has a list);
-        a job that could not be read backs off alone. The answers are taken in slices, the
-        loop free in between (a thousand answers must not stall the kernel)."""
+        a job that could not be read backs off alone. `riders` ride every sweep of the list:
+        only those it has news of are taken (a thousand quiet ones cost no look each). The
+        answers are taken in slices, the loop free in between (a thousand answers must not
+        stall the kernel)."""
         provider = self._provider(provider_name)
         told: set[str] = set()
+        tracker = self.tracker
 
         def ended(copy: Job) -> None:  # an ended job is taken at once, not after the sweep
-            entry = self.tracker.entry(copy)
-            if entry is None or not entry.busy or copy.local_id in told:
-                return  # not one of this sweep's (the tracker holds its jobs busy meanwhile)
+            entry = tracker.entry(copy)
+            if entry is None or not tracker.sweeping(entry) or copy.local_id in told:
+                return  # not one of this sweep's (the tracker holds its jobs meanwhile)
             told.add(copy.local_id)
             if entry.phase == Phase.FOLLOWING:
                 self._absorb(entry.job, copy)
 
-        swept = await provider.sweep([e.job for e in entries], ended)
+        jobs = [e.job for e in entries]
+        jobs += [e.job for e in riders]
+        swept = await provider.sweep(jobs, ended)
         # nothing read for most (the provider made no copy): only their schedules move, in
         # one pass; the rest are taken in slices
         answer, failed = swept.answer, swept.failed
-        tracked, following = self.tracker.entry, Phase.FOLLOWING
+        tracked, following = tracker.entry, Phase.FOLLOWING
         news: list[tuple[Entry, Job | None]] = []
         quiet: list[Entry] = []
         for entry in entries:
@@ -613,6 +620,18 @@ class Engine:
                 quiet.append(entry)  # the tracker skips those settled meanwhile
             elif tracked(job) is entry and entry.phase == following and job.local_id not in told:
                 news.append((entry, copy))  # (not settled meanwhile, nor already taken)
+        read = swept.read_ids()
+        if riders and read:  # the riders it has news of (a rider has no note to clear)
+            rider = {e.job.local_id: e for e in riders}
+            for local_id in read:
+                entry = rider.get(local_id)
+                if (
+                    entry is not None
+                    and tracked(entry.job) is entry
+                    and entry.phase == following
+                    and local_id not in told
+                ):
+                    news.append((entry, answer(entry.job)))
         self.tracker.swept_unchanged(quiet, listed=self.listed(provider_name))
         for start in range(0, len(news), C.ABSORB_SLICE):
             if start:

@@ -125,8 +125,9 @@ class Tracker:
         it ends)."""
         self._riders: dict[str, dict[Entry, None]] = {}
         """provider → jobs its every sweep reads (a list; no estimate, no webhook, no failure):
-        taken whole when the sweep may start and put back whole when it ends, not looked at
-        one by one (a thousand open jobs must not cost a thousand looks a second)."""
+        read where they are, neither looked at one by one nor moved when a sweep starts or
+        ends (a thousand open jobs must not cost a thousand looks a second); one that changes
+        or ends leaves them."""
         self._whole = True
         """The next turn passes over every open job (the first one)."""
         self._next_whole = 0.0
@@ -188,9 +189,16 @@ class Tracker:
         self._ensure_task()
 
     def drop(self, job: Job) -> None:
-        """Stops scheduling `job` (it ended)."""
+        """Stops scheduling `job` (it ended); a rider leaves its provider's riders."""
         self._version += 1
-        self._entries.pop(job.local_id, None)
+        entry = self._entries.pop(job.local_id, None)
+        if entry is not None and entry.riding:
+            entry.riding = False
+            self._riders[job.provider].pop(entry, None)
+
+    def sweeping(self, entry: Entry) -> bool:
+        """A sweep in flight holds it: its own step (`busy`), or it rides its provider's."""
+        return entry.busy or (entry.riding and entry.job.provider in self._polling)
 
     def reread(self, entry: Entry) -> bool:
         """Reads the job at its provider's next sweep (an unsigned callback said it changed);
@@ -290,7 +298,7 @@ class Tracker:
         if now >= self._next_beat:
             engine.heartbeat()
             self._next_beat = now + C.LEASE_RENEW
-        steps, unowned, sweeps, soonest = self._scan(now)
+        steps, unowned, sweeps, riding, soonest = self._scan(now)
         if unowned:
             got = engine.acquire([e.job for e in unowned])
             for e in unowned:
@@ -312,15 +320,17 @@ class Tracker:
                 self._spawn(e, engine.send_planned(e.job))
             elif e.phase == Phase.SENDING:  # taken over from a Studio that stopped mid-create
                 self._spawn(e, engine.lost_answer(e.job, "the Studio sending it stopped"))
-        for provider, entries in sweeps.items():
+        for provider in {**sweeps, **riding}:
             if engine.listed(provider):
                 self._next_sweep[provider] = now + C.SWEEP_PERIOD
                 self._swept_at[provider] = now
-            self._polling.add(provider)
+            self._polling.add(provider)  # (what holds its riders, where they are)
+            entries = sweeps.get(provider, [])
             for e in entries:
                 e.busy = True
                 e.reread = False
-            task = engine.runner.create_task(self._poll(provider, entries))
+            riders = riding.get(provider, [])
+            task = engine.runner.create_task(self._poll(provider, entries, riders))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         if now >= self._next_tick:
@@ -330,9 +340,12 @@ class Tracker:
             self._next_tick = now + C.TICK
         return max(C.TURN_MIN, soonest - time.monotonic())
 
-    def _scan(self, now: float) -> tuple[list[Entry], list[Entry], dict[str, list[Entry]], float]:
+    def _scan(
+        self, now: float
+    ) -> tuple[list[Entry], list[Entry], dict[str, list[Entry]], dict[str, list[Entry]], float]:
         """The owned jobs due for a step of their own, the due jobs this Studio does not hold
-        yet, the jobs each provider's sweep reads, and when the loop has something to do next.
+        yet, the jobs each provider's sweep reads (those looked at, and its riders: read where
+        they are, with no look at each), and when the loop has something to do next.
 
         A sweep: none while one of the provider is in flight; where the API has a list, at
         most one per SWEEP_PERIOD, taking every job due by then.
@@ -395,6 +408,7 @@ class Tracker:
             later.append((at, next(self._order), e.token, e))
         self._requeue(later)
         soonest = self._queue[0][0] if self._queue else math.inf
+        riding: dict[str, list[Entry]] = {}
         for provider, riders in self._riders.items():
             if not riders:
                 continue
@@ -404,11 +418,9 @@ class Tracker:
             if now < gate:
                 soonest = min(soonest, gate)
                 continue
-            riding = [e for e in _unride(riders) if entries.get(e.job.local_id) is e]  # open
-            if riding:
-                sweeps.setdefault(provider, []).extend(riding)
-        return steps, unowned, sweeps, min(soonest, self._next_whole, self._next_tick,
-                                           self._next_beat)  # fmt: skip
+            riding[provider] = list(riders)  # they stay riders (a change has them looked at)
+        return steps, unowned, sweeps, riding, min(soonest, self._next_whole, self._next_tick,
+                                                   self._next_beat)  # fmt: skip
 
     def _requeue(self, later: list[tuple[float, int, int, Entry]]) -> None:
         """Puts the jobs looked at and not due into the queue; drops stale places from its
@@ -460,21 +472,22 @@ class Tracker:
             self._marked.add(entry)  # its step ended: looked at next turn
             self._poke()
 
-    async def _poll(self, provider: str, entries: list[Entry]) -> None:
+    async def _poll(self, provider: str, entries: list[Entry], riders: list[Entry]) -> None:
         try:
-            await self._engine.poll(provider, entries)
+            await self._engine.poll(provider, entries, riders)
         except asyncio.CancelledError:
             raise
-        except BaseException as exc:
-            self._engine.poll_failed(provider, entries, exc)
+        except BaseException as exc:  # its riders too back off (and are looked at alone)
+            self._engine.poll_failed(provider, entries + riders, exc)
         finally:
             self._sweep_ended(provider, entries)
 
     def _sweep_ended(self, provider: str, entries: list[Entry]) -> None:
         """The provider's sweep of `entries` is over: they go back into the queue at the time
         their state now says, where the next turn's look would put them (a sweep of hundreds
-        must not cost hundreds of looks more); the jobs that fell due while it was in flight
-        are looked at next turn."""
+        must not cost hundreds of looks more), or become riders; the jobs that fell due while
+        it was in flight are looked at next turn. Its riders stay where they are (a rider the
+        sweep had news of was marked, and is looked at alone)."""
         self._polling.discard(provider)
         gate = self._gate(provider)
         listed = gate is not None and gate >= 0.0

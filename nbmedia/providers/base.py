@@ -107,6 +107,10 @@ class Swept:
         """The copy holding what was read for `job`; None when nothing was (or it failed)."""
         return self._copies.get(id(job))
 
+    def read_ids(self) -> list[str]:
+        """The local ids of the jobs it has news of: an answer, or an error."""
+        return [c.local_id for c in self._copies.values()] + list(self.failed)
+
     def current(self, job: Job) -> Job:
         """`job` as this sweep has read it so far."""
         return self._copies.get(id(job), job)

@@ -576,6 +576,52 @@ def test_a_create_after_the_studio_closed_is_refused_without_touching_the_ledger
         asyncio.run(studio.engine.send(job, request))
 
 
+def test_a_sweep_takes_only_the_riders_it_has_news_of(
+    studio: nm.Studio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Riders ride every sweep of their list where they are: the engine takes those the
+    sweep read an answer or an error for, and leaves the quiet ones with no look at all (no
+    listener call, no schedule moved: a thousand of them cost nothing each)."""
+    from nbmedia.errors import ProviderError
+
+    engine, tracker = studio.engine, studio.engine.tracker
+    provider = studio.provider("meshapi")
+    entries = []
+    for i in range(5):
+        job = engine.adopt(engine.new_job("meshapi", "video", prompt=f"ride {i}", request={}))
+        provider.apply(job, {"id": f"cgt-r{i}", "status": "running", "created_at": 1})
+        engine._record(job, Phase.FOLLOWING)
+        tracker.follow(job, Phase.FOLLOWING, delay=3600, owned=True)
+        entries.append(tracker.entry(job))
+    tracker._stopped = True  # its own turns would sweep them: the test does
+    for e in entries:
+        e.riding = True
+        tracker._riders.setdefault("meshapi", {})[e] = None
+    schedules = [(e.next_at, e.interval, e.token) for e in entries]
+    heard: list[nm.Job] = []
+    engine.listeners.append(heard.append)
+    jobs = [e.job for e in entries]
+
+    async def two_of_five(swept_jobs: list[nm.Job], ended: object = None) -> Swept:
+        assert swept_jobs == jobs  # the riders are swept, where they are
+        swept = Swept()
+        failed = {"status": "failed", "error": {"code": "content_policy_violation"}}
+        provider.apply(swept.copy(jobs[1]), {**jobs[1].raw, **failed})
+        swept.fail(jobs[3], ProviderError("meshapi", 502, "upstream_error", "upstream down"))
+        return swept
+
+    monkeypatch.setattr(provider, "sweep", two_of_five)
+    engine.runner.run(engine.poll("meshapi", [], entries))
+    assert jobs[1].status is nm.JobStatus.FAILED and tracker.entry(jobs[1]) is None
+    assert entries[3].failures == 1 and "status check failed" in (jobs[3].note or "")
+    assert [j.local_id for j in heard] == [jobs[1].local_id, jobs[3].local_id]
+    quiet = [0, 2, 4]
+    assert [(entries[i].next_at, entries[i].interval, entries[i].token) for i in quiet] == [
+        schedules[i] for i in quiet
+    ]
+    assert all(entries[i].riding and not entries[i].failures for i in quiet)
+
+
 def test_a_sweep_that_read_nothing_new_moves_only_the_schedule(
     studio: nm.Studio, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -386,7 +386,7 @@ def test_a_turn_looks_only_at_changed_and_due_jobs_until_a_whole_pass() -> None:
 
     def scan(at: float) -> tuple[dict[str, list[Any]], float]:
         before = sum(e.token for e in entries)  # a look counts one on the entry
-        _, _, sweeps, soonest = tracker._scan(at)
+        _, _, sweeps, _, soonest = tracker._scan(at)
         looked.append(sum(e.token for e in entries) - before)
         return sweeps, soonest
 
@@ -421,11 +421,12 @@ def test_a_turn_looks_only_at_changed_and_due_jobs_until_a_whole_pass() -> None:
     assert sweeps["mercadream"][0] is entries[8] and looked[-1] == 1000
 
 
-def test_jobs_that_ride_every_sweep_are_taken_whole_not_looked_at_one_by_one() -> None:
+def test_jobs_that_ride_every_sweep_stay_riders_with_no_look_at_each() -> None:
     """A followed job of a list whose schedule is the sweep's period (no estimate, no webhook,
-    no failure) rides its provider's sweeps: put back whole when one ends, taken whole when
-    the next may start, with no look at each; a change of its schedule (a callback, say)
-    has it looked at alone again, and a job that ended meanwhile is not swept."""
+    no failure) rides its provider's sweeps: made a rider when one ends, and read by every
+    next one where it is, with no look at each, and held by it while it runs; a change of
+    its schedule (a callback, say) has it looked at alone again, and a job that ended
+    meanwhile leaves the riders."""
     from nbmedia.engine.tracker import Tracker
 
     tracker = Tracker(_Listed())  # type: ignore[arg-type]
@@ -443,20 +444,26 @@ def test_jobs_that_ride_every_sweep_are_taken_whole_not_looked_at_one_by_one() -
     tracker._sweep_ended("mercadream", entries)
     assert len(tracker._riders["mercadream"]) == 99 and not entries[0].riding
     assert [e for *_, e in tracker._queue] == [entries[0]]
+    assert not any(tracker.sweeping(e) for e in entries)  # no sweep in flight
 
-    def scan(at: float) -> tuple[dict[str, list[Any]], float, int]:
+    def scan(at: float) -> tuple[dict[str, list[Any]], dict[str, list[Any]], float, int]:
         before = sum(e.token for e in entries)
-        _, _, sweeps, soonest = tracker._scan(at)
-        return sweeps, soonest, sum(e.token for e in entries) - before
+        _, _, sweeps, riding, soonest = tracker._scan(at)
+        return sweeps, riding, soonest, sum(e.token for e in entries) - before
 
-    sweeps, soonest, looked = scan(now + 0.5)
-    assert sweeps == {} and soonest == now + 1.0 and looked == 0  # waiting for the gate
+    sweeps, riding, soonest, looked = scan(now + 0.5)
+    assert sweeps == riding == {} and soonest == now + 1.0 and looked == 0  # the gate
     entries[5].next_at = now + 20  # its schedule changed: looked at alone from now on
     tracker.drop(entries[6].job)  # ended by a webhook meanwhile
-    sweeps, _, looked = scan(now + 1.0)
-    assert looked == 1 and not entries[5].riding
-    assert sweeps["mercadream"] == entries[1:5] + entries[7:]
-    assert not tracker._riders["mercadream"] and not any(e.riding for e in entries)
+    assert not entries[6].riding and entries[6] not in tracker._riders["mercadream"]
+    sweeps, riding, _, looked = scan(now + 1.0)
+    assert looked == 1 and not entries[5].riding and sweeps == {}
+    assert riding == {"mercadream": entries[1:5] + entries[7:]}
+    assert all(e.riding for e in entries[1:5] + entries[7:])  # riders still
+    tracker._polling.add("mercadream")  # the turn starts that sweep
+    assert tracker.sweeping(entries[1]) and not tracker.sweeping(entries[5])
+    tracker._sweep_ended("mercadream", [])
+    assert len(tracker._riders["mercadream"]) == 97 and not tracker.sweeping(entries[1])
 
 
 def test_a_burst_of_callbacks_is_reread_by_spaced_sweeps_and_a_lone_one_at_once() -> None:
