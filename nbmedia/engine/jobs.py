@@ -649,9 +649,10 @@ class Engine:
 
     def poll_failed(self, provider: str, entries: list[Entry], exc: BaseException) -> None:
         """A status check failed: the whole provider waits out a 429; an unknown status or a
-        persistent 401/403/404 ends the job; anything else backs the job off."""
+        persistent 401/403/404 ends the job; anything else backs the job off. A job that
+        left the following phase meanwhile (taken by the sweep before it failed) is left be."""
         for entry in entries:
-            if self.tracker.entry(entry.job) is not entry:
+            if self.tracker.entry(entry.job) is not entry or entry.phase != Phase.FOLLOWING:
                 continue
             if isinstance(exc, UnknownStatus):
                 self._finish(

@@ -500,7 +500,7 @@ class Tracker:
                 continue
             e.token += 1
             if listed and e.phase == following and e.owned:
-                if _rides(e):
+                if _rides(e) and not e.reread:  # (a callback during the sweep: read again)
                     e.riding = True
                     riders[e] = None
                     continue

@@ -622,6 +622,25 @@ def test_a_sweep_takes_only_the_riders_it_has_news_of(
     assert all(entries[i].riding and not entries[i].failures for i in quiet)
 
 
+def test_a_sweep_that_fails_leaves_be_a_job_it_took_before_failing(studio: nm.Studio) -> None:
+    """A sweep can hand an ended job over at once (its download starts) and then fail on a
+    later page: the failure backs off the jobs still followed, not that one."""
+    from nbmedia.errors import ProviderError
+
+    engine, tracker = studio.engine, studio.engine.tracker
+    job = engine.adopt(engine.new_job("meshapi", "video", prompt="taken", request={}))
+    studio.provider("meshapi").apply(job, {"id": "cgt-t", "status": "running", "created_at": 1})
+    engine._record(job, Phase.FOLLOWING)
+    tracker.follow(job, Phase.DOWNLOADING, delay=3600, owned=True)  # taken by the sweep
+    entry = tracker.entry(job)
+    down = ProviderError("meshapi", 502, "upstream_error", "upstream down")
+    engine.poll_failed("meshapi", [entry], down)
+    assert entry.failures == 0 and job.note is None and entry.phase == Phase.DOWNLOADING
+    tracker.follow(job, Phase.FOLLOWING, delay=3600, owned=True)  # followed: it backs off
+    engine.poll_failed("meshapi", [entry], down)
+    assert entry.failures == 1 and "status check failed" in (job.note or "")
+
+
 def test_a_sweep_that_read_nothing_new_moves_only_the_schedule(
     studio: nm.Studio, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:

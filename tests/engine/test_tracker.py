@@ -464,6 +464,10 @@ def test_jobs_that_ride_every_sweep_stay_riders_with_no_look_at_each() -> None:
     assert tracker.sweeping(entries[1]) and not tracker.sweeping(entries[5])
     tracker._sweep_ended("mercadream", [])
     assert len(tracker._riders["mercadream"]) == 97 and not tracker.sweeping(entries[1])
+    tracker._polling.add("mercadream")  # a sweep of entries[5], which a callback names
+    assert tracker.reread(entries[5])
+    tracker._sweep_ended("mercadream", [entries[5]])
+    assert not entries[5].riding  # it waits for the next sweep, which reads it again
 
 
 def test_a_burst_of_callbacks_is_reread_by_spaced_sweeps_and_a_lone_one_at_once() -> None:
