@@ -611,6 +611,11 @@ class Engine:
         # one pass; the rest are taken in slices
         answer, failed = swept.answer, swept.failed
         tracked, following = tracker.entry, Phase.FOLLOWING
+
+        def takes(entry: Entry) -> bool:  # not settled meanwhile, nor already taken
+            job = entry.job
+            return tracked(job) is entry and entry.phase == following and job.local_id not in told
+
         news: list[tuple[Entry, Job | None]] = []
         quiet: list[Entry] = []
         for entry in entries:
@@ -618,19 +623,13 @@ class Engine:
             copy = answer(job)
             if copy is None and not job.note and job.local_id not in failed:
                 quiet.append(entry)  # the tracker skips those settled meanwhile
-            elif tracked(job) is entry and entry.phase == following and job.local_id not in told:
-                news.append((entry, copy))  # (not settled meanwhile, nor already taken)
-        read = swept.read_ids()
-        if riders and read:  # the riders it has news of (a rider has no note to clear)
+            elif takes(entry):
+                news.append((entry, copy))
+        if riders and (read := swept.read_ids()):  # the riders it has news of (no note)
             rider = {e.job.local_id: e for e in riders}
             for local_id in read:
                 entry = rider.get(local_id)
-                if (
-                    entry is not None
-                    and tracked(entry.job) is entry
-                    and entry.phase == following
-                    and local_id not in told
-                ):
+                if entry is not None and takes(entry):
                     news.append((entry, answer(entry.job)))
         self.tracker.swept_unchanged(quiet, listed=self.listed(provider_name))
         for start in range(0, len(news), C.ABSORB_SLICE):
