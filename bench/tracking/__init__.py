@@ -19,9 +19,10 @@ jobs' lifetimes as the sandbox's audit records them (created_at → ended_at):
 3. kernel CPU per status change: this process's CPU time while only tracking, less its idle
    rate (measured with the Studio open and no jobs; mostly the probe's wake-ups, ~2% of a
    core) and the files' downloads (their own slices of CPU, measured as they ran:
-   `metered.Meter`), divided by the listener calls in that time; also in units of one status
-   GET of the ideal loop measured in the same run, since this machine's speed varies by tens
-   of percent from one minute to the next;
+   `metered.Meter`), divided by the listener calls in that time (the bench waits for the last
+   job's end on an event its listener sets, so no wake-up of its own is charged); also in units
+   of one status GET of the ideal loop measured in the same run, since this machine's speed
+   varies by tens of percent from one minute to the next;
 4. event-loop lag: how late a task sleeping 10 ms at a time wakes: idle, while submitting, and
    while only tracking.
 
