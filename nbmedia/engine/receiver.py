@@ -11,7 +11,9 @@ pass the tunnel's address as `public_url` (that is the URL the providers are giv
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -27,6 +29,8 @@ MAX_BODY = 1 << 20
 MAX_HEAD = 1 << 16
 """The largest request head accepted (a few headers)."""
 READ_TIMEOUT = 10.0
+HEADER_LINE = re.compile(r"^([^:\r\n]*):(.*)$", re.MULTILINE)
+"""A head's `name: value` lines (a line with no colon is skipped)."""
 REASONS = {204: "No Content", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
            405: "Method Not Allowed", 413: "Payload Too Large", 500: "Internal Server Error"}  # fmt: skip
 
@@ -119,6 +123,9 @@ class _Connection(asyncio.Protocol):
         self._head: tuple[str, str, dict[str, str], int, bool] | None = None
         self._transport: asyncio.Transport | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._since = 0.0
+        """When the connection was opened or last answered (loop time): the quiet timer's
+        start, moved without a new timer for each delivery."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -161,16 +168,25 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self._timer is not None:
             self._timer.cancel()
+            self._timer = None
         if self._transport is not None:
             self._receiver._open.discard(self._transport)
         self._transport = None
 
     def _arm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = asyncio.get_running_loop().call_later(READ_TIMEOUT, self._quiet)
+        """READ_TIMEOUT from now: one timer a connection, not one per delivery (a thousand
+        deliveries would leave a thousand cancelled timers in the loop's heap)."""
+        loop = asyncio.get_running_loop()
+        self._since = loop.time()
+        if self._timer is None:
+            self._timer = loop.call_at(self._since + READ_TIMEOUT, self._quiet, self._since)
 
-    def _quiet(self) -> None:
+    def _quiet(self, armed: float) -> None:
+        self._timer = None
+        if self._transport is not None and self._since > armed:  # answered since: wait on
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_at(self._since + READ_TIMEOUT, self._quiet, self._since)
+            return
         if self._buf or self._head is not None:
             self._reply(400, close=True)  # a request begun and never finished
         elif self._transport is not None:
@@ -180,33 +196,36 @@ class _Connection(asyncio.Protocol):
         transport = self._transport
         if transport is None or transport.is_closing():
             return
-        reason = REASONS.get(status, "")
-        keep = "close" if close else "keep-alive"
-        transport.write(
-            f"HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\nConnection: {keep}\r\n\r\n"
-            .encode()
-        )  # fmt: skip
+        transport.write(_reply_bytes(status, close))
         if close:
             if self._timer is not None:
                 self._timer.cancel()
+                self._timer = None
             transport.close()  # after what was written is sent
         else:
             self._arm()
 
 
+@functools.lru_cache(maxsize=32)
+def _reply_bytes(status: int, close: bool) -> bytes:
+    """An empty answer's bytes (made once per status: a thousand deliveries, a few answers)."""
+    keep = "close" if close else "keep-alive"
+    return (
+        f"HTTP/1.1 {status} {REASONS.get(status, '')}\r\nContent-Length: 0\r\n"
+        f"Connection: {keep}\r\n\r\n"
+    ).encode()
+
+
 def _parse_head(head: str) -> tuple[str, str, dict[str, str], int, bool]:
     """Method, target, headers, body length of a request head and whether the sender wants
     the connection closed after it (ValueError if it is not a request head)."""
-    request, *lines = head.split("\r\n")
+    request, _, rest = head.partition("\r\n")
     method, target, version = request.split(" ", 2)
-    headers = {}
-    for line in lines:
-        if ":" in line:
-            name, value = line.split(":", 1)
-            headers[name.strip()] = value.strip()
-    length = int(next((v for k, v in headers.items() if k.lower() == "content-length"), 0))
+    headers = {name.strip(): value.strip() for name, value in HEADER_LINE.findall(rest)}
+    named = {k.lower(): v for k, v in reversed(headers.items())}  # the first of a name wins
+    length = int(named.get("content-length", 0))
     if length < 0:
         raise ValueError(f"Content-Length {length}")
-    connection = next((v for k, v in headers.items() if k.lower() == "connection"), "").lower()
+    connection = named.get("connection", "").lower()
     close = "close" in connection or (version == "HTTP/1.0" and "keep-alive" not in connection)
     return method, target, headers, length, close

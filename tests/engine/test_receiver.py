@@ -4,6 +4,7 @@ never finished get their status, and none stops the receiver from taking the nex
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -97,6 +98,34 @@ def test_an_idle_kept_connection_is_closed_after_the_read_timeout(
     receiver = studio.receive_webhooks()
     one = b"POST /nowhere HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"
     assert status_of(exchange(studio, receiver.url, one, eof=False)) == 404  # then closed
+
+
+def test_a_kept_connection_waits_the_read_timeout_from_its_last_answer(
+    studio: nm.Studio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The quiet timer counts from the latest answer, not the connection's first one."""
+    monkeypatch.setattr(receiver_module, "READ_TIMEOUT", 0.3)
+    receiver = studio.receive_webhooks()
+    host, port = receiver.url.removeprefix("http://").split(":")
+    one = b"POST /nowhere HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"
+
+    async def talk() -> tuple[list[bytes], float]:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        heads = []
+        try:
+            for _ in range(3):  # 0.2 s apart: 0.4 s after the first answer, still open
+                writer.write(one)
+                heads.append(await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5))
+                answered = time.monotonic()
+                await asyncio.sleep(0.2)
+            assert await asyncio.wait_for(reader.read(), 5) == b""  # then closed
+            return heads, time.monotonic() - answered
+        finally:
+            writer.close()
+
+    heads, quiet = studio.engine.runner.run(talk())
+    assert [status_of(h) for h in heads] == [404, 404, 404]
+    assert 0.25 <= quiet <= 2.0 and receiver.counts.received == 3
 
 
 def test_stopping_closes_the_connections_kept_for_senders(studio: nm.Studio) -> None:
