@@ -176,16 +176,19 @@ class _Connection(asyncio.Protocol):
     def _arm(self) -> None:
         """READ_TIMEOUT from now: one timer a connection, not one per delivery (a thousand
         deliveries would leave a thousand cancelled timers in the loop's heap)."""
-        loop = asyncio.get_running_loop()
-        self._since = loop.time()
+        self._since = asyncio.get_running_loop().time()
         if self._timer is None:
-            self._timer = loop.call_at(self._since + READ_TIMEOUT, self._quiet, self._since)
+            self._wait_quiet()
+
+    def _wait_quiet(self) -> None:
+        """The timer for READ_TIMEOUT after `_since`, told which `_since` it was set for."""
+        since = self._since
+        self._timer = asyncio.get_running_loop().call_at(since + READ_TIMEOUT, self._quiet, since)
 
     def _quiet(self, armed: float) -> None:
         self._timer = None
         if self._transport is not None and self._since > armed:  # answered since: wait on
-            loop = asyncio.get_running_loop()
-            self._timer = loop.call_at(self._since + READ_TIMEOUT, self._quiet, self._since)
+            self._wait_quiet()
             return
         if self._buf or self._head is not None:
             self._reply(400, close=True)  # a request begun and never finished
