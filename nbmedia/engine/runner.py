@@ -9,7 +9,9 @@ the Studio owns a loop and runs it whenever a call needs it.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import threading
+from asyncio import base_events
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -65,6 +67,28 @@ class LoopRunner:
         if not self._patched:
             nest_asyncio2.apply(self.loop)
             self._patched = True
+
+    def tidy(self) -> None:
+        """Clears the cancelled timers out of a loop nest-asyncio2 patched, by asyncio's own
+        rule (over 100 timers, at least half cancelled). Its `_run_once` never does: every
+        HTTP read's timeout stays in the timer heap until its deadline, cancelled, so a
+        thousand downloads left thousands there, each with its context, making every timer
+        dearer to set and a full garbage collection longer. Called once a second."""
+        loop = self.loop
+        scheduled = getattr(loop, "_scheduled", None)
+        if not self._patched or not isinstance(scheduled, list):
+            return  # an unpatched asyncio loop clears its own
+        if len(scheduled) <= base_events._MIN_SCHEDULED_TIMER_HANDLES:
+            return
+        live = [h for h in scheduled if not h._cancelled]
+        if len(live) > len(scheduled) * (1 - base_events._MIN_CANCELLED_TIMER_HANDLES_FRACTION):
+            return
+        for handle in scheduled:
+            if handle._cancelled:
+                handle._scheduled = False
+        heapq.heapify(live)
+        scheduled[:] = live  # in place: a `_run_once` under way holds this list
+        loop._timer_cancelled_count = 0  # type: ignore[attr-defined]
 
     def create_task(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         return self.loop.create_task(coro)

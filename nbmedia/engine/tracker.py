@@ -34,6 +34,7 @@ from ..http import poll_backoff
 from ..models import Job, utcnow
 from .ledger import Phase
 from .schedule import Sample, next_interval
+from .wake import Wake
 
 if TYPE_CHECKING:
     from .jobs import Engine
@@ -102,7 +103,7 @@ class Tracker:
         self._entries: dict[str, Entry] = {}
         self._polling: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._wake: asyncio.Event | None = None
+        self._wake: Wake | None = None
         self._task: asyncio.Task[None] | None = None
         self._next_beat = 0.0
         self._next_tick = 0.0
@@ -261,7 +262,7 @@ class Tracker:
     # ---- the loop ----------------------------------------------------------------------------
     def _ensure_task(self) -> None:
         if self._task is None or self._task.done():
-            self._wake = asyncio.Event()
+            self._wake = Wake(self._engine.runner.loop)
             self._task = self._engine.runner.create_task(self._run())
         self._poke()
 
@@ -284,8 +285,7 @@ class Tracker:
                 log.exception("tracker turn failed")
                 delay = 1.0
             self._wake.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+            await self._wake.wait(delay)
             rest = began + C.TURN_JOIN - time.monotonic()
             if rest > 0 and not self._stopped:
                 await asyncio.sleep(rest)  # the pokes of a burst of finished steps: one turn
@@ -338,6 +338,7 @@ class Tracker:
                 if e.job.on_screen:
                     e.job._tick()  # elapsed time moved; nothing else did
             self._next_tick = now + C.TICK
+            engine.runner.tidy()
         return max(C.TURN_MIN, soonest - time.monotonic())
 
     def _scan(
