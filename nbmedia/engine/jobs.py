@@ -856,6 +856,30 @@ class Engine:
         after a job or a batch ends, and its ending must be on disk."""
         self.ledger.flush()
 
+    def ending(self, job: Job) -> asyncio.Future[Job]:
+        """A future done when `job` has ended (at once if it has): its result the job, or the
+        error `wait` raises for files that keep failing to save. Nothing awaits it for the
+        caller: a batch frees an ended row's room in a callback, with no task per open job."""
+        job = self.adopt(job)
+        stuck = self._stuck.get(job.local_id)
+        if not job.done and stuck is None:
+            return self._waiter(job)
+        fut: asyncio.Future[Job] = self.runner.loop.create_future()
+        if job.done:
+            fut.set_result(job)
+        else:
+            fut.set_exception(stuck)
+        return fut
+
+    def _waiter(self, job: Job) -> asyncio.Future[Job]:
+        """A future `_resolve` settles when the open `job` ends (followed from now, if no
+        one follows it yet)."""
+        if self.tracker.entry(job) is None:
+            self.resume_one(job, self.ledger.phase(job.local_id) or Phase.FOLLOWING)
+        fut: asyncio.Future[Job] = self.runner.loop.create_future()
+        self._waiters.setdefault(job.local_id, []).append(fut)
+        return fut
+
     async def wait(self, job: Job, timeout: float | None = None, *, flush: bool = True) -> Job:
         """The finished job; raises JobFailed, JobUnconfirmed, DownloadError (files that keep
         failing to save) or JobTimeout (the job keeps running in every case). `flush=False`:
@@ -864,10 +888,7 @@ class Engine:
         if not job.done:
             if job.local_id in self._stuck:
                 raise self._stuck[job.local_id]
-            if self.tracker.entry(job) is None:
-                self.resume_one(job, self.ledger.phase(job.local_id) or Phase.FOLLOWING)
-            fut: asyncio.Future[Job] = self.runner.loop.create_future()
-            self._waiters.setdefault(job.local_id, []).append(fut)
+            fut = self._waiter(job)
             try:
                 await asyncio.wait_for(asyncio.shield(fut), timeout)
             except asyncio.TimeoutError:

@@ -189,7 +189,7 @@ class Batch:
             sending[provider] = asyncio.Semaphore(min(self.limits[provider], C.CREATES_AT_ONCE))
         slots = self.slots
         together = await self._send_together()
-        await asyncio.gather(
+        endings = await asyncio.gather(
             *(
                 self._follow(i, job)
                 if i in together
@@ -197,6 +197,8 @@ class Batch:
                 for i, (job, request) in enumerate(self.planned)
             )
         )
+        # each row's task ended with its create: what is left are the jobs' own endings
+        await asyncio.gather(*(e for e in endings if e is not None), return_exceptions=True)
         self.engine.flush()  # a script may stop right after: every ending on disk
 
     async def _send_together(self) -> set[int]:
@@ -226,13 +228,14 @@ class Batch:
                 sent.update(part)
         return sent
 
-    async def _follow(self, index: int, job: Job) -> None:
-        """A row sent in a provider batch: waited for like any other."""
+    async def _follow(self, index: int, job: Job) -> asyncio.Future[Job] | None:
+        """A row sent in a provider batch: its job's ending, like any other row's."""
         if index in self.errors:
-            return
+            return None
         self.sent += 1
-        with contextlib.suppress(NbmediaError):  # a failed job is a row with its error
-            await self.engine.wait(job, flush=False)  # once, at the end
+        ending = self.engine.ending(job)
+        ending.add_done_callback(_seen)
+        return ending
 
     async def _one(
         self,
@@ -241,17 +244,23 @@ class Batch:
         request: RequestModel,
         slot: asyncio.Semaphore,
         sending: asyncio.Semaphore,
-    ) -> None:
-        async with slot:
-            try:
-                async with sending:  # a few creates at a time: the loop stays free between
-                    await self.engine.send(job, request, wait_rate_limits=True)
-            except NbmediaError as exc:
-                self.errors[index] = exc
-                return
-            self.sent += 1
-            with contextlib.suppress(NbmediaError):  # a failed job is a row with its error
-                await self.engine.wait(job, flush=False)  # once, at the end
+    ) -> asyncio.Future[Job] | None:
+        """Sends one row when its provider has room for another open job, and returns its
+        job's ending, which gives the room back (a failed job is a row with its error)."""
+        await slot.acquire()
+        try:
+            async with sending:  # a few creates at a time: the loop stays free between
+                await self.engine.send(job, request, wait_rate_limits=True)
+        except BaseException as exc:
+            slot.release()
+            if not isinstance(exc, NbmediaError):
+                raise
+            self.errors[index] = exc
+            return None
+        self.sent += 1
+        ending = self.engine.ending(job)
+        ending.add_done_callback(lambda f: (slot.release(), _seen(f)))
+        return ending
 
     def wait(self, timeout: float | None = None) -> Batch:
         """Blocks until every row has finished (succeeded or not)."""
@@ -320,3 +329,10 @@ def _on(loop: asyncio.AbstractEventLoop) -> bool:
         return asyncio.get_running_loop() is loop
     except RuntimeError:
         return False
+
+
+def _seen(ending: asyncio.Future[Job]) -> None:
+    """Takes a row's ending error as seen: the row shows it (a batch stopped before it
+    waited for its rows would otherwise have asyncio log it as never retrieved)."""
+    if not ending.cancelled():
+        ending.exception()
