@@ -88,6 +88,17 @@ TABLE_COLUMNS = (
     "error_code", "error_message",
 )  # fmt: skip
 """What a job table shows of a row: no request, outputs list or payload to parse."""
+END_COLUMNS = (
+    "status", "progress", "updated_at", "completed_at", "outputs", "error_code",
+    "error_message", "cost", "cost_unit", "raw", "output_path", "output_url", "phase",
+    "submitted", "owner",
+)  # fmt: skip
+"""What a followed job's end may change of its row; its local id, provider, kind, id,
+creation time, prompt and notebook stay."""
+END_UPDATE = (
+    f"UPDATE jobs SET {', '.join(f'{c}=:{c}' for c in END_COLUMNS)} "
+    "WHERE local_id=:local_id AND id IS :id AND created_at IS :created_at"
+)
 NOTEBOOK = "notebook"
 """The column naming the notebook whose Studio made the job (`jobs()` shows it; the job
 table's pages do not read it)."""
@@ -325,6 +336,15 @@ class Ledger:
         if phase == Phase.DONE:
             row["owner"] = None  # nothing left to do: its lease goes in the same write
         request = job.request
+        if (
+            phase == Phase.DONE
+            and fields is None
+            and notebook is None
+            and job.id is not None
+            and self._written.get(job.local_id) is request
+            and self._ended(row)
+        ):
+            return
         with self._writing():
             self._db.execute(_upsert(tuple(row)), row)
             if fields is not None or self._written.get(job.local_id) is not request:
@@ -342,6 +362,18 @@ class Ledger:
                 self._written.pop(job.local_id, None)
             else:
                 self._written[job.local_id] = request
+
+    def _ended(self, row: dict[str, Any]) -> bool:
+        """The end of a job whose row this process wrote (with its request) and whose id and
+        creation time have not moved since: an UPDATE of what an end changes, which leaves
+        the indexes on provider, id and creation time alone (an upsert rewrites every index
+        of the row: most of a followed job's last write). False, nothing written, when the
+        row is not as expected (the caller writes it whole)."""
+        with self._writing():
+            if self._db.execute(END_UPDATE, row).rowcount != 1:
+                return False
+            self._written.pop(row["local_id"], None)
+        return True
 
     def durations(self, provider: str, kind: str, limit: int = C.ETA_HISTORY) -> list[float]:
         """Seconds from creation to completion of the latest `limit` succeeded jobs of this

@@ -371,3 +371,65 @@ def test_rows_of_an_older_build_keep_the_request_they_hold(tmp_path: Path) -> No
     assert reopened.get(job.local_id).request == {"text": "from before"}  # type: ignore[union-attr]
     assert reopened.fields(job.local_id) == {"text": "from before"}
     reopened.close()
+
+
+def _row(ledger: Ledger, local_id: str) -> dict[str, object]:
+    with sqlite3.connect(ledger.path) as db:
+        db.row_factory = sqlite3.Row
+        return dict(db.execute("SELECT * FROM job_rows WHERE local_id=?", (local_id,)).fetchone())
+
+
+def _end(job: Job, path: Path) -> None:
+    job.status, job.progress = JobStatus.SUCCEEDED, 1.0
+    job.completed_at = job.updated_at = dt.datetime(2026, 12, 2, 5, 0, tzinfo=dt.UTC)
+    job.raw = {"id": job.id, "status": "succeeded", "video_url": "https://x/v.mp4"}
+    job.outputs = [Output(role="main", kind="video", url="https://x/v.mp4", path=path)]
+    job.cost, job.cost_unit = 0.5, "usd"
+
+
+def test_a_followed_jobs_end_updates_its_row_to_what_a_whole_write_gives(tmp_path: Path) -> None:
+    """The end of a job this process wrote is an UPDATE of what an end changes (the indexes
+    on provider, id and creation time left alone): the row reads the same as if written whole,
+    its lease given back, and the statement the ledger ran says so."""
+    ledger = Ledger(tmp_path / "l.sqlite")
+    made = dt.datetime(2026, 12, 2, 4, 0, tzinfo=dt.UTC)
+    jobs = [_job(ledger, prompt="p", request={"text": "p"}, created_at=made) for _ in range(2)]
+    for i, job in enumerate(jobs):
+        job.id = "job_same" if i == 0 else "job_other"
+        ledger.record(job, Phase.FOLLOWING)
+    ledger.acquire([j.local_id for j in jobs], "me", time.time(), 60)
+    ran: list[str] = []
+    ledger._db.set_trace_callback(ran.append)
+    narrow, whole = jobs
+    _end(narrow, tmp_path / "a.mp4")
+    ledger.record(narrow, Phase.DONE)
+    assert any(s.startswith("UPDATE jobs SET status=") for s in ran)
+    assert not any(s.startswith("INSERT INTO jobs") for s in ran)
+    ran.clear()
+    ledger._written.clear()  # as if written by another process: the whole row
+    _end(whole, tmp_path / "a.mp4")
+    ledger.record(whole, Phase.DONE)
+    assert any(s.startswith("INSERT INTO jobs") for s in ran)
+    ledger._db.set_trace_callback(None)
+    a, b = _row(ledger, narrow.local_id), _row(ledger, whole.local_id)
+    differ = {k for k in a if a[k] != b[k]}
+    assert differ <= {"local_id", "id", "raw", "row_order"}, differ
+    assert a["owner"] is None and a["phase"] == Phase.DONE and a["output_path"].endswith("a.mp4")
+    assert json.loads(a["raw"])["id"] == "job_same"
+    back = ledger.get(narrow.local_id)
+    assert back is not None and back.status is JobStatus.SUCCEEDED and back.cost == 0.5
+    ledger.close()
+
+
+def test_an_end_whose_creation_time_moved_is_written_whole(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "l.sqlite")
+    job = _job(ledger, request={"text": "p"}, created_at=dt.datetime(2026, 12, 2, tzinfo=dt.UTC))
+    job.id = "job_1"
+    ledger.record(job, Phase.FOLLOWING)
+    job.created_at = dt.datetime(2026, 12, 1, 23, 59, tzinfo=dt.UTC)  # the provider's own time
+    _end(job, tmp_path / "a.mp4")
+    ledger.record(job, Phase.DONE)
+    back = ledger.get(job.local_id)
+    assert back is not None and back.created_at == job.created_at
+    assert back.status is JobStatus.SUCCEEDED and ledger.phase(job.local_id) == Phase.DONE
+    ledger.close()
