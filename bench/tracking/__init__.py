@@ -17,8 +17,9 @@ jobs' lifetimes as the sandbox's audit records them (created_at → ended_at):
    listener on `studio.engine.listeners` first sees it ended (done, or progress 1.0 while its
    files download);
 3. kernel CPU per status change: this process's CPU time while only tracking, less its idle
-   rate (measured with the Studio open and no jobs; mostly the probe's wake-ups, ~2% of a
-   core) and the files' downloads (their own slices of CPU, measured as they ran:
+   rate (measured with the Studio open and no jobs, 3 s before the jobs are sent and 3 s
+   after the last has ended, and the two averaged; mostly the probe's wake-ups and the stall
+   watcher, ~5% of a core) and the files' downloads (their own slices of CPU, measured as they ran:
    `metered.Meter`), divided by the listener calls in that time (the bench waits for the last
    job's end on an event its listener sets, so no wake-up of its own is charged); also in units
    of one status GET of the ideal loop measured in the same run, since this machine's speed

@@ -51,6 +51,8 @@ def report(run: Run, sc: Scenario, webhooks: bool) -> str:
         row("  CPU − idle − files, changes",
             f"{run.cpu:.1f} − {run.idle_cpu * run.track_s:.1f} − {files:.1f} s, {run.changes}",
             "", "", ""),
+        row("  idle, before/after tracking",
+            f"{run.idle_before * 1000:.0f}/{run.idle_after * 1000:.0f} ms/s", "", "", ""),
         row("  with the files' download", f"{per_change:.2f} ms",
             f"{run.files} downloads, {run.file_cpu * 1000:.1f} ms each", "", ""),
         row("  the files' loop work", f"×{run.file_ratio:.2f} what the meter sees", "", "",

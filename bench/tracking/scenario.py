@@ -30,7 +30,10 @@ SEED = 7
 RATE_LIMITS = {"mercadream": 1000}
 """Requests per minute of the sandbox key's plan (MercaDream Professional)."""
 IDLE_S = 3.0
-"""Seconds the loop is probed with the Studio open and no jobs, first in each scenario."""
+"""Seconds the loop is probed with the Studio open and no jobs: before the jobs are sent, and
+again once the last has ended. The idle rate taken off the tracking is the mean of the two:
+this machine's speed drifts by a tenth from one minute to the next, and the rate of one window
+alone, 45 s from the middle of the tracking, moved its CPU per change by ±0.1 ms."""
 SUBMIT_S = 300.0
 """Seconds after which creates still unanswered are left (reported as such): tracking starts."""
 DEADLINE_S = 900.0
@@ -105,7 +108,10 @@ class Run:
     job_gets: int = 0
     cpu: float = 0.0
     idle_cpu: float = 0.0
-    """CPU seconds per second with the Studio open and no jobs."""
+    """CPU seconds per second with the Studio open and no jobs: the mean of `idle_before` and
+    `idle_after` (the windows on either side of the tracking)."""
+    idle_before: float = 0.0
+    idle_after: float = 0.0
     changes: int = 0
     files: int = 0
     """Downloads (a job's files) the Studio finished while tracking."""
@@ -197,9 +203,7 @@ async def scenario(sc: Scenario, n: int, box: Any, webhooks: bool, speed: float)
         threading.Thread(target=run.watch, args=(stop,), daemon=True).start()
         receiver = None
         try:
-            cpu = time.process_time()
-            await asyncio.sleep(IDLE_S)
-            run.idle_cpu = (time.process_time() - cpu) / IDLE_S
+            run.idle_before = run.idle_cpu = await _idle_rate()
             if webhooks:
                 receiver = await _maybe(studio.receive_webhooks(port=0))
             studio.engine.listeners.append(listener)
@@ -228,6 +232,9 @@ async def scenario(sc: Scenario, n: int, box: Any, webhooks: bool, speed: float)
             run.files = files.runs
             run.file_cpu = files.cpu / files.runs if files.runs else 0.0
             run.track_s = time.perf_counter() - t
+            run.phase = "idle"
+            run.idle_after = await _idle_rate()
+            run.idle_cpu = (run.idle_before + run.idle_after) / 2
             # counted before the baselines below add their own requests
             _count(run, sc, [j for j in jobs if j.provider == sc.provider and j.id], seen, box)
             run.phase = "measuring a GET"
@@ -249,6 +256,14 @@ async def scenario(sc: Scenario, n: int, box: Any, webhooks: bool, speed: float)
     if len(finished) < len(jobs):
         run.notes.append(f"{len(jobs) - len(finished)} jobs still open after {DEADLINE_S:.0f} s")
     return run
+
+
+async def _idle_rate() -> float:
+    """Process CPU seconds per second over IDLE_S of the loop with nothing to do but the
+    probe's wake-ups (and the stall watcher's thread)."""
+    cpu = time.process_time()
+    await asyncio.sleep(IDLE_S)
+    return (time.process_time() - cpu) / IDLE_S
 
 
 def _count(run: Run, sc: Scenario, jobs: list[Any], seen: dict[str, float], box: Any) -> None:
