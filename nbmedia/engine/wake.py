@@ -21,9 +21,6 @@ class Wake:
     def __repr__(self) -> str:
         return f"<Wake {'set' if self._set else 'clear'}>"
 
-    def is_set(self) -> bool:
-        return self._set
-
     def set(self) -> None:
         """Ends the wait under way, or the next one at once (until `clear`); on the loop."""
         self._set = True
