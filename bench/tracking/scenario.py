@@ -232,7 +232,7 @@ async def scenario(sc: Scenario, n: int, box: Any, webhooks: bool, speed: float)
             run.files = files.runs
             run.file_cpu = files.cpu / files.runs if files.runs else 0.0
             run.track_s = time.perf_counter() - t
-            run.phase = "idle"
+            run.phase = "idle after"  # the lag goals' baseline stays the idle loop before
             run.idle_after = await _idle_rate()
             run.idle_cpu = (run.idle_before + run.idle_after) / 2
             # counted before the baselines below add their own requests
