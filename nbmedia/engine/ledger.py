@@ -367,7 +367,7 @@ class Ledger:
         """The end of a job whose row this process wrote (with its request) and whose id and
         creation time have not moved since: an UPDATE of what an end changes, which leaves
         the indexes on provider, id and creation time alone (an upsert rewrites every index
-        of the row: most of a followed job's last write). False, nothing written, when the
+        of the row: a third of a followed job's last write). False, nothing written, when the
         row is not as expected (the caller writes it whole)."""
         with self._writing():
             if self._db.execute(END_UPDATE, row).rowcount != 1:
