@@ -232,10 +232,7 @@ class Batch:
         """A row sent in a provider batch: its job's ending, like any other row's."""
         if index in self.errors:
             return None
-        self.sent += 1
-        ending = self.engine.ending(job)
-        ending.add_done_callback(_seen)
-        return ending
+        return self._sent(job, None)
 
     async def _one(
         self,
@@ -257,9 +254,17 @@ class Batch:
                 raise
             self.errors[index] = exc
             return None
+        return self._sent(job, slot)
+
+    def _sent(self, job: Job, slot: asyncio.Semaphore | None) -> asyncio.Future[Job]:
+        """A row whose job the provider has: counted, and its ending returned, which gives
+        back `slot` (the provider's room, for a row sent on its own) when the job ends."""
         self.sent += 1
         ending = self.engine.ending(job)
-        ending.add_done_callback(lambda f: (slot.release(), _seen(f)))
+        if slot is None:
+            ending.add_done_callback(_seen)
+        else:
+            ending.add_done_callback(lambda f: (slot.release(), _seen(f)))
         return ending
 
     def wait(self, timeout: float | None = None) -> Batch:
